@@ -1,0 +1,167 @@
+"""Extractive answers: the source sentences that answer the question, cited verbatim.
+
+No language model is needed and nothing is paraphrased, so every figure in an
+answer is a figure in the report. Each candidate sentence of the retrieved
+chunks is scored by its embedding similarity to the question, its lexical
+overlap with it and, for "how many" questions, whether it states a matching
+quantity. Weak evidence means an honest abstention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.index_store import SentenceRecord
+from rag.retriever import ScoredChunk
+from rag.types import Answer, Citation
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_QUANTITY_ZH = re.compile(r"(多少|几|多大|多高|比例|百分之|占比|金额|增速|增幅|增长了?多)")
+_QUANTITY_EN = re.compile(
+    r"\b(how (many|much|big|large|high|fast)|what (percentage|share|proportion|rate|number|amount)"
+    r"|number of|amount of|percent|total)\b",
+    re.I,
+)
+_MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
+# Bigrams that only shape a question; they say nothing about where the answer is.
+_QUESTION_BIGRAMS = {
+    "多少", "什么", "哪些", "哪个", "是否", "怎么", "怎样", "如何", "为何", "一下", "请问",
+    "几个", "几轮", "是多", "有多", "了多", "有哪", "是什", "是哪", "分别", "多大", "为什",
+}
+_STOP_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
+_SPLIT_QUESTION = re.compile(
+    r"[？?；;]|(?:，|,)?(?:以及|并且|另外|同时|还有|和|及|, and| and)(?=.{0,12}?"
+    r"(?:多少|几|哪|什么|谁|何|怎么|是否|how|what|which|who|when|where|whether))",
+    re.I,
+)
+
+# Weights and thresholds, calibrated on evals/questions.jsonl (see README: Accuracy).
+W_LEXICAL = 0.25
+W_QUANTITY = 0.04
+W_MEASURE = 0.04
+W_CHUNK_RANK = 0.03
+ABSTAIN_BELOW = 0.80
+MAX_CITATIONS = 3
+
+
+def is_chinese(text: str) -> bool:
+    cjk = len(_CJK.findall(text))
+    return cjk > 0 and cjk >= 0.2 * len(re.sub(r"\s", "", text))
+
+
+def content_bigrams(text: str) -> set[str]:
+    """The question's topical Chinese bigrams (question words removed)."""
+    grams: set[str] = set()
+    for run in _CJK_RUN.findall(text):
+        chars = [c for c in run]
+        for a, b in zip(chars, chars[1:], strict=False):
+            gram = a + b
+            if gram not in _QUESTION_BIGRAMS and not (a in _STOP_CHARS and b in _STOP_CHARS):
+                grams.add(gram)
+    return grams
+
+
+def split_question(question: str) -> list[str]:
+    """A question that asks two things becomes two sub-questions."""
+    parts = [p.strip(" ,，。") for p in _SPLIT_QUESTION.split(question)]
+    parts = [p for p in parts if len(p) >= 3]
+    return parts if len(parts) > 1 else [question]
+
+
+def asks_quantity(question: str) -> bool:
+    return bool(_QUANTITY_ZH.search(question) or _QUANTITY_EN.search(question))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    sentence: int  # index into the index's sentences
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the answerer decided from; kept for evaluation and threshold tuning."""
+
+    best: Candidate | None
+    chosen: list[Candidate]
+    abstained: bool
+
+
+def score_sentences(
+    question: str,
+    vector: np.ndarray,
+    candidates: Sequence[int],
+    chunk_rank: dict[int, int],
+    sentences: Sequence[SentenceRecord],
+    sentence_vectors: np.ndarray,
+) -> list[Candidate]:
+    """Score each candidate sentence for ``question``; best first."""
+    if not candidates:
+        return []
+    dense = sentence_vectors[list(candidates)] @ vector
+    grams = content_bigrams(question)
+    wants_number = asks_quantity(question)
+    measures = set(_MEASURE_AFTER_ASK.findall(question))
+    numbers_asked = set(_NUMBER.findall(question))
+    scored = []
+    for idx, similarity in zip(candidates, dense, strict=True):
+        text = sentences[idx].text
+        lexical = sum(g in text for g in grams) / len(grams) if grams else 0.0
+        score = float(similarity) + W_LEXICAL * lexical
+        has_number = bool(_NUMBER.search(text))
+        if wants_number and has_number:
+            score += W_QUANTITY
+            if any(re.search(rf"\d\s*{re.escape(m[0])}", text) for m in measures):
+                score += W_MEASURE
+        if numbers_asked and not all(n in text for n in numbers_asked):
+            score -= W_QUANTITY  # a year or figure in the question should be in the answer
+        score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
+        scored.append(Candidate(idx, score, float(similarity), lexical))
+    return sorted(scored, key=lambda c: c.score, reverse=True)
+
+
+def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> Citation:
+    context, context_start = (hit.chunk.text, hit.chunk.start) if hit else (record.text, record.start)
+    return Citation(
+        quote=record.text,
+        source=record.source,
+        section=record.section,
+        line=record.line,
+        start=record.start,
+        end=record.end,
+        score=round(score, 4),
+        context=context,
+        context_start=context_start,
+    )
+
+
+def compose(
+    question: str,
+    chosen: Sequence[Candidate],
+    closest: Sequence[Candidate],
+    abstained: bool,
+    sentences: Sequence[SentenceRecord],
+    chunk_of: dict[int, ScoredChunk],
+) -> Answer:
+    """Turn the decision into the user-facing answer with numbered citations."""
+    zh = is_chinese(question)
+    if abstained:
+        text = (
+            "文档中没有找到这个问题的答案。下面列出最接近的段落，仅供参考。"
+            if zh
+            else "The documents do not say. The closest passages are listed below for reference."
+        )
+        cites = [_citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in closest]
+        return Answer(text=text, citations=cites, abstained=True)
+    cites = [_citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in chosen]
+    body = " ".join(f"{c.quote}[{n}]" for n, c in enumerate(cites, 1))
+    text = body if zh else f"The report (in Chinese) says: {body}"
+    return Answer(text=text, citations=cites, abstained=False)

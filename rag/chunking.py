@@ -1,0 +1,205 @@
+"""Chinese-aware splitting: sentences, section headings and overlapping chunks.
+
+Every piece is an exact ``[start, end)`` span of the source text, so a citation
+can always be traced back to the characters (and line) it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from rag.types import Chunk
+
+_TERMINATORS = set("。！？；;!?")
+_CLOSERS = set("”’\"')）】」』")
+_OPEN_QUOTE, _CLOSE_QUOTE = "“", "”"
+_MAX_QUOTED_CHARS = 200  # a quotation longer than this is not held together
+_CLAUSE_BREAKS = set("，,、：:")
+_CN_NUM = "一二三四五六七八九十"
+_HEADING = re.compile(rf"^\s*(#{{1,6}}\s+\S|[{_CN_NUM}]+、|第[{_CN_NUM}]+[章节部分])")
+_ORDINAL_TOPIC = re.compile(rf"^\s*([{_CN_NUM}]+是|[（(][{_CN_NUM}\d]+[)）])")
+_TITLE_WORDS = re.compile(r"(报告|规划|纲要|公报|意见|通知|决定|方案|总结|计划)$")
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    """Recorded in the index manifest: a change makes the index stale."""
+
+    target_chars: int = 220
+    max_sentence_chars: int = 260
+    overlap_sentences: int = 1
+    short_line_chars: int = 24
+    topic_sentence_chars: int = 16
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    section: str
+    paragraph: int  # index of the source line it sits on
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _is_digit_comma(text: str, i: int) -> bool:
+    """A comma between digits (``1,234``) is part of a number, not a clause break."""
+    return 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split ``text[start:end]`` (one line) at sentence terminators.
+
+    A terminator inside a “quotation” does not end the sentence; closing quotes
+    and brackets stay with the sentence they close.
+    """
+    spans: list[tuple[int, int]] = []
+    begin = start
+    quote_open_at: int | None = None
+    i = start
+    while i < end:
+        ch = text[i]
+        if ch == _OPEN_QUOTE:
+            quote_open_at = i
+        elif ch == _CLOSE_QUOTE:
+            quote_open_at = None
+        in_quote = quote_open_at is not None and i - quote_open_at < _MAX_QUOTED_CHARS
+        if ch in _TERMINATORS and not in_quote:
+            j = i + 1
+            while j < end and (text[j] in _CLOSERS or text[j] in _TERMINATORS):
+                j += 1
+            spans.append((begin, j))
+            begin = i = j
+            continue
+        i += 1
+    if begin < end:
+        spans.append((begin, end))
+    stripped = [_strip_span(text, s, e) for s, e in spans]
+    return [(s, e) for s, e in stripped if e > s]
+
+
+def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Break an over-long sentence at clause marks (never inside a number)."""
+    if end - start <= limit:
+        return [(start, end)]
+    pieces: list[tuple[int, int]] = []
+    begin = start
+    last_break = None
+    for i in range(start, end):
+        if text[i] in _CLAUSE_BREAKS and not _is_digit_comma(text, i):
+            last_break = i + 1
+        if i + 1 - begin >= limit and last_break and last_break > begin:
+            pieces.append((begin, last_break))
+            begin = last_break
+            last_break = None
+    pieces.append((begin, end))
+    return [span for span in (_strip_span(text, s, e) for s, e in pieces) if span[1] > span[0]]
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        spans.append((pos, pos + len(line.rstrip("\r\n"))))
+        pos += len(line)
+    return spans
+
+
+def _title(text: str, lines: list[tuple[int, int]], short: int) -> str:
+    """The document's own title: a short cover line like ``政府工作报告``."""
+    for s, e in lines:
+        line = text[s:e].strip()
+        if _HEADING.match(line):
+            break
+        if line and len(line) <= short and _TITLE_WORDS.search(line):
+            return line
+    return ""
+
+
+def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
+    """Sentences with their section path, read from the heading styles in use.
+
+    Level 1: ``一、…``, ``第一章…`` or Markdown ``#``. Level 2: a short topic
+    sentence opening a paragraph (``疫情防控科学精准。``), an ordinal lead
+    (``一是…``, ``（一）``), or a short line ending with a colon that introduces
+    a list. A plain paragraph ends the level-2 label. Lines before the first
+    heading belong to the document's title.
+    """
+    lines = _line_spans(text)
+    title = _title(text, lines, settings.short_line_chars)
+    level1, level2 = title, ""
+    sentences: list[Sentence] = []
+    for paragraph, (ls, le) in enumerate(lines):
+        s, e = _strip_span(text, ls, le)
+        if s == e:
+            continue
+        line = text[s:e]
+        spans = sentence_spans(text, s, e)
+        if _HEADING.match(line):
+            level1, level2 = line.lstrip("# ").strip(), ""
+        elif _ORDINAL_TOPIC.match(line):
+            first_end = min(
+                [i for i in (line.find(","), line.find("，"), line.find("。")) if i > 0],
+                default=len(line),
+            )
+            level2 = line[: first_end + 1].rstrip(",，")
+        elif len(spans) > 1 and spans[0][1] - spans[0][0] <= settings.topic_sentence_chars:
+            level2 = text[spans[0][0] : spans[0][1]]
+        elif len(line) <= settings.short_line_chars and line[-1] in ":：":
+            level2 = line
+        elif len(line) > settings.short_line_chars:
+            level2 = ""  # a plain paragraph belongs to its level-1 section only
+        section = " > ".join(part for part in (level1, level2) if part)
+        for ss, se in spans:
+            for ps, pe in _split_long(text, ss, se, settings.max_sentence_chars):
+                sentences.append(Sentence(ps, pe, section, paragraph))
+    return sentences
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def chunk_text(
+    text: str, source: str, settings: ChunkerSettings, first_id: int = 0
+) -> tuple[list[Chunk], list[Sentence]]:
+    """Pack whole sentences into chunks of about ``target_chars``.
+
+    A chunk never spans two sections, so its section label is true for all of
+    it; consecutive chunks share ``overlap_sentences`` sentences.
+    """
+    sentences = split_sentences(text, settings)
+    groups: list[list[Sentence]] = []
+    current: list[Sentence] = []
+    for sentence in sentences:
+        size = sentence.end - (current[0].start if current else sentence.start)
+        if current and (sentence.section != current[-1].section or size > settings.target_chars):
+            groups.append(current)
+            same_section = sentence.section == current[-1].section
+            keep = settings.overlap_sentences if same_section else 0
+            current = current[len(current) - keep :] if keep and len(current) > keep else []
+        current.append(sentence)
+    if current:
+        groups.append(current)
+    chunks = [
+        Chunk(
+            chunk_id=first_id + n,
+            text=text[group[0].start : group[-1].end],
+            source=source,
+            section=group[0].section,
+            start=group[0].start,
+            end=group[-1].end,
+            line=_line_of(text, group[0].start),
+        )
+        for n, group in enumerate(groups)
+    ]
+    return chunks, sentences

@@ -1,0 +1,357 @@
+"""The persisted index: FAISS files, JSON Lines and a manifest — never pickle.
+
+Layout under the index folder::
+
+    CURRENT            name of the live build (replaced atomically)
+    builds/<name>/     manifest.json, chunks.jsonl, chunks.faiss,
+                       sentences.jsonl, sentences.npy
+
+A build is written to a fresh folder and only then made live by replacing
+``CURRENT``, so a crash mid-build leaves the previous index untouched, and a
+lock file keeps two builds from racing. Unchanged source files keep their
+vectors from the previous build, so only new or edited files are embedded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.chunking import ChunkerSettings, Sentence, chunk_text
+from rag.ingest import SkippedFile, SourceText, read_sources
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_BATCH = 32
+
+
+class IndexError_(RuntimeError):
+    """Base for index problems that the user must act on."""
+
+
+class CorruptIndexError(IndexError_):
+    """An index file cannot be read; the message names the file and the fix."""
+
+
+class NoDocumentsError(IndexError_):
+    """There is nothing to index."""
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """A sentence of a chunked source, with the chunk it sits in (for context)."""
+
+    source: str
+    section: str
+    start: int
+    end: int
+    line: int
+    text: str
+
+
+@dataclass
+class LoadedIndex:
+    """Everything a query needs, in memory."""
+
+    manifest: dict
+    chunks: list[Chunk]
+    chunk_index: faiss.Index
+    sentences: list[SentenceRecord]
+    sentence_vectors: np.ndarray  # (n_sentences, dim), L2-normalised
+    texts: dict[str, str]  # source name -> full text, for quotes and context
+
+
+def embedding_text(section: str, text: str) -> str:
+    """What is embedded for a chunk: its section label gives short chunks their topic."""
+    return f"{section}\n{text}" if section else text
+
+
+def _expected(model_id: str, dimension: int | None, chunker: ChunkerSettings) -> dict:
+    spec = {"format_version": FORMAT_VERSION, "model": model_id, "chunker": chunker.as_dict()}
+    if dimension is not None:
+        spec["dimension"] = dimension
+    return spec
+
+
+@contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_build(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name or "/" in name or name.startswith("."):
+        raise CorruptIndexError(f"{pointer} is damaged. Fix: delete it and run `python -m rag index`.")
+    return index_dir / "builds" / name
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(
+            f"{path} is unreadable ({type(exc).__name__}). Fix: run `python -m rag index --rebuild`."
+        ) from exc
+    if not isinstance(value, dict):
+        raise CorruptIndexError(f"{path} is not an index manifest. Fix: `python -m rag index --rebuild`.")
+    return value
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(
+            f"{path} is unreadable ({type(exc).__name__}). Fix: `python -m rag index --rebuild`."
+        ) from exc
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def stale_reason(
+    manifest: dict, model_id: str, chunker: ChunkerSettings, hashes: dict[str, str]
+) -> str | None:
+    """Why a built index no longer matches the settings or the documents, if it does not."""
+    for key, value in _expected(model_id, None, chunker).items():
+        if manifest.get(key) != value:
+            return f"{key} changed ({manifest.get(key)!r} -> {value!r})"
+    built = manifest.get("sources", {})
+    if built != hashes:
+        changed = sorted(set(built) ^ set(hashes) | {k for k in built if hashes.get(k) != built[k]})
+        return "documents changed: " + ", ".join(changed[:5])
+    return None
+
+
+def load(build: Path, dimension: int) -> LoadedIndex:
+    """Read a build, checking every file against the manifest."""
+    manifest = _read_json(build / "manifest.json")
+    if manifest.get("dimension") != dimension:
+        raise CorruptIndexError(
+            f"{build / 'manifest.json'} says dimension {manifest.get('dimension')}, the model "
+            f"gives {dimension}. Fix: `python -m rag index --rebuild`."
+        )
+    chunk_rows = _read_jsonl(build / "chunks.jsonl")
+    sentence_rows = _read_jsonl(build / "sentences.jsonl")
+    try:
+        chunks = [Chunk(**row) for row in chunk_rows]
+        sentences = [SentenceRecord(**row) for row in sentence_rows]
+    except TypeError as exc:
+        raise CorruptIndexError(
+            f"{build} holds records of another format. Fix: `python -m rag index --rebuild`."
+        ) from exc
+    faiss_path = build / "chunks.faiss"
+    try:
+        chunk_index = faiss.read_index(str(faiss_path))
+    except RuntimeError as exc:
+        raise CorruptIndexError(
+            f"{faiss_path} is unreadable (truncated or not a FAISS file). "
+            "Fix: `python -m rag index --rebuild`."
+        ) from exc
+    vectors_path = build / "sentences.npy"
+    try:
+        vectors = np.load(vectors_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(
+            f"{vectors_path} is unreadable. Fix: `python -m rag index --rebuild`."
+        ) from exc
+    if (
+        chunk_index.ntotal != len(chunks)
+        or chunk_index.d != dimension
+        or vectors.shape != (len(sentences), dimension)
+    ):
+        raise CorruptIndexError(
+            f"{build} is inconsistent (vector and record counts differ). "
+            "Fix: `python -m rag index --rebuild`."
+        )
+    return LoadedIndex(manifest, chunks, chunk_index, sentences, vectors.astype(np.float32), {})
+
+
+def _sentence_records(source: SourceText, sentences: list[Sentence]) -> list[SentenceRecord]:
+    text = source.text
+    return [
+        SentenceRecord(
+            source.name, s.section, s.start, s.end, text.count("\n", 0, s.start) + 1,
+            text[s.start : s.end],
+        )
+        for s in sentences
+    ]
+
+
+def _embed(embeddings: Embeddings, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
+    out: list[list[float]] = []
+    for i in range(0, len(texts), _BATCH):
+        batch = texts[i : i + _BATCH]
+        out.extend(embeddings.embed_documents(batch))
+        progress(len(batch))
+    return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
+
+def _previous_vectors(
+    index_dir: Path, spec: dict
+) -> tuple[dict[str, str], dict[tuple, np.ndarray], dict[tuple, np.ndarray]]:
+    """Vectors of the live build keyed by (source, start, end), when it is compatible."""
+    try:
+        build = current_build(index_dir)
+        if build is None:
+            return {}, {}, {}
+        old = load(build, spec["dimension"])
+    except IndexError_:
+        return {}, {}, {}
+    if any(old.manifest.get(k) != v for k, v in spec.items()):
+        return {}, {}, {}
+    chunk_vecs = old.chunk_index.reconstruct_n(0, old.chunk_index.ntotal)
+    by_chunk = {(c.source, c.start, c.end): chunk_vecs[i] for i, c in enumerate(old.chunks)}
+    by_sentence = {
+        (s.source, s.start, s.end): old.sentence_vectors[i] for i, s in enumerate(old.sentences)
+    }
+    return old.manifest.get("sources", {}), by_chunk, by_sentence
+
+
+def build(
+    docs_dir: Path,
+    index_dir: Path,
+    embeddings: Embeddings,
+    model_id: str,
+    chunker: ChunkerSettings = ChunkerSettings(),
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Path, list[SkippedFile]]:
+    """Chunk and embed every document, write a new build and make it live.
+
+    ``progress(done, total)`` is called as texts are embedded.
+    """
+    started = time.perf_counter()
+    with _build_lock(index_dir):
+        sources, skipped = read_sources(docs_dir)
+        if not sources:
+            raise NoDocumentsError(
+                f"No readable .txt or .md documents in {docs_dir}. "
+                "Fix: put the reports there (or set RAG_DOCS_DIR / --docs)."
+            )
+        dimension = len(embeddings.embed_query("dimension probe"))
+        spec = _expected(model_id, dimension, chunker)
+        old_hashes, old_chunks, old_sentences = _previous_vectors(index_dir, spec)
+
+        chunks: list[Chunk] = []
+        sentences: list[SentenceRecord] = []
+        for source in sources:
+            source_chunks, source_sentences = chunk_text(source.text, source.name, chunker, len(chunks))
+            chunks += source_chunks
+            sentences += _sentence_records(source, source_sentences)
+        unchanged = {s.name for s in sources if old_hashes.get(s.name) == s.sha256}
+
+        def reuse(keyed: dict, key: tuple, source: str) -> np.ndarray | None:
+            return keyed.get(key) if source in unchanged else None
+
+        chunk_vecs = [reuse(old_chunks, (c.source, c.start, c.end), c.source) for c in chunks]
+        sent_vecs = [reuse(old_sentences, (s.source, s.start, s.end), s.source) for s in sentences]
+        todo_chunks = [i for i, v in enumerate(chunk_vecs) if v is None]
+        todo_sents = [i for i, v in enumerate(sent_vecs) if v is None]
+        total = len(todo_chunks) + len(todo_sents)
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        fresh_chunks = _embed(
+            embeddings, [embedding_text(chunks[i].section, chunks[i].text) for i in todo_chunks], tick
+        )
+        fresh_sents = _embed(embeddings, [sentences[i].text for i in todo_sents], tick)
+        for row, i in enumerate(todo_chunks):
+            chunk_vecs[i] = fresh_chunks[row]
+        for row, i in enumerate(todo_sents):
+            sent_vecs[i] = fresh_sents[row]
+
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        builds = index_dir / "builds"
+        tmp = builds / f".tmp-{name}"
+        tmp.mkdir(parents=True)
+        chunk_index = faiss.IndexFlatIP(dimension)
+        chunk_index.add(np.stack(chunk_vecs).astype(np.float32))
+        faiss.write_index(chunk_index, str(tmp / "chunks.faiss"))
+        np.save(tmp / "sentences.npy", np.stack(sent_vecs).astype(np.float32), allow_pickle=False)
+        _write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in chunks])
+        _write_jsonl(tmp / "sentences.jsonl", [asdict(s) for s in sentences])
+        manifest = spec | {
+            "faiss_index": "IndexFlatIP",
+            "sources": {s.name: s.sha256 for s in sources},
+            "chunks": len(chunks),
+            "sentences": len(sentences),
+            "embedded": total,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+        tmp.rename(builds / name)
+        pointer_tmp = index_dir / f".CURRENT-{name}"
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        os.replace(pointer_tmp, index_dir / "CURRENT")
+        for old in builds.iterdir():
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+    log.info(
+        "Indexed %d documents: %d chunks, %d sentences (%d embedded, %d reused) in %.1f s",
+        len(sources), len(chunks), len(sentences), total,
+        len(chunks) + len(sentences) - total, time.perf_counter() - started,
+    )
+    return builds / name, skipped
+
+
+def ensure_index(
+    docs_dir: Path,
+    index_dir: Path,
+    embeddings: Embeddings,
+    model_id: str,
+    chunker: ChunkerSettings = ChunkerSettings(),
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadedIndex:
+    """Load the live build, rebuilding it first when missing or stale.
+
+    A corrupt build raises :class:`CorruptIndexError` rather than being
+    silently replaced: the user learns that something damaged it.
+    """
+    sources, _ = read_sources(docs_dir)
+    hashes = {s.name: s.sha256 for s in sources}
+    build_dir = current_build(index_dir)
+    dimension = len(embeddings.embed_query("dimension probe"))
+    if build_dir is None or not (build_dir / "manifest.json").exists():
+        log.info("No index in %s yet; building it", index_dir)
+        build_dir, _ = build(docs_dir, index_dir, embeddings, model_id, chunker, progress)
+    else:
+        reason = stale_reason(_read_json(build_dir / "manifest.json"), model_id, chunker, hashes)
+        if reason:
+            log.info("Index is stale (%s); rebuilding", reason)
+            build_dir, _ = build(docs_dir, index_dir, embeddings, model_id, chunker, progress)
+    loaded = load(build_dir, dimension)
+    loaded.texts = {s.name: s.text for s in sources}
+    return loaded

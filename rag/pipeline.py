@@ -1,0 +1,197 @@
+"""The query path: question → hybrid retrieval → scored sentences → cited answer.
+
+A ``Pipeline`` loads the model and the index once and then answers any number
+of questions, from any number of threads.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answerer import (
+    ABSTAIN_BELOW,
+    MAX_CITATIONS,
+    Candidate,
+    Evidence,
+    asks_quantity,
+    compose,
+    is_chinese,
+    score_sentences,
+    split_question,
+)
+from rag.chunking import ChunkerSettings
+from rag.config import Settings
+from rag.embeddings import load_embeddings, model_identity
+from rag.index_store import LoadedIndex, ensure_index
+from rag.retriever import HybridRetriever, ScoredChunk, vector_store
+from rag.types import Answer
+
+log = logging.getLogger(__name__)
+
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|而|and\b|what about|how about|and what|also)|(呢|呢？|呢\?)$", re.I
+)
+_HAS_WORD = re.compile(r"[\w\u3400-\u9fff]")
+_CLOSEST = 3
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One question's retrieval and decision, for the eval and the UI."""
+
+    answer: Answer
+    hits: list[ScoredChunk]
+    evidence: Evidence
+
+
+def clean_question(question: str) -> str:
+    """Drop control characters (NUL and friends) that no one means to ask."""
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
+    ).strip()
+
+
+def input_problem(question: str, max_chars: int) -> str | None:
+    """A friendly reason why ``question`` cannot be answered as asked, if any."""
+    if not question:
+        return "请输入一个问题。 Please type a question."
+    if len(question) > max_chars:
+        return (
+            f"问题太长了（{len(question)} 字，上限 {max_chars} 字）。"
+            f" The question is too long ({len(question)} characters; the limit is {max_chars})."
+        )
+    if not _HAS_WORD.search(question):
+        return "请用文字提一个关于文档的问题。 Please ask a question about the documents in words."
+    return None
+
+
+def is_follow_up(question: str) -> bool:
+    return bool(_FOLLOW_UP.search(question.strip())) or len(question.strip()) <= 6
+
+
+class Pipeline:
+    """Model, index and retriever, loaded once."""
+
+    def __init__(
+        self, settings: Settings | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        self.settings = settings or Settings()
+        self.embeddings = load_embeddings(self.settings)
+        self.index: LoadedIndex = ensure_index(
+            self.settings.docs_dir,
+            self.settings.index_dir,
+            self.embeddings,
+            model_identity(self.settings.embed_model),
+            ChunkerSettings(),
+            progress,
+        )
+        self.retriever = HybridRetriever(
+            store=vector_store(self.index, self.embeddings), chunks=self.index.chunks
+        )
+        self._sentence_starts = self._sentence_positions()
+
+    def _sentence_positions(self) -> dict[str, tuple[list[int], list[int]]]:
+        """Per source, sentence starts (sorted) and their indices, to find a chunk's sentences."""
+        by_source: dict[str, list[tuple[int, int]]] = {}
+        for i, s in enumerate(self.index.sentences):
+            by_source.setdefault(s.source, []).append((s.start, i))
+        out = {}
+        for source, pairs in by_source.items():
+            pairs.sort()
+            out[source] = ([p[0] for p in pairs], [p[1] for p in pairs])
+        return out
+
+    def _sentences_in(self, hit: ScoredChunk) -> list[int]:
+        starts, ids = self._sentence_starts.get(hit.chunk.source, ([], []))
+        lo = bisect.bisect_left(starts, hit.chunk.start)
+        hi = bisect.bisect_left(starts, hit.chunk.end)
+        return [ids[j] for j in range(lo, hi) if self.index.sentences[ids[j]].end <= hit.chunk.end]
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(self.index.manifest.get("sources", {}))
+
+    def query(
+        self, question: str, history: Sequence[str] = (), source: str | None = None
+    ) -> Answer:
+        """Answer ``question``; see :func:`rag.query`."""
+        return self.retrieve(question, history, source).answer
+
+    def retrieve(
+        self, question: str, history: Sequence[str] = (), source: str | None = None, k: int = 5
+    ) -> Retrieval:
+        """Like :meth:`query`, also returning the retrieved chunks and the decision."""
+        question = clean_question(question)
+        problem = input_problem(question, self.settings.max_question_chars)
+        if problem:
+            return Retrieval(Answer(problem, [], True), [], Evidence(None, [], True))
+        previous = clean_question(history[-1]) if history else ""
+        follow_up = bool(previous) and is_follow_up(question)
+        search_text = f"{previous} {question}" if follow_up else question
+        scoring_text = question
+        if follow_up and asks_quantity(previous) and not asks_quantity(question):
+            scoring_text += " 多少" if is_chinese(question) else " how many"
+
+        parts = split_question(scoring_text)
+        vector = self._embed_query(search_text)
+        part_vectors = [vector] if parts == [search_text] else [self._embed_query(p) for p in parts]
+        hits = self.retriever.search(search_text, vector, k=k, source=source)
+        if len(parts) > 1:  # each part may live in another chunk
+            seen = {h.chunk.chunk_id for h in hits}
+            for part, part_vector in zip(parts, part_vectors, strict=True):
+                for hit in self.retriever.search(part, part_vector, k=2, source=source):
+                    if hit.chunk.chunk_id not in seen:
+                        hits.append(hit)
+                        seen.add(hit.chunk.chunk_id)
+
+        chunk_of: dict[int, ScoredChunk] = {}
+        rank: dict[int, int] = {}
+        for r, hit in enumerate(hits):
+            for idx in self._sentences_in(hit):
+                chunk_of.setdefault(idx, hit)
+                rank.setdefault(idx, r)
+        candidates = list(chunk_of)
+
+        ranked_parts = [
+            score_sentences(
+                part, part_vector, candidates, rank, self.index.sentences, self.index.sentence_vectors
+            )
+            for part, part_vector in zip(parts, part_vectors, strict=True)
+        ]
+        chosen: list[Candidate] = []
+        for ranked in ranked_parts:
+            if ranked and ranked[0].score >= ABSTAIN_BELOW:
+                if all(c.sentence != ranked[0].sentence for c in chosen):
+                    chosen.append(ranked[0])
+        chosen = chosen[:MAX_CITATIONS]
+        best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)
+        abstained = not chosen
+        closest = ranked_parts[0][:_CLOSEST] if ranked_parts and ranked_parts[0] else []
+        answer = compose(
+            question, chosen, closest, abstained, self.index.sentences, chunk_of
+        )
+        return Retrieval(answer, hits, Evidence(best, chosen, abstained))
+
+
+_default: Pipeline | None = None
+_default_lock = threading.Lock()
+
+
+def default_pipeline() -> Pipeline:
+    """The process-wide pipeline, built on first use with settings from the environment."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Pipeline()
+        return _default

@@ -1,0 +1,133 @@
+"""Hybrid retrieval: BM25 over character n-grams plus dense FAISS, fused by rank.
+
+BM25 catches exact figures and rare names that embeddings blur; the dense side
+catches paraphrases and English questions about Chinese text. Reciprocal rank
+fusion needs no score calibration between the two.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_community.docstore.in_memory import InMemoryDocstore
+from langchain_community.vectorstores import FAISS
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, PrivateAttr
+from rank_bm25 import BM25Okapi
+
+from rag.index_store import LoadedIndex
+from rag.types import Chunk
+
+_RRF_K = 60
+_CANDIDATES = 30
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Numbers and Latin words whole; Chinese runs as character unigrams and bigrams."""
+    tokens: list[str] = []
+    for run in _TOKEN.findall(text.lower()):
+        if run[0] >= "\u3400":
+            tokens.extend(run)
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            tokens.append(run)
+    return tokens
+
+
+def chunk_document(chunk: Chunk) -> Document:
+    """A chunk as a LangChain ``Document``; metadata carries the citation fields."""
+    return Document(
+        page_content=chunk.text,
+        id=str(chunk.chunk_id),
+        metadata={
+            "chunk_id": chunk.chunk_id,
+            "source": chunk.source,
+            "section": chunk.section,
+            "start": chunk.start,
+            "end": chunk.end,
+            "line": chunk.line,
+        },
+    )
+
+
+def vector_store(index: LoadedIndex, embeddings: Embeddings) -> FAISS:
+    """Wrap the loaded FAISS index in LangChain's vector store (no pickle involved)."""
+    documents = {str(c.chunk_id): chunk_document(c) for c in index.chunks}
+    return FAISS(
+        embedding_function=embeddings,
+        index=index.chunk_index,
+        docstore=InMemoryDocstore(documents),
+        index_to_docstore_id={i: str(c.chunk_id) for i, c in enumerate(index.chunks)},
+        normalize_L2=False,
+    )
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float  # fused RRF score
+    dense: float  # cosine similarity to the question
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever over one loaded index; ``k`` chunks per question.
+
+    Chunk ids equal FAISS row numbers, so a search result indexes ``chunks`` directly.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: FAISS
+    chunks: list[Chunk]
+    k: int = 5
+    _bm25: BM25Okapi = PrivateAttr()
+
+    def model_post_init(self, context: object) -> None:
+        self._bm25 = BM25Okapi([lexical_tokens(f"{c.section} {c.text}") for c in self.chunks])
+
+    def search(
+        self,
+        question: str,
+        vector: np.ndarray | None = None,
+        k: int | None = None,
+        source: str | None = None,
+    ) -> list[ScoredChunk]:
+        """Top chunks for ``question``; pass ``vector`` to reuse a query embedding."""
+        k = k or self.k
+        if vector is None:
+            vector = np.asarray(self.store.embedding_function.embed_query(question), np.float32)
+        fetch = min(len(self.chunks), max(_CANDIDATES, k) * (4 if source else 1))
+        scores, ids = self.store.index.search(vector.reshape(1, -1).astype(np.float32), fetch)
+        dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+        lexical = self._bm25.get_scores(lexical_tokens(question))
+        allowed = (lambda i: self.chunks[i].source == source) if source else (lambda i: True)
+        dense_rank = [i for i in dense if allowed(i)]
+        lexical_rank = [int(i) for i in np.argsort(-lexical)[:fetch] if lexical[i] > 0 and allowed(i)]
+        fused: dict[int, float] = {}
+        for ranking in (dense_rank, lexical_rank):
+            for rank, i in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (_RRF_K + rank + 1)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+        return [self._scored(i, fused[i], dense, vector) for i in best]
+
+    def _scored(self, i: int, fused: float, dense: dict[int, float], vector: np.ndarray) -> ScoredChunk:
+        similarity = dense.get(i)
+        if similarity is None:
+            similarity = float(self.store.index.reconstruct(i) @ vector)
+        return ScoredChunk(self.chunks[i], fused, similarity)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        docs = []
+        for hit in self.search(query):
+            doc = chunk_document(hit.chunk)
+            doc.metadata |= {"score": hit.score, "dense": hit.dense}
+            docs.append(doc)
+        return docs
