@@ -31,8 +31,28 @@ _QUANTITY_EN = re.compile(
 _MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
 # Bigrams that only shape a question; they say nothing about where the answer is.
 _QUESTION_BIGRAMS = {
-    "多少", "什么", "哪些", "哪个", "是否", "怎么", "怎样", "如何", "为何", "一下", "请问",
-    "几个", "几轮", "是多", "有多", "了多", "有哪", "是什", "是哪", "分别", "多大", "为什",
+    "多少",
+    "什么",
+    "哪些",
+    "哪个",
+    "是否",
+    "怎么",
+    "怎样",
+    "如何",
+    "为何",
+    "一下",
+    "请问",
+    "几个",
+    "几轮",
+    "是多",
+    "有多",
+    "了多",
+    "有哪",
+    "是什",
+    "是哪",
+    "分别",
+    "多大",
+    "为什",
 }
 _STOP_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
 _SPLIT_QUESTION = re.compile(
@@ -129,7 +149,9 @@ def score_sentences(
 
 
 def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> Citation:
-    context, context_start = (hit.chunk.text, hit.chunk.start) if hit else (record.text, record.start)
+    context, context_start = (
+        (hit.chunk.text, hit.chunk.start) if hit else (record.text, record.start)
+    )
     return Citation(
         quote=record.text,
         source=record.source,
@@ -159,7 +181,9 @@ def compose(
             if zh
             else "The documents do not say. The closest passages are listed below for reference."
         )
-        cites = [_citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in closest]
+        cites = [
+            _citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in closest
+        ]
         return Answer(text=text, citations=cites, abstained=True)
     cites = [_citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in chosen]
     body = " ".join(f"{c.quote}[{n}]" for n, c in enumerate(cites, 1))

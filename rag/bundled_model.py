@@ -208,7 +208,9 @@ def _normalizer(norm_map: dict[int, str]) -> dict:
     alone. Those are parked in the private-use area around the NFKC step.
     """
     steps: list[dict] = []
-    differ = {cp: out for cp, out in norm_map.items() if out != unicodedata.normalize("NFKC", chr(cp))}
+    differ = {
+        cp: out for cp, out in norm_map.items() if out != unicodedata.normalize("NFKC", chr(cp))
+    }
     by_output: dict[str, list[int]] = {}
     for cp, out in differ.items():
         by_output.setdefault(out, []).append(cp)
@@ -223,9 +225,15 @@ def _normalizer(norm_map: dict[int, str]) -> dict:
         and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)
     ]
     parked = {cp: chr(0xF0000 + i) for i, cp in enumerate(kept)}
-    steps += [{"type": "Replace", "pattern": {"String": chr(cp)}, "content": p} for cp, p in parked.items()]
+    steps += [
+        {"type": "Replace", "pattern": {"String": chr(cp)}, "content": p}
+        for cp, p in parked.items()
+    ]
     steps.append({"type": "NFKC"})
-    steps += [{"type": "Replace", "pattern": {"String": p}, "content": chr(cp)} for cp, p in parked.items()]
+    steps += [
+        {"type": "Replace", "pattern": {"String": p}, "content": chr(cp)}
+        for cp, p in parked.items()
+    ]
     steps.append({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "})
     return {"type": "Sequence", "normalizers": steps}
 
@@ -275,7 +283,12 @@ def _tokenizer_json(v: _Vocab) -> dict:
                 s: {"id": s, "ids": [i], "tokens": [s]} for s, i in template_ids.items()
             },
         },
-        "decoder": {"type": "Metaspace", "replacement": _METASPACE, "prepend_scheme": "always", "split": False},
+        "decoder": {
+            "type": "Metaspace",
+            "replacement": _METASPACE,
+            "prepend_scheme": "always",
+            "split": False,
+        },
         "model": {
             "type": "Unigram",
             "unk_id": v.unk,
@@ -331,27 +344,45 @@ def _write_folder(model_file: Path, out: Path) -> None:
             "model_max_length": header.max_positions,
         },
     )
-    _write_json(out / "special_tokens_map.json", {"bos_token": "<s>", "eos_token": "</s>",
-                                                  "unk_token": "<unk>", "pad_token": "<pad>"})
+    _write_json(
+        out / "special_tokens_map.json",
+        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"},
+    )
     _write_json(
         out / "config_sentence_transformers.json",
-        {"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": None,
-         "similarity_fn_name": "cosine"},
+        {
+            "prompts": {"query": "query: ", "passage": "passage: "},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
     )
-    _write_json(out / "sentence_bert_config.json", {"max_seq_length": header.max_positions,
-                                                    "do_lower_case": False})
+    _write_json(
+        out / "sentence_bert_config.json",
+        {"max_seq_length": header.max_positions, "do_lower_case": False},
+    )
     _write_json(
         out / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize",
-             "type": "sentence_transformers.models.Normalize"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
         ],
     )
     (out / "1_Pooling").mkdir()
-    _write_json(out / "1_Pooling" / "config.json",
-                {"word_embedding_dimension": header.hidden, "pooling_mode_mean_tokens": True})
+    _write_json(
+        out / "1_Pooling" / "config.json",
+        {"word_embedding_dimension": header.hidden, "pooling_mode_mean_tokens": True},
+    )
     (out / "2_Normalize").mkdir()
 
 
@@ -394,9 +425,10 @@ def materialise(cache_dir: Path) -> Path:
     try:
         _write_folder(model_file, tmp)
         files = {str(p.relative_to(tmp)): p.stat().st_size for p in tmp.rglob("*") if p.is_file()}
-        _write_json(tmp / _COMPLETE_MARKER, {"version": _FOLDER_VERSION,
-                                             "source_size": model_file.stat().st_size,
-                                             "files": files})
+        _write_json(
+            tmp / _COMPLETE_MARKER,
+            {"version": _FOLDER_VERSION, "source_size": model_file.stat().st_size, "files": files},
+        )
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)

@@ -24,7 +24,9 @@ class Settings:
     embed_model: str = field(
         default_factory=lambda: os.environ.get("RAG_EMBED_MODEL", "") or "bundled"
     )
-    docs_dir: Path = field(default_factory=lambda: _env_path("RAG_DOCS_DIR", PROJECT_ROOT / "seeds"))
+    docs_dir: Path = field(
+        default_factory=lambda: _env_path("RAG_DOCS_DIR", PROJECT_ROOT / "seeds")
+    )
     index_dir: Path = field(
         default_factory=lambda: _env_path("RAG_INDEX_DIR", PROJECT_ROOT / "index")
     )

@@ -54,7 +54,7 @@ _LOCAL_ONLY = {"local_files_only": True}
 
 
 def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    """A quick connect to the hub, so an offline machine fails in seconds, not minutes of retries."""
+    """A quick connect, so an offline machine fails in seconds, not after minutes of retries."""
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
@@ -104,6 +104,8 @@ def load_embeddings(settings: Settings) -> HuggingFaceEmbeddings:
     available = embeddings._client.prompts
     base = {"normalize_embeddings": True, "convert_to_numpy": True}
     embeddings.encode_kwargs = base | ({"prompt_name": "passage"} if "passage" in available else {})
-    embeddings.query_encode_kwargs = base | ({"prompt_name": "query"} if "query" in available else {})
+    embeddings.query_encode_kwargs = base | (
+        {"prompt_name": "query"} if "query" in available else {}
+    )
     log.info("Embedding model %s loaded in %.1f s", setting, time.perf_counter() - started)
     return embeddings

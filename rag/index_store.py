@@ -37,6 +37,7 @@ from rag.types import Chunk
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+DEFAULT_CHUNKER = ChunkerSettings()
 _BATCH = 32
 
 
@@ -105,7 +106,9 @@ def current_build(index_dir: Path) -> Path | None:
         return None
     name = pointer.read_text(encoding="utf-8").strip()
     if not name or "/" in name or name.startswith("."):
-        raise CorruptIndexError(f"{pointer} is damaged. Fix: delete it and run `python -m rag index`.")
+        raise CorruptIndexError(
+            f"{pointer} is damaged. Fix: delete it and run `python -m rag index`."
+        )
     return index_dir / "builds" / name
 
 
@@ -114,10 +117,12 @@ def _read_json(path: Path) -> dict:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CorruptIndexError(
-            f"{path} is unreadable ({type(exc).__name__}). Fix: run `python -m rag index --rebuild`."
+            f"{path} is unreadable ({type(exc).__name__}). Fix: `python -m rag index --rebuild`."
         ) from exc
     if not isinstance(value, dict):
-        raise CorruptIndexError(f"{path} is not an index manifest. Fix: `python -m rag index --rebuild`.")
+        raise CorruptIndexError(
+            f"{path} is not an index manifest. Fix: `python -m rag index --rebuild`."
+        )
     return value
 
 
@@ -199,7 +204,11 @@ def _sentence_records(source: SourceText, sentences: list[Sentence]) -> list[Sen
     text = source.text
     return [
         SentenceRecord(
-            source.name, s.section, s.start, s.end, text.count("\n", 0, s.start) + 1,
+            source.name,
+            s.section,
+            s.start,
+            s.end,
+            text.count("\n", 0, s.start) + 1,
             text[s.start : s.end],
         )
         for s in sentences
@@ -241,7 +250,7 @@ def build(
     index_dir: Path,
     embeddings: Embeddings,
     model_id: str,
-    chunker: ChunkerSettings = ChunkerSettings(),
+    chunker: ChunkerSettings = DEFAULT_CHUNKER,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, list[SkippedFile]]:
     """Chunk and embed every document, write a new build and make it live.
@@ -263,7 +272,9 @@ def build(
         chunks: list[Chunk] = []
         sentences: list[SentenceRecord] = []
         for source in sources:
-            source_chunks, source_sentences = chunk_text(source.text, source.name, chunker, len(chunks))
+            source_chunks, source_sentences = chunk_text(
+                source.text, source.name, chunker, len(chunks)
+            )
             chunks += source_chunks
             sentences += _sentence_records(source, source_sentences)
         unchanged = {s.name for s in sources if old_hashes.get(s.name) == s.sha256}
@@ -285,7 +296,9 @@ def build(
                 progress(done, total)
 
         fresh_chunks = _embed(
-            embeddings, [embedding_text(chunks[i].section, chunks[i].text) for i in todo_chunks], tick
+            embeddings,
+            [embedding_text(chunks[i].section, chunks[i].text) for i in todo_chunks],
+            tick,
         )
         fresh_sents = _embed(embeddings, [sentences[i].text for i in todo_sents], tick)
         for row, i in enumerate(todo_chunks):
@@ -321,8 +334,12 @@ def build(
                 shutil.rmtree(old, ignore_errors=True)
     log.info(
         "Indexed %d documents: %d chunks, %d sentences (%d embedded, %d reused) in %.1f s",
-        len(sources), len(chunks), len(sentences), total,
-        len(chunks) + len(sentences) - total, time.perf_counter() - started,
+        len(sources),
+        len(chunks),
+        len(sentences),
+        total,
+        len(chunks) + len(sentences) - total,
+        time.perf_counter() - started,
     )
     return builds / name, skipped
 
@@ -332,7 +349,7 @@ def ensure_index(
     index_dir: Path,
     embeddings: Embeddings,
     model_id: str,
-    chunker: ChunkerSettings = ChunkerSettings(),
+    chunker: ChunkerSettings = DEFAULT_CHUNKER,
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadedIndex:
     """Load the live build, rebuilding it first when missing or stale.

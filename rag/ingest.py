@@ -61,4 +61,3 @@ def read_sources(docs_dir: Path) -> tuple[list[SourceText], list[SkippedFile]]:
     for item in skipped:
         log.warning("Skipped %s: %s", item.name, item.reason)
     return sources, skipped
-

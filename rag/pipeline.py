@@ -165,22 +165,25 @@ class Pipeline:
 
         ranked_parts = [
             score_sentences(
-                part, part_vector, candidates, rank, self.index.sentences, self.index.sentence_vectors
+                part,
+                part_vector,
+                candidates,
+                rank,
+                self.index.sentences,
+                self.index.sentence_vectors,
             )
             for part, part_vector in zip(parts, part_vectors, strict=True)
         ]
         chosen: list[Candidate] = []
         for ranked in ranked_parts:
-            if ranked and ranked[0].score >= ABSTAIN_BELOW:
-                if all(c.sentence != ranked[0].sentence for c in chosen):
-                    chosen.append(ranked[0])
+            fresh = ranked and all(c.sentence != ranked[0].sentence for c in chosen)
+            if fresh and ranked[0].score >= ABSTAIN_BELOW:
+                chosen.append(ranked[0])
         chosen = chosen[:MAX_CITATIONS]
         best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)
         abstained = not chosen
         closest = ranked_parts[0][:_CLOSEST] if ranked_parts and ranked_parts[0] else []
-        answer = compose(
-            question, chosen, closest, abstained, self.index.sentences, chunk_of
-        )
+        answer = compose(question, chosen, closest, abstained, self.index.sentences, chunk_of)
         return Retrieval(answer, hits, Evidence(best, chosen, abstained))
 
 

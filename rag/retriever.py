@@ -108,7 +108,9 @@ class HybridRetriever(BaseRetriever):
         lexical = self._bm25.get_scores(lexical_tokens(question))
         allowed = (lambda i: self.chunks[i].source == source) if source else (lambda i: True)
         dense_rank = [i for i in dense if allowed(i)]
-        lexical_rank = [int(i) for i in np.argsort(-lexical)[:fetch] if lexical[i] > 0 and allowed(i)]
+        lexical_rank = [
+            int(i) for i in np.argsort(-lexical)[:fetch] if lexical[i] > 0 and allowed(i)
+        ]
         fused: dict[int, float] = {}
         for ranking in (dense_rank, lexical_rank):
             for rank, i in enumerate(ranking):
@@ -116,7 +118,9 @@ class HybridRetriever(BaseRetriever):
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
         return [self._scored(i, fused[i], dense, vector) for i in best]
 
-    def _scored(self, i: int, fused: float, dense: dict[int, float], vector: np.ndarray) -> ScoredChunk:
+    def _scored(
+        self, i: int, fused: float, dense: dict[int, float], vector: np.ndarray
+    ) -> ScoredChunk:
         similarity = dense.get(i)
         if similarity is None:
             similarity = float(self.store.index.reconstruct(i) @ vector)
