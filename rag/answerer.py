@@ -9,7 +9,9 @@ quantity. Weak evidence means an honest abstention.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,7 +68,9 @@ W_LEXICAL = 0.25
 W_QUANTITY = 0.04
 W_MEASURE = 0.04
 W_CHUNK_RANK = 0.03
-ABSTAIN_BELOW = 0.80
+ABSTAIN_BELOW = {"zh": 0.80, "en": 0.79}
+# A Chinese question shares words with its answer; one sharing almost none is not answered.
+MIN_LEXICAL_ZH = 0.2
 MAX_CITATIONS = 3
 
 
@@ -115,6 +119,23 @@ class Evidence:
     abstained: bool
 
 
+class TermWeights:
+    """Inverse document frequency of Chinese bigrams over the indexed sentences.
+
+    The town's own name occurs everywhere and proves nothing; a term that occurs
+    nowhere (``人口`` in a report without population figures) matters most.
+    """
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.n = len(texts)
+        self.df: Counter[str] = Counter()
+        for text in texts:
+            self.df.update(content_bigrams(text))
+
+    def __call__(self, gram: str) -> float:
+        return math.log((self.n + 1) / (self.df[gram] + 1)) + 1.0
+
+
 def score_sentences(
     question: str,
     vector: np.ndarray,
@@ -122,27 +143,36 @@ def score_sentences(
     chunk_rank: dict[int, int],
     sentences: Sequence[SentenceRecord],
     sentence_vectors: np.ndarray,
+    weights: TermWeights,
 ) -> list[Candidate]:
     """Score each candidate sentence for ``question``; best first."""
     if not candidates:
         return []
     dense = sentence_vectors[list(candidates)] @ vector
-    grams = content_bigrams(question)
+    grams = {g: weights(g) for g in content_bigrams(question)}
+    total_weight = sum(grams.values())
     wants_number = asks_quantity(question)
     measures = set(_MEASURE_AFTER_ASK.findall(question))
     numbers_asked = set(_NUMBER.findall(question))
     scored = []
     for idx, similarity in zip(candidates, dense, strict=True):
-        text = sentences[idx].text
-        lexical = sum(g in text for g in grams) / len(grams) if grams else 0.0
+        record = sentences[idx]
+        if record.label:
+            continue
+        text = record.text
+        # A term found only in the section label counts half: it places, not answers.
+        found = sum(
+            w if g in text else w / 2 if g in record.section else 0.0 for g, w in grams.items()
+        )
+        lexical = found / total_weight if grams else 0.0
         score = float(similarity) + W_LEXICAL * lexical
         has_number = bool(_NUMBER.search(text))
         if wants_number and has_number:
             score += W_QUANTITY
             if any(re.search(rf"\d\s*{re.escape(m[0])}", text) for m in measures):
                 score += W_MEASURE
-        if numbers_asked and not all(n in text for n in numbers_asked):
-            score -= W_QUANTITY  # a year or figure in the question should be in the answer
+        if numbers_asked and not all(n in record.section + text for n in numbers_asked):
+            continue  # a year or figure the question names must be where the answer is
         score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
         scored.append(Candidate(idx, score, float(similarity), lexical))
     return sorted(scored, key=lambda c: c.score, reverse=True)

@@ -42,6 +42,7 @@ class Sentence:
     end: int
     section: str
     paragraph: int  # index of the source line it sits on
+    label: bool = False  # a heading or topic label: names a subject, answers nothing
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -144,8 +145,10 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
             continue
         line = text[s:e]
         spans = sentence_spans(text, s, e)
+        label_end = e if line == title else s  # the span [s, label_end) is a label
         if _HEADING.match(line):
             level1, level2 = line.lstrip("# ").strip(), ""
+            label_end = e
         elif _ORDINAL_TOPIC.match(line):
             first_end = min(
                 [i for i in (line.find(","), line.find("，"), line.find("。")) if i > 0],
@@ -154,14 +157,16 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
             level2 = line[: first_end + 1].rstrip(",，")
         elif len(spans) > 1 and spans[0][1] - spans[0][0] <= settings.topic_sentence_chars:
             level2 = text[spans[0][0] : spans[0][1]]
+            label_end = spans[0][1]
         elif len(line) <= settings.short_line_chars and line[-1] in ":：":
             level2 = line
+            label_end = e
         elif len(line) > settings.short_line_chars:
             level2 = ""  # a plain paragraph belongs to its level-1 section only
         section = " > ".join(part for part in (level1, level2) if part)
         for ss, se in spans:
             for ps, pe in _split_long(text, ss, se, settings.max_sentence_chars):
-                sentences.append(Sentence(ps, pe, section, paragraph))
+                sentences.append(Sentence(ps, pe, section, paragraph, pe <= label_end))
     return sentences
 
 

@@ -63,6 +63,7 @@ class SentenceRecord:
     end: int
     line: int
     text: str
+    label: bool = False  # a heading or topic label, not an answer
 
 
 @dataclass
@@ -210,18 +211,21 @@ def _sentence_records(source: SourceText, sentences: list[Sentence]) -> list[Sen
             s.end,
             text.count("\n", 0, s.start) + 1,
             text[s.start : s.end],
+            s.label,
         )
         for s in sentences
     ]
 
 
-def _embed(embeddings: Embeddings, texts: list[str], progress: Callable[[int], None]) -> np.ndarray:
+def _embed(
+    embeddings: Embeddings, texts: list[str], dimension: int, progress: Callable[[int], None]
+) -> np.ndarray:
     out: list[list[float]] = []
     for i in range(0, len(texts), _BATCH):
         batch = texts[i : i + _BATCH]
         out.extend(embeddings.embed_documents(batch))
         progress(len(batch))
-    return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+    return np.asarray(out, dtype=np.float32).reshape(len(texts), dimension)
 
 
 def _previous_vectors(
@@ -298,9 +302,10 @@ def build(
         fresh_chunks = _embed(
             embeddings,
             [embedding_text(chunks[i].section, chunks[i].text) for i in todo_chunks],
+            dimension,
             tick,
         )
-        fresh_sents = _embed(embeddings, [sentences[i].text for i in todo_sents], tick)
+        fresh_sents = _embed(embeddings, [sentences[i].text for i in todo_sents], dimension, tick)
         for row, i in enumerate(todo_chunks):
             chunk_vecs[i] = fresh_chunks[row]
         for row, i in enumerate(todo_sents):

@@ -15,12 +15,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from langchain_huggingface import HuggingFaceEmbeddings
 
 from rag.answerer import (
     ABSTAIN_BELOW,
     MAX_CITATIONS,
+    MIN_LEXICAL_ZH,
     Candidate,
     Evidence,
+    TermWeights,
     asks_quantity,
     compose,
     is_chinese,
@@ -32,7 +35,7 @@ from rag.config import Settings
 from rag.embeddings import load_embeddings, model_identity
 from rag.index_store import LoadedIndex, ensure_index
 from rag.retriever import HybridRetriever, ScoredChunk, vector_store
-from rag.types import Answer
+from rag.types import Answer, Chunk
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +84,14 @@ class Pipeline:
     """Model, index and retriever, loaded once."""
 
     def __init__(
-        self, settings: Settings | None = None, progress: Callable[[int, int], None] | None = None
+        self,
+        settings: Settings | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        embeddings: HuggingFaceEmbeddings | None = None,
     ) -> None:
+        """``embeddings`` lets several pipelines share one loaded model."""
         self.settings = settings or Settings()
-        self.embeddings = load_embeddings(self.settings)
+        self.embeddings = embeddings or load_embeddings(self.settings)
         self.index: LoadedIndex = ensure_index(
             self.settings.docs_dir,
             self.settings.index_dir,
@@ -93,10 +100,19 @@ class Pipeline:
             ChunkerSettings(),
             progress,
         )
-        self.retriever = HybridRetriever(
-            store=vector_store(self.index, self.embeddings), chunks=self.index.chunks
-        )
         self._sentence_starts = self._sentence_positions()
+        self.term_weights = TermWeights([s.text for s in self.index.sentences])
+        sentence_chunks = [-1] * len(self.index.sentences)
+        for chunk in self.index.chunks:
+            for i in self._sentences_in(chunk):
+                if sentence_chunks[i] < 0 and not self.index.sentences[i].label:
+                    sentence_chunks[i] = chunk.chunk_id
+        self.retriever = HybridRetriever(
+            store=vector_store(self.index, self.embeddings),
+            chunks=self.index.chunks,
+            sentence_vectors=self.index.sentence_vectors,
+            sentence_chunks=sentence_chunks,
+        )
 
     def _sentence_positions(self) -> dict[str, tuple[list[int], list[int]]]:
         """Per source, sentence starts (sorted) and their indices, to find a chunk's sentences."""
@@ -109,11 +125,11 @@ class Pipeline:
             out[source] = ([p[0] for p in pairs], [p[1] for p in pairs])
         return out
 
-    def _sentences_in(self, hit: ScoredChunk) -> list[int]:
-        starts, ids = self._sentence_starts.get(hit.chunk.source, ([], []))
-        lo = bisect.bisect_left(starts, hit.chunk.start)
-        hi = bisect.bisect_left(starts, hit.chunk.end)
-        return [ids[j] for j in range(lo, hi) if self.index.sentences[ids[j]].end <= hit.chunk.end]
+    def _sentences_in(self, chunk: Chunk) -> list[int]:
+        starts, ids = self._sentence_starts.get(chunk.source, ([], []))
+        lo = bisect.bisect_left(starts, chunk.start)
+        hi = bisect.bisect_left(starts, chunk.end)
+        return [ids[j] for j in range(lo, hi) if self.index.sentences[ids[j]].end <= chunk.end]
 
     def _embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
@@ -158,7 +174,7 @@ class Pipeline:
         chunk_of: dict[int, ScoredChunk] = {}
         rank: dict[int, int] = {}
         for r, hit in enumerate(hits):
-            for idx in self._sentences_in(hit):
+            for idx in self._sentences_in(hit.chunk):
                 chunk_of.setdefault(idx, hit)
                 rank.setdefault(idx, r)
         candidates = list(chunk_of)
@@ -171,13 +187,17 @@ class Pipeline:
                 rank,
                 self.index.sentences,
                 self.index.sentence_vectors,
+                self.term_weights,
             )
             for part, part_vector in zip(parts, part_vectors, strict=True)
         ]
+        zh = is_chinese(question)
+        threshold = ABSTAIN_BELOW["zh" if zh else "en"]
+        min_lexical = MIN_LEXICAL_ZH if zh else 0.0
         chosen: list[Candidate] = []
         for ranked in ranked_parts:
             fresh = ranked and all(c.sentence != ranked[0].sentence for c in chosen)
-            if fresh and ranked[0].score >= ABSTAIN_BELOW:
+            if fresh and ranked[0].score >= threshold and ranked[0].lexical >= min_lexical:
                 chosen.append(ranked[0])
         chosen = chosen[:MAX_CITATIONS]
         best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)

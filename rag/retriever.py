@@ -78,13 +78,18 @@ class ScoredChunk:
 class HybridRetriever(BaseRetriever):
     """A LangChain retriever over one loaded index; ``k`` chunks per question.
 
-    Chunk ids equal FAISS row numbers, so a search result indexes ``chunks`` directly.
+    Three rankings are fused: BM25 over chunks, dense over chunks, and dense over
+    single sentences (mapped to their chunk) — a long chunk's embedding blurs the
+    one sentence that answers, a sentence's does not. Chunk ids equal FAISS row
+    numbers, so a search result indexes ``chunks`` directly.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: FAISS
     chunks: list[Chunk]
+    sentence_vectors: np.ndarray | None = None
+    sentence_chunks: list[int] = []  # chunk id per sentence row; -1 leaves a row out
     k: int = 5
     _bm25: BM25Okapi = PrivateAttr()
 
@@ -111,8 +116,14 @@ class HybridRetriever(BaseRetriever):
         lexical_rank = [
             int(i) for i in np.argsort(-lexical)[:fetch] if lexical[i] > 0 and allowed(i)
         ]
+        rankings = [dense_rank, lexical_rank]
+        if self.sentence_vectors is not None and len(self.sentence_vectors):
+            by_sentence = np.argsort(-(self.sentence_vectors @ vector))[: fetch * 4]
+            chunk_ids = [self.sentence_chunks[int(i)] for i in by_sentence]
+            ranked = dict.fromkeys(i for i in chunk_ids if i >= 0 and allowed(i))
+            rankings.append(list(ranked)[:fetch])
         fused: dict[int, float] = {}
-        for ranking in (dense_rank, lexical_rank):
+        for ranking in rankings:
             for rank, i in enumerate(ranking):
                 fused[i] = fused.get(i, 0.0) + 1.0 / (_RRF_K + rank + 1)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]

@@ -1,0 +1,129 @@
+"""Persistence without pickle: round trip, staleness, corruption, incremental builds."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from conftest import copy_seeds
+
+from rag.embeddings import model_identity
+from rag.index_store import (
+    CorruptIndexError,
+    NoDocumentsError,
+    build,
+    current_build,
+    ensure_index,
+)
+
+MODEL = model_identity("bundled")
+
+
+@pytest.fixture()
+def docs(tmp_path):
+    return copy_seeds(tmp_path / "docs")
+
+
+def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
+    index_dir = tmp_path / "index"
+    first = ensure_index(docs, index_dir, embeddings, MODEL)
+    files = sorted(p.name for p in current_build(index_dir).iterdir())
+    assert files == [
+        "chunks.faiss", "chunks.jsonl", "manifest.json", "sentences.jsonl", "sentences.npy"
+    ]
+    manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
+    assert manifest["model"] == MODEL and manifest["dimension"] == 384
+    assert manifest["chunker"]["target_chars"] > 0 and manifest["format_version"] == 1
+    assert list(manifest["sources"]) == ["000_12477834bc4718d4.txt"]
+    second = ensure_index(docs, index_dir, embeddings, MODEL)
+    assert [c.text for c in second.chunks] == [c.text for c in first.chunks]
+    assert second.chunk_index.ntotal == len(second.chunks)
+    a = first.chunk_index.reconstruct_n(0, 3)
+    b = second.chunk_index.reconstruct_n(0, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(first.sentence_vectors, second.sentence_vectors)
+
+
+def test_a_booby_trapped_pickle_is_never_loaded(docs, tmp_path, embeddings) -> None:
+    index_dir = tmp_path / "index"
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    marker = tmp_path / "pwned"
+
+    class Trap:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for folder in (index_dir, current_build(index_dir)):
+        for name in ("index.pkl", "docstore.pkl", "sentences.pkl"):
+            (folder / name).write_bytes(pickle.dumps(Trap()))
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    assert not marker.exists()
+
+
+def test_truncated_faiss_file_is_a_clear_error(docs, tmp_path, embeddings) -> None:
+    index_dir = tmp_path / "index"
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    faiss_file = current_build(index_dir) / "chunks.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(CorruptIndexError) as caught:
+        ensure_index(docs, index_dir, embeddings, MODEL)
+    assert "chunks.faiss" in str(caught.value) and "python -m rag index" in str(caught.value)
+
+
+def test_invalid_json_is_a_clear_error(docs, tmp_path, embeddings) -> None:
+    index_dir = tmp_path / "index"
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    (current_build(index_dir) / "chunks.jsonl").write_text('{"chunk_id": 0, "te', "utf-8")
+    with pytest.raises(CorruptIndexError, match="chunks.jsonl"):
+        ensure_index(docs, index_dir, embeddings, MODEL)
+
+
+def test_manifest_of_another_model_means_rebuild(docs, tmp_path, embeddings, caplog) -> None:
+    index_dir = tmp_path / "index"
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    path = current_build(index_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"model": "some/other-model"}))
+    caplog.set_level("INFO")
+    loaded = ensure_index(docs, index_dir, embeddings, MODEL)
+    assert loaded.manifest["model"] == MODEL
+    assert "stale" in caplog.text and "model changed" in caplog.text
+
+
+def test_manifest_of_another_dimension_is_a_clear_error(docs, tmp_path, embeddings) -> None:
+    index_dir = tmp_path / "index"
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    path = current_build(index_dir) / "manifest.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"dimension": 768}))
+    with pytest.raises(CorruptIndexError, match="dimension"):
+        ensure_index(docs, index_dir, embeddings, MODEL)
+
+
+def test_changed_or_deleted_source_means_rebuild(docs, tmp_path, embeddings) -> None:
+    index_dir = tmp_path / "index"
+    ensure_index(docs, index_dir, embeddings, MODEL)
+    (docs / "extra.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
+    grown = ensure_index(docs, index_dir, embeddings, MODEL)
+    assert grown.manifest["embedded"] == 2  # only the new file's chunk and sentence
+    assert any("图书馆" in c.text for c in grown.chunks)
+    (docs / "extra.txt").unlink()
+    shrunk = ensure_index(docs, index_dir, embeddings, MODEL)
+    assert shrunk.manifest["embedded"] == 0
+    assert not any("图书馆" in c.text for c in shrunk.chunks)
+
+
+def test_empty_documents_folder_is_a_clear_error(tmp_path, embeddings) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NoDocumentsError, match="No readable"):
+        build(tmp_path / "empty", tmp_path / "index", embeddings, MODEL)
+
+
+def test_binary_file_is_skipped_the_rest_indexes(docs, tmp_path, embeddings) -> None:
+    (docs / "broken.txt").write_bytes(b"\x00\x01\x02binary\xff\xfe")
+    (docs / "gbk.txt").write_bytes("京东镇2022年新建公园3个。".encode("gbk"))
+    _, skipped = build(docs, tmp_path / "index", embeddings, MODEL)
+    assert [s.name for s in skipped] == ["broken.txt"]
+    loaded = ensure_index(docs, tmp_path / "index", embeddings, MODEL)
+    assert any("新建公园3个" in c.text for c in loaded.chunks)
