@@ -22,10 +22,12 @@ run: install
 index: install
 	$(PY) -m rag index
 
-# Debian's Chromium for the browser tests (never a downloaded browser).
+# Debian's Chromium for the browser tests (never a downloaded browser), and a CJK font
+# so that screenshots of Chinese answers are readable.
 browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/wqy || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  chromium chromium-driver fonts-wqy-microhei >/dev/null; }
 
 lint: install
 	$(PY) -m ruff check .

@@ -43,6 +43,7 @@ _FOLLOW_UP = re.compile(
     r"^(那|那么|还有|另外|而|and\b|what about|how about|and what|also)|(呢|呢？|呢\?)$", re.I
 )
 _HAS_WORD = re.compile(r"[\w\u3400-\u9fff]")
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>]*>")
 _CLOSEST = 3
 
 
@@ -56,10 +57,11 @@ class Retrieval:
 
 
 def clean_question(question: str) -> str:
-    """Drop control characters (NUL and friends) that no one means to ask."""
-    return "".join(
+    """Drop control characters (NUL and friends) and markup tags: no one asks with those."""
+    text = "".join(
         ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
-    ).strip()
+    )
+    return _MARKUP.sub(" ", text).strip()
 
 
 def input_problem(question: str, max_chars: int) -> str | None:

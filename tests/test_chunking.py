@@ -33,7 +33,9 @@ def test_no_boundary_splits_a_number(seed_text: str) -> None:
 def test_sentences_end_at_chinese_and_ascii_terminators() -> None:
     text = "第一句。第二句！第三句？第四句；fifth; sixth! seventh? 最后"
     spans = [text[s:e] for s, e in sentence_spans(text, 0, len(text))]
-    assert spans == ["第一句。", "第二句！", "第三句？", "第四句；", "fifth;", "sixth!", "seventh?", "最后"]
+    assert spans == [
+        "第一句。", "第二句！", "第三句？", "第四句；", "fifth;", "sixth!", "seventh?", "最后"
+    ]
 
 
 def test_a_quotation_is_not_split() -> None:
@@ -57,7 +59,8 @@ def test_sections_follow_the_heading_styles(seed_text: str) -> None:
 
 def test_chunks_stay_within_one_section_and_overlap(seed_text: str) -> None:
     chunks, _ = chunk_text(seed_text, "seed.txt", ChunkerSettings(target_chars=120))
-    same_section_pairs = [(a, b) for a, b in zip(chunks, chunks[1:]) if a.section == b.section]
+    pairs = zip(chunks, chunks[1:], strict=False)
+    same_section_pairs = [(a, b) for a, b in pairs if a.section == b.section]
     assert same_section_pairs
     same_paragraph = [(a, b) for a, b in same_section_pairs if a.line == b.line]
     overlapping = [(a, b) for a, b in same_paragraph if b.start < a.end]
