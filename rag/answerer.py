@@ -138,17 +138,19 @@ class TermWeights:
 
 def score_sentences(
     question: str,
-    vector: np.ndarray,
+    relevance: np.ndarray,
     candidates: Sequence[int],
     chunk_rank: dict[int, int],
     sentences: Sequence[SentenceRecord],
-    sentence_vectors: np.ndarray,
     weights: TermWeights,
 ) -> list[Candidate]:
-    """Score each candidate sentence for ``question``; best first."""
+    """Score each candidate sentence for ``question``; best first.
+
+    ``relevance`` holds every sentence's embedding similarity to the question.
+    """
     if not candidates:
         return []
-    dense = sentence_vectors[list(candidates)] @ vector
+    dense = relevance[list(candidates)]
     grams = {g: weights(g) for g in content_bigrams(question)}
     total_weight = sum(grams.values())
     wants_number = asks_quantity(question)
@@ -166,7 +168,8 @@ def score_sentences(
         )
         lexical = found / total_weight if grams else 0.0
         score = float(similarity) + W_LEXICAL * lexical
-        has_number = bool(_NUMBER.search(text))
+        # A figure the question already names (its year, say) answers nothing.
+        has_number = any(n not in numbers_asked for n in _NUMBER.findall(text))
         if wants_number and has_number:
             score += W_QUANTITY
             if any(re.search(rf"\d\s*{re.escape(m[0])}", text) for m in measures):

@@ -107,6 +107,32 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     return [span for span in (_strip_span(text, s, e) for s, e in pieces) if span[1] > span[0]]
 
 
+def clause_spans(text: str, start: int, end: int, min_chars: int = 6) -> list[tuple[int, int]]:
+    """The clauses of one sentence (split at ，,、：: — never inside a number).
+
+    Long Chinese sentences list several facts; a question about one of them
+    matches its clause far better than the whole sentence. A sentence of one
+    clause has none (its own embedding serves).
+    """
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for i in range(start, end):
+        if (
+            text[i] in _CLAUSE_BREAKS
+            and not _is_digit_comma(text, i)
+            and i + 1 - begin >= min_chars
+        ):
+            spans.append((begin, i + 1))
+            begin = i + 1
+    if begin < end:
+        if spans and end - begin < min_chars:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((begin, end))
+    stripped = [_strip_span(text, a, b) for a, b in spans]
+    return [(a, b) for a, b in stripped if b > a] if len(stripped) > 1 else []
+
+
 def _line_spans(text: str) -> list[tuple[int, int]]:
     spans, pos = [], 0
     for line in text.splitlines(keepends=True):

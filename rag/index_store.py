@@ -4,7 +4,8 @@ Layout under the index folder::
 
     CURRENT            name of the live build (replaced atomically)
     builds/<name>/     manifest.json, chunks.jsonl, chunks.faiss,
-                       sentences.jsonl, sentences.npy
+                       sentences.jsonl, sentences.npy,
+                       clauses.npy, clause_spans.npy (sentence row, start, end)
 
 A build is written to a fresh folder and only then made live by replacing
 ``CURRENT``, so a crash mid-build leaves the previous index untouched, and a
@@ -30,7 +31,7 @@ import faiss
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.chunking import ChunkerSettings, Sentence, chunk_text
+from rag.chunking import ChunkerSettings, Sentence, chunk_text, clause_spans
 from rag.ingest import SkippedFile, SourceText, read_sources
 from rag.types import Chunk
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 DEFAULT_CHUNKER = ChunkerSettings()
 _BATCH = 32
+# Exact search up to this many chunk vectors; HNSW (approximate, sub-linear) beyond.
+HNSW_ABOVE = 100_000
+HNSW_M = 32  # graph neighbours per vector
+HNSW_EF_SEARCH = 64  # search breadth; FAISS stores it in the index file
 
 
 class IndexError_(RuntimeError):
@@ -75,7 +80,13 @@ class LoadedIndex:
     chunk_index: faiss.Index
     sentences: list[SentenceRecord]
     sentence_vectors: np.ndarray  # (n_sentences, dim), L2-normalised
+    clause_vectors: np.ndarray  # (n_clauses, dim): clauses of multi-clause sentences
+    clause_spans: np.ndarray  # (n_clauses, 3): sentence row, start, end
     texts: dict[str, str]  # source name -> full text, for quotes and context
+
+    @property
+    def clause_owners(self) -> np.ndarray:
+        return self.clause_spans[:, 0]
 
 
 def embedding_text(section: str, text: str) -> str:
@@ -182,23 +193,59 @@ def load(build: Path, dimension: int) -> LoadedIndex:
             f"{faiss_path} is unreadable (truncated or not a FAISS file). "
             "Fix: `python -m rag index --rebuild`."
         ) from exc
-    vectors_path = build / "sentences.npy"
-    try:
-        vectors = np.load(vectors_path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CorruptIndexError(
-            f"{vectors_path} is unreadable. Fix: `python -m rag index --rebuild`."
-        ) from exc
+    vectors = _read_npy(build / "sentences.npy")
+    clause_vectors = _read_npy(build / "clauses.npy")
+    clause_spans = _read_npy(build / "clause_spans.npy").reshape(-1, 3)
+    clause_owners = clause_spans[:, 0]
     if (
         chunk_index.ntotal != len(chunks)
         or chunk_index.d != dimension
         or vectors.shape != (len(sentences), dimension)
+        or clause_vectors.shape != (len(clause_owners), dimension)
+        or (
+            len(clause_owners)
+            and not 0 <= clause_owners.min() <= clause_owners.max() < len(sentences)
+        )
     ):
         raise CorruptIndexError(
             f"{build} is inconsistent (vector and record counts differ). "
             "Fix: `python -m rag index --rebuild`."
         )
-    return LoadedIndex(manifest, chunks, chunk_index, sentences, vectors.astype(np.float32), {})
+    return LoadedIndex(
+        manifest,
+        chunks,
+        chunk_index,
+        sentences,
+        vectors.astype(np.float32),
+        clause_vectors.astype(np.float32),
+        clause_spans.astype(np.int64),
+        {},
+    )
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(
+            f"{path} is unreadable. Fix: `python -m rag index --rebuild`."
+        ) from exc
+
+
+def chunk_index_for(
+    dimension: int, n_vectors: int, hnsw_above: int = HNSW_ABOVE
+) -> tuple[faiss.Index, str]:
+    """An empty inner-product index for ``n_vectors`` chunks, and its manifest name.
+
+    Exact (``IndexFlatIP``) up to ``hnsw_above`` vectors, where a brute-force scan
+    still takes milliseconds; HNSW beyond. Both keep the raw vectors, so
+    ``reconstruct``/``reconstruct_n`` work on either.
+    """
+    if n_vectors <= hnsw_above:
+        return faiss.IndexFlatIP(dimension), "IndexFlatIP"
+    index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index, "IndexHNSWFlat"
 
 
 def _sentence_records(source: SourceText, sentences: list[Sentence]) -> list[SentenceRecord]:
@@ -228,25 +275,61 @@ def _embed(
     return np.asarray(out, dtype=np.float32).reshape(len(texts), dimension)
 
 
+@dataclass(frozen=True)
+class _Span:
+    """One embedded piece of a source: a chunk, a sentence or a clause."""
+
+    kind: str
+    source: str
+    start: int
+    end: int
+    text: str  # what is embedded
+
+
 def _previous_vectors(
     index_dir: Path, spec: dict
-) -> tuple[dict[str, str], dict[tuple, np.ndarray], dict[tuple, np.ndarray]]:
-    """Vectors of the live build keyed by (source, start, end), when it is compatible."""
+) -> tuple[dict[str, str], dict[tuple, np.ndarray]]:
+    """Vectors of the live build keyed by (kind, source, start, end), when it is compatible."""
     try:
         build = current_build(index_dir)
         if build is None:
-            return {}, {}, {}
+            return {}, {}
         old = load(build, spec["dimension"])
     except IndexError_:
-        return {}, {}, {}
+        return {}, {}
     if any(old.manifest.get(k) != v for k, v in spec.items()):
-        return {}, {}, {}
+        return {}, {}
     chunk_vecs = old.chunk_index.reconstruct_n(0, old.chunk_index.ntotal)
-    by_chunk = {(c.source, c.start, c.end): chunk_vecs[i] for i, c in enumerate(old.chunks)}
-    by_sentence = {
-        (s.source, s.start, s.end): old.sentence_vectors[i] for i, s in enumerate(old.sentences)
-    }
-    return old.manifest.get("sources", {}), by_chunk, by_sentence
+    keyed = {("chunk", c.source, c.start, c.end): chunk_vecs[i] for i, c in enumerate(old.chunks)}
+    for i, s in enumerate(old.sentences):
+        keyed[("sentence", s.source, s.start, s.end)] = old.sentence_vectors[i]
+    for row, (owner, start, end) in enumerate(old.clause_spans.tolist()):
+        keyed[("clause", old.sentences[owner].source, start, end)] = old.clause_vectors[row]
+    return old.manifest.get("sources", {}), keyed
+
+
+def _spans(
+    sources: list[SourceText], chunker: ChunkerSettings
+) -> tuple[list[Chunk], list[SentenceRecord], list[_Span], list[tuple[int, int, int]]]:
+    """Chunk every source; list what must be embedded and each clause's (row, start, end)."""
+    chunks: list[Chunk] = []
+    sentences: list[SentenceRecord] = []
+    spans: list[_Span] = []
+    clauses: list[tuple[int, int, int]] = []
+    for source in sources:
+        source_chunks, source_sentences = chunk_text(source.text, source.name, chunker, len(chunks))
+        chunks += source_chunks
+        spans += [
+            _Span("chunk", c.source, c.start, c.end, embedding_text(c.section, c.text))
+            for c in source_chunks
+        ]
+        for record in _sentence_records(source, source_sentences):
+            spans.append(_Span("sentence", record.source, record.start, record.end, record.text))
+            for a, b in clause_spans(source.text, record.start, record.end):
+                spans.append(_Span("clause", record.source, a, b, source.text[a:b]))
+                clauses.append((len(sentences), a, b))
+            sentences.append(record)
+    return chunks, sentences, spans, clauses
 
 
 def build(
@@ -271,62 +354,51 @@ def build(
             )
         dimension = len(embeddings.embed_query("dimension probe"))
         spec = _expected(model_id, dimension, chunker)
-        old_hashes, old_chunks, old_sentences = _previous_vectors(index_dir, spec)
+        old_hashes, old_vectors = _previous_vectors(index_dir, spec)
+        chunks, sentences, spans, clauses = _spans(sources, chunker)
 
-        chunks: list[Chunk] = []
-        sentences: list[SentenceRecord] = []
-        for source in sources:
-            source_chunks, source_sentences = chunk_text(
-                source.text, source.name, chunker, len(chunks)
-            )
-            chunks += source_chunks
-            sentences += _sentence_records(source, source_sentences)
         unchanged = {s.name for s in sources if old_hashes.get(s.name) == s.sha256}
-
-        def reuse(keyed: dict, key: tuple, source: str) -> np.ndarray | None:
-            return keyed.get(key) if source in unchanged else None
-
-        chunk_vecs = [reuse(old_chunks, (c.source, c.start, c.end), c.source) for c in chunks]
-        sent_vecs = [reuse(old_sentences, (s.source, s.start, s.end), s.source) for s in sentences]
-        todo_chunks = [i for i, v in enumerate(chunk_vecs) if v is None]
-        todo_sents = [i for i, v in enumerate(sent_vecs) if v is None]
-        total = len(todo_chunks) + len(todo_sents)
+        vectors = [
+            old_vectors.get((p.kind, p.source, p.start, p.end)) if p.source in unchanged else None
+            for p in spans
+        ]
+        todo = [i for i, v in enumerate(vectors) if v is None]
         done = 0
 
         def tick(n: int) -> None:
             nonlocal done
             done += n
             if progress:
-                progress(done, total)
+                progress(done, len(todo))
 
-        fresh_chunks = _embed(
-            embeddings,
-            [embedding_text(chunks[i].section, chunks[i].text) for i in todo_chunks],
-            dimension,
-            tick,
-        )
-        fresh_sents = _embed(embeddings, [sentences[i].text for i in todo_sents], dimension, tick)
-        for row, i in enumerate(todo_chunks):
-            chunk_vecs[i] = fresh_chunks[row]
-        for row, i in enumerate(todo_sents):
-            sent_vecs[i] = fresh_sents[row]
+        fresh = _embed(embeddings, [spans[i].text for i in todo], dimension, tick)
+        for row, i in enumerate(todo):
+            vectors[i] = fresh[row]
+
+        def stacked(kind: str) -> np.ndarray:
+            rows = [v for p, v in zip(spans, vectors, strict=True) if p.kind == kind]
+            return np.asarray(rows, dtype=np.float32).reshape(len(rows), dimension)
 
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         builds = index_dir / "builds"
         tmp = builds / f".tmp-{name}"
         tmp.mkdir(parents=True)
-        chunk_index = faiss.IndexFlatIP(dimension)
-        chunk_index.add(np.stack(chunk_vecs).astype(np.float32))
+        chunk_index, index_type = chunk_index_for(dimension, len(chunks))
+        chunk_index.add(stacked("chunk"))
         faiss.write_index(chunk_index, str(tmp / "chunks.faiss"))
-        np.save(tmp / "sentences.npy", np.stack(sent_vecs).astype(np.float32), allow_pickle=False)
+        np.save(tmp / "sentences.npy", stacked("sentence"), allow_pickle=False)
+        np.save(tmp / "clauses.npy", stacked("clause"), allow_pickle=False)
+        clause_rows = np.asarray(clauses, np.int64).reshape(-1, 3)
+        np.save(tmp / "clause_spans.npy", clause_rows, allow_pickle=False)
         _write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in chunks])
         _write_jsonl(tmp / "sentences.jsonl", [asdict(s) for s in sentences])
         manifest = spec | {
-            "faiss_index": "IndexFlatIP",
+            "faiss_index": index_type,
             "sources": {s.name: s.sha256 for s in sources},
             "chunks": len(chunks),
             "sentences": len(sentences),
-            "embedded": total,
+            "clauses": len(clauses),
+            "embedded": len(todo),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
@@ -338,12 +410,14 @@ def build(
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
     log.info(
-        "Indexed %d documents: %d chunks, %d sentences (%d embedded, %d reused) in %.1f s",
+        "Indexed %d documents: %d chunks, %d sentences, %d clauses (%d embedded, %d reused)"
+        " in %.1f s",
         len(sources),
         len(chunks),
         len(sentences),
-        total,
-        len(chunks) + len(sentences) - total,
+        len(clauses),
+        len(todo),
+        len(spans) - len(todo),
         time.perf_counter() - started,
     )
     return builds / name, skipped

@@ -113,6 +113,8 @@ class Pipeline:
             store=vector_store(self.index, self.embeddings),
             chunks=self.index.chunks,
             sentence_vectors=self.index.sentence_vectors,
+            clause_vectors=self.index.clause_vectors,
+            clause_owners=self.index.clause_owners,
             sentence_chunks=sentence_chunks,
         )
 
@@ -164,11 +166,13 @@ class Pipeline:
         parts = split_question(scoring_text)
         vector = self._embed_query(search_text)
         part_vectors = [vector] if parts == [search_text] else [self._embed_query(p) for p in parts]
-        hits = self.retriever.search(search_text, vector, k=k, source=source)
+        relevance = [self.retriever.sentence_relevance(v) for v in part_vectors]
+        search_relevance = relevance[0] if part_vectors[0] is vector else None
+        hits = self.retriever.search(search_text, vector, k, source, search_relevance)
         if len(parts) > 1:  # each part may live in another chunk
             seen = {h.chunk.chunk_id for h in hits}
-            for part, part_vector in zip(parts, part_vectors, strict=True):
-                for hit in self.retriever.search(part, part_vector, k=2, source=source):
+            for part, part_vector, scores in zip(parts, part_vectors, relevance, strict=True):
+                for hit in self.retriever.search(part, part_vector, 2, source, scores):
                     if hit.chunk.chunk_id not in seen:
                         hits.append(hit)
                         seen.add(hit.chunk.chunk_id)
@@ -183,15 +187,9 @@ class Pipeline:
 
         ranked_parts = [
             score_sentences(
-                part,
-                part_vector,
-                candidates,
-                rank,
-                self.index.sentences,
-                self.index.sentence_vectors,
-                self.term_weights,
+                part, scores, candidates, rank, self.index.sentences, self.term_weights
             )
-            for part, part_vector in zip(parts, part_vectors, strict=True)
+            for part, scores in zip(parts, relevance, strict=True)
         ]
         zh = is_chinese(question)
         threshold = ABSTAIN_BELOW["zh" if zh else "en"]

@@ -89,6 +89,8 @@ class HybridRetriever(BaseRetriever):
     store: FAISS
     chunks: list[Chunk]
     sentence_vectors: np.ndarray | None = None
+    clause_vectors: np.ndarray | None = None
+    clause_owners: np.ndarray | None = None  # sentence row of each clause
     sentence_chunks: list[int] = []  # chunk id per sentence row; -1 leaves a row out
     k: int = 5
     _bm25: BM25Okapi = PrivateAttr()
@@ -96,14 +98,29 @@ class HybridRetriever(BaseRetriever):
     def model_post_init(self, context: object) -> None:
         self._bm25 = BM25Okapi([lexical_tokens(f"{c.section} {c.text}") for c in self.chunks])
 
+    def sentence_relevance(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine of each sentence to the question, credited with its best clause.
+
+        The mean of the sentence's own score and the best of (sentence, clauses)
+        keeps whole-sentence meaning while letting one matching clause lift it.
+        """
+        assert self.sentence_vectors is not None
+        own = self.sentence_vectors @ vector
+        best = own.copy()
+        if self.clause_vectors is not None and len(self.clause_vectors):
+            np.maximum.at(best, self.clause_owners, self.clause_vectors @ vector)
+        return (own + best) / 2
+
     def search(
         self,
         question: str,
         vector: np.ndarray | None = None,
         k: int | None = None,
         source: str | None = None,
+        sentence_scores: np.ndarray | None = None,
     ) -> list[ScoredChunk]:
-        """Top chunks for ``question``; pass ``vector`` to reuse a query embedding."""
+        """Top chunks for ``question``; pass ``vector`` (and ``sentence_scores`` from
+        :meth:`sentence_relevance`) to reuse work already done for the question."""
         k = k or self.k
         if vector is None:
             vector = np.asarray(self.store.embedding_function.embed_query(question), np.float32)
@@ -118,7 +135,9 @@ class HybridRetriever(BaseRetriever):
         ]
         rankings = [dense_rank, lexical_rank]
         if self.sentence_vectors is not None and len(self.sentence_vectors):
-            by_sentence = np.argsort(-(self.sentence_vectors @ vector))[: fetch * 4]
+            if sentence_scores is None:
+                sentence_scores = self.sentence_relevance(vector)
+            by_sentence = np.argsort(-sentence_scores)[: fetch * 4]
             chunk_ids = [self.sentence_chunks[int(i)] for i in by_sentence]
             ranked = dict.fromkeys(i for i in chunk_ids if i >= 0 and allowed(i))
             rankings.append(list(ranked)[:fetch])

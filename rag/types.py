@@ -40,3 +40,4 @@ class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
+    checks: dict | None = None  # how an LLM answer was verified (rag.llm); None otherwise

@@ -31,7 +31,8 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     first = ensure_index(docs, index_dir, embeddings, MODEL)
     files = sorted(p.name for p in current_build(index_dir).iterdir())
     assert files == [
-        "chunks.faiss", "chunks.jsonl", "manifest.json", "sentences.jsonl", "sentences.npy"
+        "chunks.faiss", "chunks.jsonl", "clause_spans.npy", "clauses.npy", "manifest.json",
+        "sentences.jsonl", "sentences.npy",
     ]
     manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
     assert manifest["model"] == MODEL and manifest["dimension"] == 384
@@ -106,7 +107,8 @@ def test_changed_or_deleted_source_means_rebuild(docs, tmp_path, embeddings) -> 
     ensure_index(docs, index_dir, embeddings, MODEL)
     (docs / "extra.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
     grown = ensure_index(docs, index_dir, embeddings, MODEL)
-    assert grown.manifest["embedded"] == 2  # only the new file's chunk and sentence
+    # Only the new file: its chunk, its sentence and the sentence's two clauses.
+    assert grown.manifest["embedded"] == 4
     assert any("图书馆" in c.text for c in grown.chunks)
     (docs / "extra.txt").unlink()
     shrunk = ensure_index(docs, index_dir, embeddings, MODEL)
