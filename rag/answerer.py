@@ -195,6 +195,7 @@ def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> 
         score=round(score, 4),
         context=context,
         context_start=context_start,
+        page=record.page,
     )
 
 

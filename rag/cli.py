@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag.config import Settings
+from rag.types import Citation
 
 
 def _progress_bar(description: str):  # noqa: ANN202 - a tqdm callback
@@ -26,6 +27,13 @@ def _progress_bar(description: str):  # noqa: ANN202 - a tqdm callback
             bar.close()
 
     return update
+
+
+def where(citation: Citation) -> str:
+    """Where a person finds the quote: ``file p.N`` for a PDF, ``file:line`` otherwise."""
+    if citation.page is not None:
+        return f"{citation.source} p.{citation.page}"
+    return f"{citation.source}:{citation.line}"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -50,6 +58,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
             model_identity(settings.embed_model),
             progress=_progress_bar("Embedding"),
         )
+        for item in index.skipped:
+            print(f"skipped {item.name}: {item.reason}")
         print(f"Index ready: {len(index.chunks)} chunks from {len(index.texts)} documents.")
         return 0
     path, skipped = build(
@@ -73,7 +83,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nClosest passages:" if answer.abstained else "\nSources:")
     for n, c in enumerate(answer.citations, 1):
-        print(f"[{n}] {c.source}:{c.line}  ({c.section})\n    {c.quote}")
+        print(f"[{n}] {where(c)}  ({c.section})\n    {c.quote}")
     return 0
 
 

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rag.llm import LLMSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,8 @@ class Settings:
     max_question_chars: int = field(
         default_factory=lambda: int(os.environ.get("RAG_MAX_QUESTION_CHARS", "500"))
     )
+    # RAG_LLM_BASE_URL + RAG_LLM_MODEL (+ RAG_LLM_API_KEY, RAG_LLM_TIMEOUT): LLM answers.
+    llm: LLMSettings | None = field(default_factory=LLMSettings.from_env)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored."""

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import faiss
@@ -32,12 +32,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.chunking import ChunkerSettings, Sentence, chunk_text, clause_spans
-from rag.ingest import SkippedFile, SourceText, read_sources
+from rag.ingest import SUPPORTED_SUFFIXES, SkippedFile, SourceText, read_sources
+from rag.loaders import page_of
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentences record their PDF page
 DEFAULT_CHUNKER = ChunkerSettings()
 _BATCH = 32
 # Exact search up to this many chunk vectors; HNSW (approximate, sub-linear) beyond.
@@ -69,6 +70,7 @@ class SentenceRecord:
     line: int
     text: str
     label: bool = False  # a heading or topic label, not an answer
+    page: int | None = None  # 1-based PDF page; None for documents without pages
 
 
 @dataclass
@@ -83,6 +85,7 @@ class LoadedIndex:
     clause_vectors: np.ndarray  # (n_clauses, dim): clauses of multi-clause sentences
     clause_spans: np.ndarray  # (n_clauses, 3): sentence row, start, end
     texts: dict[str, str]  # source name -> full text, for quotes and context
+    skipped: list[SkippedFile] = field(default_factory=list)  # files that gave no text
 
     @property
     def clause_owners(self) -> np.ndarray:
@@ -259,6 +262,7 @@ def _sentence_records(source: SourceText, sentences: list[Sentence]) -> list[Sen
             text.count("\n", 0, s.start) + 1,
             text[s.start : s.end],
             s.label,
+            page_of(source.pages, s.start),
         )
         for s in sentences
     ]
@@ -349,7 +353,7 @@ def build(
         sources, skipped = read_sources(docs_dir)
         if not sources:
             raise NoDocumentsError(
-                f"No readable .txt or .md documents in {docs_dir}. "
+                f"No readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {docs_dir}. "
                 "Fix: put the reports there (or set RAG_DOCS_DIR / --docs)."
             )
         dimension = len(embeddings.embed_query("dimension probe"))
@@ -436,7 +440,7 @@ def ensure_index(
     A corrupt build raises :class:`CorruptIndexError` rather than being
     silently replaced: the user learns that something damaged it.
     """
-    sources, _ = read_sources(docs_dir)
+    sources, skipped = read_sources(docs_dir)
     hashes = {s.name: s.sha256 for s in sources}
     build_dir = current_build(index_dir)
     dimension = len(embeddings.embed_query("dimension probe"))
@@ -450,4 +454,5 @@ def ensure_index(
             build_dir, _ = build(docs_dir, index_dir, embeddings, model_id, chunker, progress)
     loaded = load(build_dir, dimension)
     loaded.texts = {s.name: s.text for s in sources}
+    loaded.skipped = skipped
     return loaded

@@ -1,4 +1,4 @@
-"""Reading the documents folder: text exactly as written, or a clear reason why not."""
+"""Reading the documents folder: each file's text (see rag.loaders), or a clear reason why not."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
-_ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK, common for Chinese files
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,8 @@ class SourceText:
 
     name: str  # path relative to the documents folder
     text: str
-    sha256: str
+    sha256: str  # of the file's bytes, so a changed file is re-embedded
+    pages: list[int] | None = None  # PDF: offset in ``text`` where each page starts
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,11 @@ class SkippedFile:
     reason: str
 
 
-def decode(data: bytes) -> str | None:
-    """Decode bytes as text, or ``None`` when they are not text (NUL bytes, no encoding fits)."""
-    if b"\x00" in data:
-        return None
-    for encoding in _ENCODINGS:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
+def read_source(path: Path, name: str) -> SourceText:
+    """One document; raises :class:`UnreadableError` with the reason when it gives no text."""
+    data = path.read_bytes()
+    extracted = extract_text(path, data)
+    return SourceText(name, extracted.text, hashlib.sha256(data).hexdigest(), extracted.pages)
 
 
 def read_sources(docs_dir: Path) -> tuple[list[SourceText], list[SkippedFile]]:
@@ -50,14 +45,12 @@ def read_sources(docs_dir: Path) -> tuple[list[SourceText], list[SkippedFile]]:
         name = path.relative_to(docs_dir).as_posix()
         if path.suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
             continue
-        data = path.read_bytes()
-        text = decode(data)
-        if text is None:
-            skipped.append(SkippedFile(name, "not a text file (binary or unknown encoding)"))
-        elif not text.strip():
-            skipped.append(SkippedFile(name, "empty"))
-        else:
-            sources.append(SourceText(name, text, hashlib.sha256(data).hexdigest()))
+        try:
+            sources.append(read_source(path, name))
+        except UnreadableError as exc:
+            skipped.append(SkippedFile(name, str(exc)))
+        except OSError as exc:
+            skipped.append(SkippedFile(name, f"cannot be read ({exc.strerror or exc})"))
     for item in skipped:
         log.warning("Skipped %s: %s", item.name, item.reason)
     return sources, skipped

@@ -34,6 +34,7 @@ from rag.chunking import ChunkerSettings
 from rag.config import Settings
 from rag.embeddings import load_embeddings, model_identity
 from rag.index_store import LoadedIndex, ensure_index
+from rag.llm import answer_with_llm
 from rag.retriever import HybridRetriever, ScoredChunk, vector_store
 from rag.types import Answer, Chunk
 
@@ -44,6 +45,17 @@ _FOLLOW_UP = re.compile(
 )
 _HAS_WORD = re.compile(r"[\w\u3400-\u9fff]")
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]*>")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# A non-Chinese input with none of these asks nothing (code, SQL, a greeting).
+_QUESTION_CUE = re.compile(
+    r"[?？؟]|\b(how|what|which|who|whom|whose|when|where|why|is|are|was|were|do|does|did|"
+    r"can|could|will|would|has|have|had|name|list|tell|give|show|describe|explain)\b",
+    re.IGNORECASE,
+)
+NOT_A_QUESTION = (
+    "请提一个关于文档的问题。 Please ask a question about the documents, "
+    "e.g. “How many rounds of COVID testing were carried out?”"
+)
 _CLOSEST = 3
 
 
@@ -57,9 +69,11 @@ class Retrieval:
 
 
 def clean_question(question: str) -> str:
-    """Drop control characters (NUL and friends) and markup tags: no one asks with those."""
+    """Drop control characters (NUL, ANSI colours and friends) and markup tags: no one
+    asks with those."""
     text = "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " "
+        for ch in _ANSI_ESCAPE.sub(" ", question)
     )
     return _MARKUP.sub(" ", text).strip()
 
@@ -76,6 +90,12 @@ def input_problem(question: str, max_chars: int) -> str | None:
     if not _HAS_WORD.search(question):
         return "请用文字提一个关于文档的问题。 Please ask a question about the documents in words."
     return None
+
+
+def previous_question(history: Sequence[str], max_chars: int) -> str:
+    """The last earlier question, as context; one over the limit was refused, so it is none
+    (and would cost a long embedding per follow-up)."""
+    return "" if not history or len(history[-1]) > max_chars else clean_question(history[-1])
 
 
 def is_follow_up(question: str) -> bool:
@@ -142,21 +162,53 @@ class Pipeline:
     def sources(self) -> list[str]:
         return sorted(self.index.manifest.get("sources", {}))
 
+    def _page_at(self, source: str, offset: int) -> int | None:
+        """The PDF page of ``offset`` in ``source`` (that of the sentence holding it)."""
+        starts, ids = self._sentence_starts.get(source, ([], []))
+        i = bisect.bisect_right(starts, offset) - 1
+        return getattr(self.index.sentences[ids[i]], "page", None) if i >= 0 else None
+
     def query(
-        self, question: str, history: Sequence[str] = (), source: str | None = None
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        source: str | None = None,
+        on_token: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer ``question``; see :func:`rag.query`."""
-        return self.retrieve(question, history, source).answer
+        """Answer ``question``; see :func:`rag.query`.
+
+        With an LLM configured (``settings.llm``) the model answers from the retrieved
+        passages, verified sentence by sentence, with the extractive answer as the
+        fallback (:func:`rag.llm.answer_with_llm`); ``on_token`` sees the reply stream.
+        The model is asked even when the extractive answer abstains: only verified,
+        cited sentences survive.
+        """
+        retrieval = self.retrieve(question, history, source)
+        if self.settings.llm is None or not retrieval.hits:
+            return retrieval.answer
+        question = clean_question(question)
+        previous = previous_question(history, self.settings.max_question_chars)
+        return answer_with_llm(
+            question,
+            retrieval.hits,
+            retrieval.answer,
+            self.settings.llm,
+            on_token,
+            previous=previous if previous and is_follow_up(question) else "",
+            page_of=self._page_at,
+        )
 
     def retrieve(
         self, question: str, history: Sequence[str] = (), source: str | None = None, k: int = 5
     ) -> Retrieval:
-        """Like :meth:`query`, also returning the retrieved chunks and the decision."""
+        """The extractive answer with the retrieved chunks and the decision (never the LLM)."""
         question = clean_question(question)
         problem = input_problem(question, self.settings.max_question_chars)
+        if not (problem or history or is_chinese(question) or _QUESTION_CUE.search(question)):
+            problem = NOT_A_QUESTION
         if problem:
             return Retrieval(Answer(problem, [], True), [], Evidence(None, [], True))
-        previous = clean_question(history[-1]) if history else ""
+        previous = previous_question(history, self.settings.max_question_chars)
         follow_up = bool(previous) and is_follow_up(question)
         search_text = f"{previous} {question}" if follow_up else question
         scoring_text = question

@@ -31,6 +31,7 @@ class Citation:
     score: float
     context: str = ""  # the chunk the quote was found in, for display
     context_start: int = 0  # offset of ``context`` in the source
+    page: int | None = None  # 1-based page of a PDF source; None for other documents
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Everything shown in the page passes through :func:`html.escape` before any
 markup is added, so questions and document text are always displayed as text.
-The same answer function is exposed as the API endpoint ``/ask``.
+The same answer function is exposed as the API endpoint ``/ask``. A document
+uploaded in the page is copied into the documents folder, indexed incrementally
+and swapped in without a restart.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
 from rag.pipeline import Pipeline, default_pipeline
 from rag.types import Answer, Citation
 
@@ -38,9 +44,12 @@ GENERIC_ERROR = (
 )
 UNKNOWN_SOURCE = "没有这个文档。 There is no document of that name."
 CONCURRENCY_LIMIT = 4
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a long report as PDF is a few MB; bigger is likely a scan
 QUEUE_MAX_SIZE = 64
 MAX_HISTORY = 20  # earlier questions kept per chat; only the latest ones matter
 STREAM_DELAY_S = 0.04  # pause between streamed clauses, so the answer visibly grows
+LLM_POLL_S = 0.1  # how often a streaming LLM reply is redrawn
+CHECKING = " … (checking · 核对中)"  # shown after the unverified LLM reply while it streams
 
 # Styles for the markup below; Gradio 6 takes CSS at launch(), so app.py passes this on.
 CSS = """
@@ -82,6 +91,11 @@ class PipelineLoader:
                 log.info("Pipeline loaded in %.1f s", time.perf_counter() - started)
             return self._pipeline
 
+    def replace(self, pipeline: Pipeline) -> None:
+        """Swap in a rebuilt pipeline; questions already running finish on the old one."""
+        with self._lock:
+            self._pipeline = pipeline
+
 
 # --------------------------------------------------------------------------- rendering
 
@@ -105,7 +119,7 @@ def _citation_html(n: int, c: Citation) -> str:
     where = [f"<b>[{n}]</b> {_text(c.source)}"]
     if c.section:
         where.append(_text(c.section))
-    where.append(f"line {int(c.line)}")
+    where.append(f"page {int(c.page)}" if c.page is not None else f"line {int(c.line)}")
     lo, hi = c.start - c.context_start, c.end - c.context_start
     if c.context and 0 <= lo <= hi <= len(c.context) and c.context[lo:hi] == c.quote:
         passage = f"{_text(c.context[:lo])}<mark>{_text(c.quote)}</mark>{_text(c.context[hi:])}"
@@ -162,6 +176,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
             }
             for c in answer.citations
         ],
+        **({"checks": answer.checks} if getattr(answer, "checks", None) else {}),
     }
 
 
@@ -216,15 +231,84 @@ class ChatHandlers:
 
     def __init__(self, pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> None:
         self.loader = PipelineLoader(pipeline_factory)
+        self._reindex_lock = threading.Lock()  # one upload re-indexes at a time
 
-    def answer(self, question: str, history: Sequence[str], source: str | None) -> Answer:
+    def add_document(
+        self, file_path: str | None, progress: Callable[[int, int], None] | None = None
+    ) -> str:
+        """Copy an uploaded file into the documents folder, re-index, swap the index in.
+
+        Only the new (or changed) file is embedded. Returns a message for the page;
+        never raises. An unreadable file is refused before it reaches the folder.
+        """
+        if not file_path:
+            return "请选择一个文件。 Choose a file to add."
+        upload = Path(file_path)
+        name = re.sub(r"[\x00-\x1f\\/]", "_", upload.name).strip().lstrip(".")
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            return (
+                f"不支持这种文件。 {_text(upload.name)} is not a supported type; "
+                f"use {', '.join(SUPPORTED_SUFFIXES)}."
+            )
+        try:
+            size = upload.stat().st_size
+            if size > MAX_UPLOAD_BYTES:
+                return (
+                    f"文件太大。 {_text(name)} is {size / 2**20:.1f} MB; "
+                    f"the limit is {MAX_UPLOAD_BYTES // 2**20} MB."
+                )
+            data = upload.read_bytes()
+            extract_text(upload, data)
+        except UnreadableError as exc:
+            return f"无法读取。 {_text(name)} cannot be indexed: {_text(exc)}."
+        except OSError:
+            log.exception("Reading the upload %s failed", upload)
+            return GENERIC_ERROR
+        with self._reindex_lock:
+            try:
+                old = self.loader.get()
+                docs_dir = old.settings.docs_dir
+                target = docs_dir / name
+                previous = target.read_bytes() if target.is_file() else None
+                if previous == data:
+                    return f"{_text(name)} is already indexed. 该文档已在索引中。"
+                docs_dir.mkdir(parents=True, exist_ok=True)
+                _write_atomically(target, data)
+            except Exception:
+                log.exception("Adding %s to the documents folder failed", name)
+                return GENERIC_ERROR
+            try:
+                new = Pipeline(old.settings, progress, embeddings=old.embeddings)
+            except Exception:
+                log.exception("Re-indexing after adding %s failed; putting things back", name)
+                if previous is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    _write_atomically(target, previous)
+                return GENERIC_ERROR
+            self.loader.replace(new)
+        chunks = sum(1 for c in new.index.chunks if c.source == name)
+        embedded = new.index.manifest.get("embedded", 0)
+        log.info("Added %s: %d chunks (%d texts embedded)", name, chunks, embedded)
+        verb = "Updated" if previous is not None else "Added"
+        return f"{verb} {_text(name)}: {chunks} chunks indexed. 文档已加入索引。"
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[str],
+        source: str | None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
         """Ask the pipeline (raises on failure); an unknown document is a friendly answer."""
         pipeline = self.loader.get()
         chosen = _source_or_none(source)
         if chosen is not None and chosen not in pipeline.sources:
             return Answer(UNKNOWN_SOURCE, [], True)
         started = time.perf_counter()
-        result = pipeline.query(question or "", history=list(history), source=chosen)
+        result = pipeline.query(
+            question or "", history=list(history), source=chosen, on_token=on_token
+        )
         log.info(
             "Answered a %d-character question in %.2f s (abstained=%s, %d citations)",
             len(question or ""),
@@ -247,6 +331,45 @@ class ChatHandlers:
         except Exception:
             log.exception("The /ask API failed")
             return {"text": GENERIC_ERROR, "abstained": True, "citations": []}
+
+    def uses_llm(self) -> bool:
+        """Whether answers come from an LLM (and so stream as the model writes)."""
+        return getattr(self.loader.get().settings, "llm", None) is not None
+
+    def _answer_streaming(
+        self,
+        question: str,
+        earlier: list[str],
+        source: str | None,
+        messages: list[dict[str, Any]],
+    ) -> Iterator[tuple[list[dict[str, Any]], list[str], str]]:
+        """Answer in a worker thread, showing the model's (unverified) reply as it grows.
+
+        Returns the final answer (``yield from``); re-raises the worker's exception.
+        """
+        latest = [""]
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["answer"] = self.answer(
+                    question, earlier, source, on_token=lambda text: latest.__setitem__(0, text)
+                )
+            except Exception as exc:  # handed to the caller below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="rag-llm-answer", daemon=True)
+        worker.start()
+        shown = ""
+        while worker.is_alive():
+            worker.join(LLM_POLL_S)
+            if latest[0] != shown:
+                shown = latest[0]
+                messages[-1] = {"role": "assistant", "content": answer_html(shown + CHECKING)}
+                yield list(messages), earlier, ""
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["answer"]
 
     def status(self) -> dict[str, Any]:
         """Whether the model and the index are loaded, and what is indexed."""
@@ -293,8 +416,13 @@ class ChatHandlers:
             messages.append({"role": "user", "content": question_html(question)})
         messages.append({"role": "assistant", "content": answer_html("…")})
         yield list(messages), earlier, ""
+        streamed = False
         try:
-            result = self.answer(question, earlier, source)
+            if question.strip() and self.uses_llm():
+                streamed = True
+                result = yield from self._answer_streaming(question, earlier, source, messages)
+            else:
+                result = self.answer(question, earlier, source)
         except Exception:
             log.exception("Answering in the chat failed")
             messages[-1] = {"role": "assistant", "content": answer_html(GENERIC_ERROR)}
@@ -302,12 +430,19 @@ class ChatHandlers:
             return
         if question.strip() and not (result.abstained and not result.citations):
             earlier = [*earlier, question][-MAX_HISTORY:]  # only real questions give context
-        for partial in clauses(result.text)[:-1]:
+        for partial in [] if streamed else clauses(result.text)[:-1]:
             messages[-1] = {"role": "assistant", "content": answer_html(partial)}
             yield list(messages), earlier, ""
             time.sleep(STREAM_DELAY_S)
         messages[-1] = {"role": "assistant", "content": answer_html(result.text, result)}
         yield list(messages), earlier, ""
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write through a hidden temporary file (never indexed), so no half file is ever read."""
+    tmp = target.with_name(f".upload-{uuid.uuid4().hex}{target.suffix}")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
 
 
 def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.Blocks:
@@ -324,6 +459,19 @@ def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.
 
     def clear() -> tuple[list[dict[str, Any]], list[str], str]:
         return [], [], ""
+
+    def on_upload(
+        file_path: str | None,
+        current: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
+    ) -> tuple[str, str, Any, None]:
+        def report(done: int, total: int) -> None:
+            progress((done, total), desc="Embedding · 正在建立索引", unit="texts")
+
+        message = handlers.add_document(file_path, report)
+        text, choices = handlers.status_text()
+        value = current if current in choices else ALL_DOCUMENTS
+        return message, text, gr.Dropdown(choices=choices, value=value), None
 
     with gr.Blocks(title="Work report QA · 政府工作报告问答", analytics_enabled=False) as demo:
         gr.Markdown(
@@ -363,6 +511,15 @@ def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.
                 elem_id="source",
                 scale=2,
             )
+            upload = gr.File(
+                label=f"Add a document · 添加文档 ({MAX_UPLOAD_BYTES // 2**20} MB max)",
+                file_types=list(SUPPORTED_SUFFIXES),
+                type="filepath",
+                elem_id="upload",
+                height=110,
+                scale=3,
+            )
+        upload_message = gr.Markdown("", elem_id="upload-message")
         gr.Examples(EXAMPLES, inputs=question, label="Examples · 示例问题")
 
         chat_args = {
@@ -385,6 +542,14 @@ def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.
             outputs=[status_line, source],
             api_visibility="private",
             concurrency_limit=None,
+        )
+        upload.upload(
+            on_upload,
+            inputs=[upload, source],
+            outputs=[upload_message, status_line, source, upload],
+            api_visibility="private",
+            concurrency_limit=1,
+            show_progress="full",
         )
         gr.api(handlers.ask, api_name="ask", concurrency_id="rag")
         gr.api(handlers.status, api_name="status", concurrency_limit=None)

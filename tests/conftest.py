@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from rag.config import PROJECT_ROOT, Settings
+
+# gradio_client reports usage to a server on start-up unless told not to; tests stay offline.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 SEED = PROJECT_ROOT / "seeds" / "000_12477834bc4718d4.txt"
 
@@ -23,6 +27,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         embed_model="bundled",
         docs_dir=PROJECT_ROOT / "seeds",
         index_dir=tmp_path_factory.mktemp("index"),
+        llm=None,  # extractive answers, whatever RAG_LLM_* says
     )
 
 
@@ -93,6 +98,8 @@ def ui_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # 
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("RAG_AUTH", None)
+    for name in ("RAG_LLM_BASE_URL", "RAG_LLM_MODEL", "RAG_LLM_API_KEY"):
+        env.pop(name, None)
     command = [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", "127.0.0.1"]
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(

@@ -36,7 +36,7 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     ]
     manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
     assert manifest["model"] == MODEL and manifest["dimension"] == 384
-    assert manifest["chunker"]["target_chars"] > 0 and manifest["format_version"] == 1
+    assert manifest["chunker"]["target_chars"] > 0 and manifest["format_version"] == 2
     assert list(manifest["sources"]) == ["000_12477834bc4718d4.txt"]
     second = ensure_index(docs, index_dir, embeddings, MODEL)
     assert [c.text for c in second.chunks] == [c.text for c in first.chunks]

@@ -1,0 +1,244 @@
+"""Text out of each supported file format: what gets chunked, embedded and quoted.
+
+Plain text is decoded exactly (UTF-8, UTF-8 with BOM or GB18030), so offsets
+index the original file. Other formats are converted once, deterministically,
+and the converted text is what citations quote: PDF through ``pypdf`` (its text
+layer, page by page), Word through ``python-docx`` (paragraphs and tables in
+order), HTML through the standard library's ``html.parser``. Headings of Word
+and HTML files become Markdown ``#`` lines, which the chunker reads as sections.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import io
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+TEXT_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm")
+PAGE_BREAK = "\n\f\n"  # between PDF pages: a blank line to the chunker, never inside a sentence
+_ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK, common for Chinese files
+_SENTENCE_END = tuple("。！？；;!?：:")
+_CJK = re.compile(r"[\u3000-\u9fff\uf900-\uffef]")
+_HEADING_LINE = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一二三四五六七八九十]+[章节部分]|#)")
+_WRAPPED_LINE = 0.75  # a PDF line this close to the page's longest line was wrapped, not ended
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """A document's text; for a PDF, ``pages[i]`` is the offset where page ``i + 1`` starts."""
+
+    text: str
+    pages: list[int] | None = None
+
+
+class UnreadableError(ValueError):
+    """The file cannot give text; the message says why, for the skipped-files list."""
+
+
+def decode(data: bytes) -> str | None:
+    """Decode bytes as text, or ``None`` when they are not text (NUL bytes, no encoding fits)."""
+    if b"\x00" in data:
+        return None
+    for encoding in _ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def page_of(pages: list[int] | None, offset: int) -> int | None:
+    """The 1-based page holding ``offset``, or ``None`` for documents without pages."""
+    return max(bisect.bisect_right(pages, offset), 1) if pages else None
+
+
+def extract_text(path: Path, data: bytes | None = None) -> ExtractedText:
+    """The text of ``path`` (``data``: its bytes, when already read).
+
+    Raises :class:`UnreadableError` with a reason a person can act on.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnreadableError(f"unsupported file type {suffix or '(none)'}")
+    if data is None:
+        data = path.read_bytes()
+    if not data:
+        raise UnreadableError("empty (0 bytes)")
+    if suffix in TEXT_SUFFIXES:
+        text = decode(data)
+        if text is None:
+            raise UnreadableError("not a text file (binary or unknown encoding)")
+        result = ExtractedText(text)
+    elif suffix == ".pdf":
+        result = _pdf(data)
+    elif suffix == ".docx":
+        result = ExtractedText(_docx(data))
+    else:
+        result = ExtractedText(_html(data))
+    if not result.text.strip():
+        raise UnreadableError("no text in it")
+    return result
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def _pdf(data: bytes) -> ExtractedText:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableError("encrypted PDF (needs a password); save an unprotected copy")
+        texts = [_reflow(page.extract_text() or "") for page in reader.pages]
+    except UnreadableError:
+        raise
+    except Exception as exc:  # pypdf reports damage (and unsupported ciphers) in many types
+        raise UnreadableError(f"damaged or unsupported PDF ({type(exc).__name__}: {exc})") from exc
+    if not any(t.strip() for t in texts):
+        raise UnreadableError("PDF without a text layer (scanned?); run OCR on it first")
+    pages, pos = [], 0
+    for text in texts:
+        pages.append(pos)
+        pos += len(text) + len(PAGE_BREAK)
+    return ExtractedText(PAGE_BREAK.join(texts), pages)
+
+
+def _reflow(page: str) -> str:
+    """Join the visual lines of a wrapped paragraph, so a sentence is not cut at each line end.
+
+    A line is joined to the next when it ends mid-sentence, runs (nearly) to the
+    page's longest line and the next line is no heading; short lines (titles,
+    list items, the ends of paragraphs) keep their breaks.
+    """
+    lines = [line.strip() for line in page.replace("\r\n", "\n").split("\n")]
+    longest = max((len(line) for line in lines), default=0)
+    out: list[str] = []
+    joinable = False
+    for line in lines:
+        if joinable and line and not _HEADING_LINE.match(line):
+            glue = "" if _CJK.match(out[-1][-1]) and _CJK.match(line[0]) else " "
+            out[-1] += glue + line
+        else:
+            out.append(line)
+        last = out[-1]
+        joinable = (
+            bool(line) and not last.endswith(_SENTENCE_END) and len(line) >= _WRAPPED_LINE * longest
+        )
+    return "\n".join(out).strip()
+
+
+# --------------------------------------------------------------------------- Word
+
+
+def _docx(data: bytes) -> str:
+    """Paragraphs one per line (so a citation's line is its paragraph), tables row by row."""
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        lines: list[str] = []
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                for row in block.rows:
+                    cells: list[str] = []
+                    for cell in row.cells:  # a merged cell repeats; keep it once
+                        text = " ".join(cell.text.split())
+                        if not cells or cells[-1] != text:
+                            cells.append(text)
+                    lines.append(" | ".join(cells))
+            else:
+                style = (block.style.name if block.style is not None else "") or ""
+                level = _heading_level(style)
+                text = block.text.replace("\n", " ").strip()
+                lines.append(f"{'#' * level} {text}" if level and text else text)
+    except Exception as exc:  # zip, lxml and python-docx report a corrupt package in many types
+        raise UnreadableError(f"damaged Word file ({type(exc).__name__}: {exc})") from exc
+    return "\n".join(lines)
+
+
+def _heading_level(style: str) -> int:
+    if style == "Title":
+        return 1
+    match = re.fullmatch(r"Heading (\d)", style)
+    return min(int(match.group(1)), 6) if match else 0
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+class _HtmlText(HTMLParser):
+    """Visible text; block elements end lines, ``<h1>``–``<h6>`` become ``#`` headings."""
+
+    _BLOCKS = {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+        "footer", "form", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
+        "table", "title", "tr", "ul",
+    }  # fmt: skip
+    _HIDDEN = {"script", "style", "noscript", "template", "svg", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self._line: list[str] = []
+        self._hidden = 0
+        self._in_title = False
+
+    def _end_line(self) -> None:
+        text = " ".join("".join(self._line).split())
+        if text.strip("# |"):  # not an empty heading or table row
+            self.lines.append(text)
+        self._line = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS or re.fullmatch(r"h[1-6]", tag):
+            self._end_line()
+            if tag[0] == "h" and tag[1:].isdigit():
+                self._line.append("#" * int(tag[1]) + " ")
+        elif tag in ("td", "th"):
+            self._line.append(" | " if self._line else "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS or re.fullmatch(r"h[1-6]", tag):
+            self._end_line()
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden or self._in_title:
+            self._line.append(data)
+
+    def text(self) -> str:
+        self._end_line()
+        return "\n".join(self.lines)
+
+
+def _html(data: bytes) -> str:
+    declared = _META_CHARSET.search(data[:4096])
+    text = None
+    if declared and not data.startswith(codecs.BOM_UTF8):  # a BOM outranks the declaration
+        try:
+            text = data.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            text = None
+    if text is None:
+        text = decode(data)
+    if text is None:
+        raise UnreadableError("not an HTML file (binary or unknown encoding)")
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    return parser.text()
