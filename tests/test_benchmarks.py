@@ -1,0 +1,91 @@
+"""``python -m benchmarks.run`` end to end on a tiny corpus, and the synthetic corpus itself.
+
+No timing is asserted: only that the run completes and its JSON has the expected shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.config import PROJECT_ROOT
+
+if str(PROJECT_ROOT) not in sys.path:  # `benchmarks` is a folder of the repo, not installed
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from benchmarks.corpus import generate, make_report, planted_indices, town_name  # noqa: E402
+
+
+def test_reports_are_deterministic_and_distinct(seed_text: str) -> None:
+    first, again = make_report(seed_text, 3, plant=True), make_report(seed_text, 3, plant=True)
+    assert first == again
+    other = make_report(seed_text, 4, plant=True)
+    assert other.text != first.text
+    assert len({town_name(i) for i in range(2000)}) == 2000
+
+
+def test_places_renamed_and_numbers_perturbed(seed_text: str) -> None:
+    report = make_report(seed_text, 7)
+    assert "京东" not in report.text
+    assert not re.search("(高兴|月坊|塘南|何兴|梁万|桃胜)村", report.text)
+    assert town_name(7) + "镇" in report.text
+    assert "93.8亿元" in seed_text and "93.8亿元" not in report.text
+    assert sorted(report.text.splitlines()) != sorted(seed_text.splitlines())
+
+
+def test_planted_fact_is_unique_and_askable(seed_text: str, tmp_path: Path) -> None:
+    reports = generate(seed_text, 6, tmp_path, plants=3)
+    planted = [r.planted for r in reports if r.planted]
+    assert len(planted) == 3 == len(planted_indices(6, 3))
+    for fact in planted:
+        assert fact.question.endswith("智慧停车场？") and fact.answer in fact.sentence
+        holders = [p for p in tmp_path.iterdir() if fact.sentence in p.read_text("utf-8")]
+        assert [p.name for p in holders] == [fact.source]
+    assert len({f.answer for f in planted}) == len({f.sentence for f in planted}) == 3
+
+
+def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "benchmarks.run",
+        "--sizes", "2", "--questions", "5", "--plants", "2", "--seed-lines", "9",
+        "--skip-cold-start", "--skip-ui", "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| measure | value | target | met |" in done.stdout
+    report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert (out / "bench.png").stat().st_size > 0 and (out / "bench.md").is_file()
+
+    assert {
+        "meta", "targets", "model_load_s", "index_build", "query_latency", "memory",
+        "cold_start", "ui", "scale", "hnsw_vs_flat", "extrapolation",
+    } <= set(report)  # fmt: skip
+    build = report["index_build"]
+    assert build["embedded"] >= build["chunks"] + build["sentences"] > 0
+    assert build["faiss_index"] == "IndexFlatIP"
+    latency = report["query_latency"]
+    assert latency["questions"] == 5
+    for part in ("query", "embed_query_floor"):
+        assert latency[part]["n"] == 5 and latency[part]["p95_ms"] >= latency[part]["p50_ms"] > 0
+    assert latency["ratio_p50"] > 0
+    assert report["memory"]["bench_peak_rss_mb"] > 0
+    assert report["cold_start"] == {"skipped": "--skip-cold-start"}
+    assert report["ui"] == {"skipped": "--skip-ui"}
+
+    [scale] = report["scale"]
+    assert scale["n"] == 2 and scale["planted_questions"] == 2
+    assert 0.0 <= scale["hit_at_5"] <= 1.0
+    assert scale["index_bytes"] > 0 and scale["chunks_per_s"] > 0
+    assert scale["query"]["n"] == 2 + 5
+    increment = scale["incremental"]
+    assert increment["only_new_report_embedded"], increment
+    assert increment["chunks_after"] == scale["chunks"] + increment["report_chunks"]
+    for name in ("chunks", "sentences"):
+        hnsw = report["hnsw_vs_flat"][name]
+        assert hnsw["index"] == "IndexHNSWFlat" and hnsw["reconstruct_n_works"]
+        assert 0.0 <= hnsw["recall_at_k_default_ef"] <= 1.0
+    assert report["extrapolation"]["build_minutes"]["1000"] > 0
