@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,13 +28,31 @@ def docs(tmp_path):
     return copy_seeds(tmp_path / "docs")
 
 
+@pytest.fixture(scope="module")
+def seed_build(tmp_path_factory, embeddings):
+    """One real build of the seed, copied per test: each test then damages its own copy."""
+    folder = tmp_path_factory.mktemp("seed-build")
+    ensure_index(copy_seeds(folder / "docs"), folder / "index", embeddings, MODEL)
+    return folder / "index"
+
+
+@pytest.fixture()
+def index_dir(seed_build, tmp_path):
+    return Path(shutil.copytree(seed_build, tmp_path / "index"))
+
+
 def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     index_dir = tmp_path / "index"
     first = ensure_index(docs, index_dir, embeddings, MODEL)
     files = sorted(p.name for p in current_build(index_dir).iterdir())
     assert files == [
-        "chunks.faiss", "chunks.jsonl", "clause_spans.npy", "clauses.npy", "manifest.json",
-        "sentences.jsonl", "sentences.npy",
+        "chunks.faiss",
+        "chunks.jsonl",
+        "clause_spans.npy",
+        "clauses.npy",
+        "manifest.json",
+        "sentences.jsonl",
+        "sentences.npy",
     ]
     manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
     assert manifest["model"] == MODEL and manifest["dimension"] == 384
@@ -47,8 +67,7 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     np.testing.assert_array_equal(first.sentence_vectors, second.sentence_vectors)
 
 
-def test_a_booby_trapped_pickle_is_never_loaded(docs, tmp_path, embeddings) -> None:
-    index_dir = tmp_path / "index"
+def test_a_booby_trapped_pickle_is_never_loaded(docs, tmp_path, index_dir, embeddings) -> None:
     ensure_index(docs, index_dir, embeddings, MODEL)
     marker = tmp_path / "pwned"
 
@@ -63,8 +82,7 @@ def test_a_booby_trapped_pickle_is_never_loaded(docs, tmp_path, embeddings) -> N
     assert not marker.exists()
 
 
-def test_truncated_faiss_file_is_a_clear_error(docs, tmp_path, embeddings) -> None:
-    index_dir = tmp_path / "index"
+def test_truncated_faiss_file_is_a_clear_error(docs, index_dir, embeddings) -> None:
     ensure_index(docs, index_dir, embeddings, MODEL)
     faiss_file = current_build(index_dir) / "chunks.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
@@ -73,16 +91,14 @@ def test_truncated_faiss_file_is_a_clear_error(docs, tmp_path, embeddings) -> No
     assert "chunks.faiss" in str(caught.value) and "python -m rag index" in str(caught.value)
 
 
-def test_invalid_json_is_a_clear_error(docs, tmp_path, embeddings) -> None:
-    index_dir = tmp_path / "index"
+def test_invalid_json_is_a_clear_error(docs, index_dir, embeddings) -> None:
     ensure_index(docs, index_dir, embeddings, MODEL)
     (current_build(index_dir) / "chunks.jsonl").write_text('{"chunk_id": 0, "te', "utf-8")
     with pytest.raises(CorruptIndexError, match="chunks.jsonl"):
         ensure_index(docs, index_dir, embeddings, MODEL)
 
 
-def test_manifest_of_another_model_means_rebuild(docs, tmp_path, embeddings, caplog) -> None:
-    index_dir = tmp_path / "index"
+def test_manifest_of_another_model_means_rebuild(docs, index_dir, embeddings, caplog) -> None:
     ensure_index(docs, index_dir, embeddings, MODEL)
     path = current_build(index_dir) / "manifest.json"
     manifest = json.loads(path.read_text())
@@ -93,8 +109,7 @@ def test_manifest_of_another_model_means_rebuild(docs, tmp_path, embeddings, cap
     assert "stale" in caplog.text and "model changed" in caplog.text
 
 
-def test_manifest_of_another_dimension_is_a_clear_error(docs, tmp_path, embeddings) -> None:
-    index_dir = tmp_path / "index"
+def test_manifest_of_another_dimension_is_a_clear_error(docs, index_dir, embeddings) -> None:
     ensure_index(docs, index_dir, embeddings, MODEL)
     path = current_build(index_dir) / "manifest.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"dimension": 768}))
@@ -102,8 +117,7 @@ def test_manifest_of_another_dimension_is_a_clear_error(docs, tmp_path, embeddin
         ensure_index(docs, index_dir, embeddings, MODEL)
 
 
-def test_changed_or_deleted_source_means_rebuild(docs, tmp_path, embeddings) -> None:
-    index_dir = tmp_path / "index"
+def test_changed_or_deleted_source_means_rebuild(docs, index_dir, embeddings) -> None:
     ensure_index(docs, index_dir, embeddings, MODEL)
     (docs / "extra.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
     grown = ensure_index(docs, index_dir, embeddings, MODEL)
@@ -122,10 +136,10 @@ def test_empty_documents_folder_is_a_clear_error(tmp_path, embeddings) -> None:
         build(tmp_path / "empty", tmp_path / "index", embeddings, MODEL)
 
 
-def test_binary_file_is_skipped_the_rest_indexes(docs, tmp_path, embeddings) -> None:
+def test_binary_file_is_skipped_the_rest_indexes(docs, index_dir, embeddings) -> None:
     (docs / "broken.txt").write_bytes(b"\x00\x01\x02binary\xff\xfe")
     (docs / "gbk.txt").write_bytes("京东镇2022年新建公园3个。".encode("gbk"))
-    _, skipped = build(docs, tmp_path / "index", embeddings, MODEL)
+    _, skipped = build(docs, index_dir, embeddings, MODEL)
     assert [s.name for s in skipped] == ["broken.txt"]
-    loaded = ensure_index(docs, tmp_path / "index", embeddings, MODEL)
+    loaded = ensure_index(docs, index_dir, embeddings, MODEL)
     assert any("新建公园3个" in c.text for c in loaded.chunks)
