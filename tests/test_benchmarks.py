@@ -81,11 +81,12 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     assert 0.0 <= scale["hit_at_5"] <= 1.0
     assert scale["index_bytes"] > 0 and scale["chunks_per_s"] > 0
     assert scale["query"]["n"] == 2 + 5
+    assert scale["query_profile"]["ms_per_question"]["query total (Pipeline.retrieve)"] > 0
     increment = scale["incremental"]
     assert increment["only_new_report_embedded"], increment
     assert increment["chunks_after"] == scale["chunks"] + increment["report_chunks"]
     for name in ("chunks", "sentences"):
         hnsw = report["hnsw_vs_flat"][name]
         assert hnsw["index"] == "IndexHNSWFlat" and hnsw["reconstruct_n_works"]
-        assert 0.0 <= hnsw["recall_at_k_default_ef"] <= 1.0
+        assert 0.0 <= hnsw["recall_at_k_default_ef"] <= hnsw["score_recall_at_k_default_ef"] <= 1
     assert report["extrapolation"]["build_minutes"]["1000"] > 0
