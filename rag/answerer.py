@@ -177,6 +177,19 @@ def question_terms(
     return terms
 
 
+def _credit(term: Term, text: str, section: str) -> float:
+    """How well ``text`` shows ``term``; a single character is weak evidence, and a term
+    found only in the section label places the sentence rather than answers."""
+    best = 0.0
+    for form in term.forms:
+        strength = 1.0 if len(form) > 1 else 0.5
+        if form in text:
+            best = max(best, strength)
+        elif form in section:
+            best = max(best, strength / 2)
+    return best
+
+
 def score_sentences(
     question: str,
     relevance: np.ndarray,
@@ -203,14 +216,7 @@ def score_sentences(
             continue
         text = record.text
         # A term found only in the section label counts half: it places, not answers.
-        found = sum(
-            t.weight
-            if any(f in text for f in t.forms)
-            else t.weight / 2
-            if any(f in record.section for f in t.forms)
-            else 0.0
-            for t in terms
-        )
+        found = sum(t.weight * _credit(t, text, record.section) for t in terms)
         lexical = found / total_weight if total_weight else 0.0
         score = float(similarity) + W_LEXICAL * lexical
         # A figure the question already names (its year, say) answers nothing.

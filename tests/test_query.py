@@ -33,6 +33,19 @@ def test_english_question_cites_the_same_passage(pipeline, seed_text: str) -> No
     _assert_citations_are_verbatim(answer, seed_text)
 
 
+def test_english_words_find_the_reports_chinese_terms(pipeline, seed_text: str) -> None:
+    answer = pipeline.query("Which police station received a national honour?")
+    assert not answer.abstained
+    assert "京东派出所" in answer.citations[0].quote
+    _assert_citations_are_verbatim(answer, seed_text)
+
+
+def test_english_question_about_an_absent_topic_abstains(pipeline) -> None:
+    answer = pipeline.query("How many hospitals does the town have?")
+    assert answer.abstained
+    assert answer.text.startswith("The documents do not say")
+
+
 def test_absent_fact_abstains_with_closest_passages(pipeline, seed_text: str) -> None:
     answer = pipeline.query("京东镇的常住人口有多少？")
     assert answer.abstained

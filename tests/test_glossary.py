@@ -1,0 +1,45 @@
+"""The bilingual glossary: real CC-CEDICT against a small Chinese text."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.glossary import Glossary, english_stems, load_glossary
+
+TEXT = (
+    "京东派出所被评为全国优秀公安基层单位。"
+    "配合做好了南昌轨道交通融资用地。桃湖垃圾中转站设备升级。"
+)
+
+
+@pytest.fixture(scope="module")
+def glossary() -> Glossary:
+    return load_glossary(lambda word: word in TEXT)
+
+
+def _forms(glossary: Glossary, question: str) -> dict[str, frozenset[str]]:
+    return {c.word: c.forms for c in glossary.concepts(question)}
+
+
+def test_stems_drop_function_words_and_inflections() -> None:
+    assert english_stems("How many police stations were there?") == ["polic", "station"]
+
+
+def test_english_words_map_to_words_the_text_contains(glossary: Glossary) -> None:
+    forms = _forms(glossary, "Which police station was honoured?")
+    assert "派出所" in forms["polic"] and "派出所" in forms["station"]
+    assert "垃圾" in _forms(glossary, "Where is the garbage station?")["garbag"]
+    assert all(form in TEXT for found in forms.values() for form in found)
+
+
+def test_a_word_the_text_never_uses_is_an_absent_concept(glossary: Glossary) -> None:
+    assert _forms(glossary, "How many hospitals are there?") == {"hospit": frozenset()}
+
+
+def test_romanised_names_are_spelt_back_in_chinese(glossary: Glossary) -> None:
+    assert _forms(glossary, "What land near Nanchang was transferred?")["nanchang"] == {"南昌"}
+    assert _forms(glossary, "What happened in Taohu?")["taohu"] == {"桃湖"}
+    # Pinyin, but no such name in the text: the name is absent.
+    assert _forms(glossary, "What happened in Xiamen?")["xiamen"] == frozenset()
+    # Not pinyin at all: says nothing.
+    assert "covid" not in _forms(glossary, "How was COVID handled?")
