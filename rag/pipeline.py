@@ -104,14 +104,6 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.search(question.strip())) or len(question.strip()) <= 6
 
 
-def with_translations(text: str, glossary: Glossary | None) -> str:
-    """``text`` plus the documents' words for its English words, for BM25's exact matching."""
-    if glossary is None:
-        return text
-    forms = {form for concept in glossary.concepts(text) for form in concept.forms}
-    return " ".join([text, *sorted(forms)])
-
-
 class Pipeline:
     """Model, index and retriever, loaded once."""
 
@@ -148,6 +140,7 @@ class Pipeline:
             clause_vectors=self.index.clause_vectors,
             clause_owners=self.index.clause_owners,
             sentence_chunks=sentence_chunks,
+            translate=self.with_translations,
         )
 
     def _sentence_positions(self) -> dict[str, tuple[list[int], list[int]]]:
@@ -173,6 +166,13 @@ class Pipeline:
             if self._glossary is None:
                 self._glossary = load_glossary(lambda word: self.term_weights.df_of(word) > 0)
             return self._glossary
+
+    def with_translations(self, text: str) -> str:
+        """A non-Chinese ``text`` plus the documents' words for its words, for BM25."""
+        if is_chinese(text):
+            return text
+        forms = {form for concept in self.glossary().concepts(text) for form in concept.forms}
+        return " ".join([text, *sorted(forms)])
 
     def _embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
@@ -239,16 +239,11 @@ class Pipeline:
         part_vectors = [vector] if parts == [search_text] else [self._embed_query(p) for p in parts]
         relevance = [self.retriever.sentence_relevance(v) for v in part_vectors]
         search_relevance = relevance[0] if part_vectors[0] is vector else None
-        zh = is_chinese(question)
-        glossary = None if zh else self.glossary()
-        hits = self.retriever.search(
-            with_translations(search_text, glossary), vector, k, source, search_relevance
-        )
+        hits = self.retriever.search(search_text, vector, k, source, search_relevance)
         if len(parts) > 1:  # each part may live in another chunk
             seen = {h.chunk.chunk_id for h in hits}
             for part, part_vector, scores in zip(parts, part_vectors, relevance, strict=True):
-                lexical_part = with_translations(part, glossary)
-                for hit in self.retriever.search(lexical_part, part_vector, 2, source, scores):
+                for hit in self.retriever.search(part, part_vector, 2, source, scores):
                     if hit.chunk.chunk_id not in seen:
                         hits.append(hit)
                         seen.add(hit.chunk.chunk_id)
@@ -261,6 +256,8 @@ class Pipeline:
                 rank.setdefault(idx, r)
         candidates = list(chunk_of)
 
+        zh = is_chinese(question)
+        glossary = None if zh else self.glossary()
         ranked_parts = [
             score_sentences(
                 part,

@@ -8,6 +8,7 @@ fusion needs no score calibration between the two.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,8 @@ class HybridRetriever(BaseRetriever):
     clause_vectors: np.ndarray | None = None
     clause_owners: np.ndarray | None = None  # sentence row of each clause
     sentence_chunks: list[int] = []  # chunk id per sentence row; -1 leaves a row out
+    # Adds the documents' words for a question's foreign words, so BM25 can match them.
+    translate: Callable[[str], str] | None = None
     k: int = 5
     _bm25: BM25Okapi = PrivateAttr()
 
@@ -127,7 +130,8 @@ class HybridRetriever(BaseRetriever):
         fetch = min(len(self.chunks), max(_CANDIDATES, k) * (4 if source else 1))
         scores, ids = self.store.index.search(vector.reshape(1, -1).astype(np.float32), fetch)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
-        lexical = self._bm25.get_scores(lexical_tokens(question))
+        lexical_text = self.translate(question) if self.translate else question
+        lexical = self._bm25.get_scores(lexical_tokens(lexical_text))
         allowed = (lambda i: self.chunks[i].source == source) if source else (lambda i: True)
         dense_rank = [i for i in dense if allowed(i)]
         lexical_rank = [
