@@ -31,6 +31,10 @@ _QUANTITY_EN = re.compile(
     r"|number of|amount of|percent|total)\b",
     re.I,
 )
+_ASKS_DATE = re.compile(
+    r"(什么时候|何时|哪天|哪一天|几月|日期|时间是)|\b(when|what date|which date|what day)\b", re.I
+)
+_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
 # Bigrams that only shape a question; they say nothing about where the answer is.
 _QUESTION_BIGRAMS = {
@@ -178,11 +182,12 @@ def question_terms(
 
 
 def _credit(term: Term, text: str, section: str) -> float:
-    """How well ``text`` shows ``term``; a single character is weak evidence, and a term
-    found only in the section label places the sentence rather than answers."""
+    """How well ``text`` shows ``term``. A single character is weak evidence (it is
+    often part of an unrelated word); a term found only in the section label places
+    the sentence rather than answers."""
     best = 0.0
     for form in term.forms:
-        strength = 1.0 if len(form) > 1 else 0.5
+        strength = 1.0 if len(form) > 1 else 1 / 3
         if form in text:
             best = max(best, strength)
         elif form in section:
@@ -207,6 +212,7 @@ def score_sentences(
     dense = relevance[list(candidates)]
     total_weight = sum(t.weight for t in terms)
     wants_number = asks_quantity(question)
+    wants_date = bool(_ASKS_DATE.search(question))
     measures = set(_MEASURE_AFTER_ASK.findall(question))
     numbers_asked = set(_NUMBER.findall(question))
     scored = []
@@ -225,6 +231,8 @@ def score_sentences(
             score += W_QUANTITY
             if any(re.search(rf"\d\s*{re.escape(m[0])}", text) for m in measures):
                 score += W_MEASURE
+        if wants_date and _DATE.search(text):
+            score += W_QUANTITY
         if numbers_asked and not all(n in record.section + text for n in numbers_asked):
             continue  # a year or figure the question names must be where the answer is
         score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
