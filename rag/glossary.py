@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _NAME_WORD = re.compile(r"[A-Za-z]{4,}")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|")
+_ACRONYM = re.compile(r"\(([A-Z]{2,6})\)")  # "gross domestic product (GDP)"
 _CJK_ONLY = re.compile(r"^[\u3400-\u9fff]{1,4}$")
 # Glosses that describe a headword's grammar or spelling rather than its meaning.
 _SKIP_GLOSS = re.compile(
@@ -209,6 +210,7 @@ def _parse(line: str) -> tuple[str, str, list[str]]:
             gloss = gloss.strip()
             if gloss and not _SKIP_GLOSS.match(gloss):
                 glosses.append(_PARENTHESES.sub(" ", gloss))
+                glosses.extend(_ACRONYM.findall(gloss))
     return parts[1], reading, glosses
 
 

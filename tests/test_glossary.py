@@ -43,3 +43,9 @@ def test_romanised_names_are_spelt_back_in_chinese(glossary: Glossary) -> None:
     assert _forms(glossary, "What happened in Xiamen?")["xiamen"] == frozenset()
     # Not pinyin at all: says nothing.
     assert "covid" not in _forms(glossary, "How was COVID handled?")
+
+
+def test_acronyms_in_glosses_are_words_too() -> None:
+    text = "全年地区生产总值完成93.8亿元。"
+    glossary = load_glossary(lambda word: word in text)
+    assert "生产总值" in _forms(glossary, "What was the GDP?")["gdp"]
