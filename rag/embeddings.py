@@ -79,10 +79,13 @@ def load_embeddings(settings: Settings) -> HuggingFaceEmbeddings:
     """Load the model named by ``settings.embed_model`` (env ``RAG_EMBED_MODEL``)."""
     setting = settings.embed_model
     started = time.perf_counter()
-    name = str(materialise(settings.cache_dir / "models")) if setting == BUNDLED else setting
-    if setting != BUNDLED and Path(setting).expanduser().exists():
+    bundled = setting == BUNDLED
+    name = str(materialise(settings.cache_dir / "models")) if bundled else setting
+    if not bundled and Path(setting).expanduser().exists():
         name = str(Path(setting).expanduser())
     model_kwargs: dict[str, object] = {"device": "cpu"}
+    if bundled:  # its matrices load as stored (fp16); see rag.half_table
+        model_kwargs["model_kwargs"] = {"dtype": "float16"}
     prompts = _known_prompts(setting)
     if prompts:
         model_kwargs["prompts"] = prompts
@@ -101,6 +104,10 @@ def load_embeddings(settings: Settings) -> HuggingFaceEmbeddings:
         except Exception as exc:  # the libraries raise many kinds; the user needs one message
             first_line = (str(exc).splitlines() or [""])[0]
             raise _load_error(setting, f"{type(exc).__name__}: {first_line}") from exc
+    if bundled:
+        from rag.half_table import keep_word_table_in_fp16
+
+        keep_word_table_in_fp16(embeddings._client[0].auto_model, Path(name) / "model.safetensors")
     available = embeddings._client.prompts
     base = {"normalize_embeddings": True, "convert_to_numpy": True}
     embeddings.encode_kwargs = base | ({"prompt_name": "passage"} if "passage" in available else {})

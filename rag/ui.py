@@ -89,6 +89,9 @@ class PipelineLoader:
                 started = time.perf_counter()
                 self._pipeline = self._factory()
                 log.info("Pipeline loaded in %.1f s", time.perf_counter() - started)
+                # The bilingual dictionary (≈1 s) loads in the background, so that
+                # neither start-up nor the first English question waits for it.
+                threading.Thread(target=self._pipeline.glossary, daemon=True).start()
             return self._pipeline
 
     def replace(self, pipeline: Pipeline) -> None:

@@ -120,3 +120,19 @@ def test_a_local_folder_goes_through_the_same_path(settings: Settings) -> None:
     local = load_embeddings(Settings(embed_model=str(folder), cache_dir=settings.cache_dir))
     assert len(local.embed_query("测试")) == 384
     assert local.query_encode_kwargs["prompt_name"] == "query"
+
+
+def test_word_table_stays_fp16_and_changes_nothing(embeddings, settings: Settings) -> None:
+    """The memory saving is exact: same vectors, to the bit, as a plain fp32 load."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = embeddings._client[0].auto_model
+    assert model.embeddings.word_embeddings.weight.dtype == torch.float16
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    plain = SentenceTransformer(str(materialise(settings.cache_dir / "models")), device="cpu")
+    assert plain[0].auto_model.embeddings.word_embeddings.weight.dtype == torch.float32
+    texts = [*EXTRA_TEXTS, "全年开展73轮全员核酸检测,累计检测714万人次。"]
+    ours = embeddings._client.encode(texts, prompt_name="passage", normalize_embeddings=True)
+    theirs = plain.encode(texts, prompt_name="passage", normalize_embeddings=True)
+    np.testing.assert_array_equal(ours, theirs)

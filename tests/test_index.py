@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import copy_seeds
+from langchain_core.embeddings import Embeddings
 
 from rag.embeddings import model_identity
 from rag.index_store import (
     CorruptIndexError,
     NoDocumentsError,
+    _embed,
     build,
     current_build,
     ensure_index,
@@ -143,3 +145,28 @@ def test_binary_file_is_skipped_the_rest_indexes(docs, index_dir, embeddings) ->
     assert [s.name for s in skipped] == ["broken.txt"]
     loaded = ensure_index(docs, index_dir, embeddings, MODEL)
     assert any("新建公园3个" in c.text for c in loaded.chunks)
+
+
+class _RecordingEmbeddings(Embeddings):
+    """Vectors that name their text (its length and first character), batches recorded."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.batches.append(list(texts))
+        return [[float(len(t)), float(ord(t[0])), 0.0] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def test_texts_are_embedded_longest_first_and_stored_in_order() -> None:
+    texts = [chr(ord("a") + i) * n for i, n in enumerate([3, 40, 1, 25, 7, 40, 12] * 5)]
+    fake = _RecordingEmbeddings()
+    ticks: list[int] = []
+    vectors = _embed(fake, texts, 3, ticks.append)
+    assert [(v[0], chr(int(v[1]))) for v in vectors] == [(len(t), t[0]) for t in texts]
+    lengths = [len(t) for batch in fake.batches for t in batch]
+    assert lengths == sorted(lengths, reverse=True)
+    assert sum(ticks) == len(texts) and len(fake.batches) > 1
