@@ -20,13 +20,10 @@ import json
 import logging
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,15 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.app_process import app_env, make_client, running_app
+
 log = logging.getLogger("benchmarks.load")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
-HOST = "127.0.0.1"  # loopback only: the benchmark never exposes the app
 START_TIMEOUT_S = 600.0  # the first start may have to build the index
 REQUEST_TIMEOUT_S = 60.0  # one answer, queue wait included
 MAX_REQUESTS_PER_SECOND_PER_CLIENT = 50  # a hard cap on each client's loop
-STOP_TIMEOUT_S = 15.0
 GENERIC_ERROR_MARK = "Sorry, something went wrong"  # rag.ui.GENERIC_ERROR, without importing gradio
 
 # Answerable questions (Chinese and English) with one fact each answer must contain.
@@ -89,13 +86,6 @@ class Sample:
 # --------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def memory_mib(pid: int) -> dict[str, float]:
     """Peak (``VmHWM``) and current (``VmRSS``) resident memory of a process, in MiB."""
     out: dict[str, float] = {}
@@ -109,94 +99,14 @@ def memory_mib(pid: int) -> dict[str, float]:
     return out
 
 
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@contextmanager
-def _quiet_clients() -> Iterator[None]:
-    """gradio_client sends start-up telemetry unless told not to; a benchmark must not."""
-    keys = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def make_client(url: str) -> Any:
-    """A ``gradio_client.Client`` for ``url``, quiet and without telemetry."""
-    from gradio_client import Client
-
-    with _quiet_clients():
-        return Client(url, verbose=False)
-
-
 @contextmanager
 def serve_app(env: Mapping[str, str] | None, log_path: Path) -> Iterator[tuple[str, int]]:
     """``app.py`` on a free loopback port, ready to answer; yields (url, pid), then stops it."""
-    port = free_port()
-    url = f"http://{HOST}:{port}/"
-    child_env = {
-        **os.environ,
-        **(env or {}),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    child_env.pop("RAG_AUTH", None)  # the load clients do not log in
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", HOST, "--port", str(port)]
-    log.info("Starting %s (log: %s)", " ".join(command[1:]), log_path)
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait_ready(url, proc, log_path)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log_path: Path) -> None:
-    """Until the page answers and ``/status`` says the model and the index are loaded."""
-    started = time.monotonic()
-    deadline = started + START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{_log_tail(log_path)}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"app.py did not answer on {url}:\n{_log_tail(log_path)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    client = make_client(url)
-    try:
-        status = client.submit(api_name="/status").result(
-            timeout=max(1.0, deadline - time.monotonic())
-        )
-    finally:
-        client.close()
-    if not status.get("ready"):
-        raise RuntimeError(f"app.py is up but not ready ({status}):\n{_log_tail(log_path)}")
-    log.info("Server ready in %.1f s: %s", time.monotonic() - started, status)
+    log.info("Starting app.py (log: %s)", log_path)
+    with running_app(app_env(**(env or {})), log_path, START_TIMEOUT_S) as app:
+        status = app.wait_ready(START_TIMEOUT_S - (time.time() - app.started))
+        log.info("Server ready in %.1f s: %s", time.time() - app.started, status)
+        yield app.url, app.proc.pid
 
 
 # --------------------------------------------------------------------------- the clients

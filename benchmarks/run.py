@@ -20,7 +20,6 @@ prints the table. ``--help`` lists the switches; the test runs it tiny.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import json
 import os
@@ -28,17 +27,17 @@ import platform
 import pstats
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.app_process import app_env, make_client, running_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
@@ -103,12 +102,6 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def load_questions(limit: int = 0) -> list[str]:
     """Eval questions, evenly spread over the file (all of them when ``limit`` is 0)."""
     with QUESTIONS_FILE.open(encoding="utf-8") as handle:
@@ -129,18 +122,13 @@ def seed_text(lines: int = 0) -> str:
 
 
 def rag_env(docs_dir: Path, index_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "RAG_DOCS_DIR": str(docs_dir),
-        "RAG_INDEX_DIR": str(index_dir),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONUNBUFFERED": "1",
-        "RAG_LOG_LEVEL": "WARNING",
-        "TOKENIZERS_PARALLELISM": "false",
+    return app_env(
+        RAG_DOCS_DIR=str(docs_dir),
+        RAG_INDEX_DIR=str(index_dir),
+        RAG_LOG_LEVEL="WARNING",
+        TOKENIZERS_PARALLELISM="false",
         **extra,
-    }
-    env.pop("RAG_AUTH", None)
-    return env
+    )
 
 
 def settings_for(docs_dir: Path, index_dir: Path):  # noqa: ANN201 - rag.config.Settings
@@ -395,64 +383,19 @@ def bench_cold_start(docs_dir: Path, built_index: Path, tmp: Path) -> dict:
 
 def bench_ui(docs_dir: Path, index_dir: Path, questions: Sequence[str], tmp: Path) -> dict:
     """``app.py`` on a free loopback port: start → HTTP up → /status ready; then serve."""
-    from gradio_client import Client
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log_path = tmp / "app.log"
     env = rag_env(docs_dir, index_dir, RAG_LOG_LEVEL="INFO")
-    started = time.time()
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(PROJECT_ROOT / "app.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = started + UI_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {proc.returncode}: {_tail(log_path)}")
-            if time.time() > deadline:
-                raise RuntimeError(f"app.py did not answer on {url}: {_tail(log_path)}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        http_up = time.time() - started
-        client = Client(url, verbose=False)
-        status: dict = {}
-        while not status.get("ready"):  # /status waits while the pipeline loads
-            status = client.submit(api_name="/status").result(timeout=deadline - time.time())
-            if not status.get("ready"):
-                time.sleep(0.2)
-        ready = time.time() - started
+    with running_app(env, tmp / "app.log", UI_TIMEOUT_S) as app:
+        status = app.wait_ready(UI_TIMEOUT_S - (time.time() - app.started))
+        ready = time.time() - app.started
+        client = make_client(app.url)
         api_s = []
         for q in questions:
             t0 = time.perf_counter()
             client.predict(q, api_name="/ask")
             api_s.append(time.perf_counter() - t0)
-        memory = memory_mb(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        memory = memory_mb(app.proc.pid)
     return {
-        "seconds_to_http": round(http_up, 2),
+        "seconds_to_http": round(app.seconds_to_http, 2),
         "seconds_to_ready": round(ready, 2),
         "target_s": TARGETS["cold_start_s"],
         "meets_target": ready <= TARGETS["cold_start_s"],
@@ -460,12 +403,6 @@ def bench_ui(docs_dir: Path, index_dir: Path, questions: Sequence[str], tmp: Pat
         "api_ask": summary_ms(api_s),
         "app_memory_after_serving": memory,
     }
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return "(no log)"
 
 
 # --------------------------------------------------------------------------- scale

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from rag.config import PROJECT_ROOT, Settings
+
+if str(PROJECT_ROOT) not in sys.path:  # `benchmarks` is a folder of the repo, not installed
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from benchmarks.app_process import AppStartError, app_env, running_app  # noqa: E402
 
 # gradio_client reports usage to a server on start-up unless told not to; tests stay offline.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -57,22 +64,6 @@ def copy_seeds(target: Path) -> Path:
 UI_START_TIMEOUT_S = 180.0
 
 
-def _free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 @pytest.fixture(scope="session")
 def ui_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """``app.py`` in a subprocess on a free port, ready to answer; yields its URL.
@@ -80,61 +71,16 @@ def ui_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # 
     It uses the same documents, model and private index folder as the other
     tests, and is stopped at the end of the session.
     """
-    import os
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
+    env = app_env(
+        RAG_DOCS_DIR=str(settings.docs_dir),
+        RAG_INDEX_DIR=str(settings.index_dir),
+        RAG_EMBED_MODEL=settings.embed_model,
+    )
     log_path = tmp_path_factory.mktemp("ui_server") / "app.log"
-    env = {
-        **os.environ,
-        "RAG_DOCS_DIR": str(settings.docs_dir),
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_EMBED_MODEL": settings.embed_model,
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("RAG_AUTH", None)
-    for name in ("RAG_LLM_BASE_URL", "RAG_LLM_MODEL", "RAG_LLM_API_KEY"):
-        env.pop(name, None)
-    command = [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", "127.0.0.1"]
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + UI_START_TIMEOUT_S
-        while True:  # the HTTP port answers
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{_log_tail(log_path)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url}:\n{_log_tail(log_path)}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-
-        from gradio_client import Client
-
-        # /status waits for the model and the index, so this returns once the app is ready.
-        job = Client(url, verbose=False).submit(api_name="/status")
-        status = job.result(timeout=max(1.0, deadline - time.monotonic()))
-        if not status.get("ready"):
-            pytest.fail(f"app.py is up but not ready ({status}):\n{_log_tail(log_path)}")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        with running_app(env, log_path, UI_START_TIMEOUT_S) as app:
+            # /status waits for the model and the index, so this returns once the app is ready.
+            app.wait_ready(UI_START_TIMEOUT_S - (time.time() - app.started))
+            yield app.url
+    except AppStartError as exc:
+        pytest.fail(str(exc))

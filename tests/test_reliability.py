@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import random
 import re
 import shutil
@@ -30,8 +29,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SEED, _free_port, _log_tail, copy_seeds
+from conftest import SEED, copy_seeds
 
+from benchmarks.app_process import AppStartError, app_env, log_tail, running_app
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import model_identity
 from rag.index_store import build, current_build, load
@@ -48,17 +48,9 @@ EXTRA_REPORTS = 30  # makes a --rebuild embed for minutes: plenty of time to kil
 
 
 def _rag_env(docs: Path, index_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "RAG_DOCS_DIR": str(docs),
-        "RAG_INDEX_DIR": str(index_dir),
-        "RAG_EMBED_MODEL": "bundled",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("RAG_AUTH", None)
-    return env
+    return app_env(
+        RAG_DOCS_DIR=str(docs), RAG_INDEX_DIR=str(index_dir), RAG_EMBED_MODEL="bundled"
+    )
 
 
 def _write_shuffled_reports(docs: Path, count: int, seed_text: str, paragraphs: int = 0) -> None:
@@ -242,7 +234,7 @@ def test_two_builds_at_once_leave_one_consistent_live_build(
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=30)
-    outputs = [_log_tail(path, 15) for path in logs]
+    outputs = [log_tail(path, 15) for path in logs]
     assert codes == [0, 0], "\n---\n".join(outputs)
     built = [re.search(r"Index built: (\S+)", out) for out in outputs]
     assert all(built), outputs
@@ -524,43 +516,18 @@ def _listening_addresses(port: int) -> set[str]:
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """``app.py`` with RAG_AUTH set and no --host flag; its model never loads (not needed)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("auth_server") / "app.log"
-    env = {
-        **os.environ,
-        "RAG_AUTH": "user:pw",
-        "RAG_EMBED_MODEL": str(tmp_path_factory.mktemp("no_model") / "missing"),
-        "HF_HUB_OFFLINE": "1",  # so the missing model fails at once, without the network
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = app_env(
+        RAG_AUTH="user:pw",
+        RAG_EMBED_MODEL=str(tmp_path_factory.mktemp("no_model") / "missing"),
+        HF_HUB_OFFLINE="1",  # so the missing model fails at once, without the network
+    )
     env.pop("RAG_HOST", None)
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "app.py"), "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        )
+    log_path = tmp_path_factory.mktemp("auth_server") / "app.log"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{_log_tail(log_path)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url}:\n{_log_tail(log_path)}")
-            try:
-                if httpx.get(url + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        yield url, port, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        with running_app(env, log_path, timeout_s=120, host=None) as app:
+            yield app.url.rstrip("/"), app.port, log_path
+    except AppStartError as exc:
+        pytest.fail(str(exc))
 
 
 def test_with_rag_auth_the_api_refuses_anonymous_requests(
@@ -568,7 +535,7 @@ def test_with_rag_auth_the_api_refuses_anonymous_requests(
 ) -> None:
     url, port, log_path = auth_server
     assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no IPv6 either
-    started = _log_tail(log_path, 200)
+    started = log_tail(log_path, 200)
     assert "share=False" in started and "gradio.live" not in started
 
     with httpx.Client(base_url=url, timeout=10) as anonymous:
