@@ -221,7 +221,6 @@ def score_sentences(
         if record.label:
             continue
         text = record.text
-        # A term found only in the section label counts half: it places, not answers.
         found = sum(t.weight * _credit(t, text, record.section) for t in terms)
         lexical = found / total_weight if total_weight else 0.0
         score = float(similarity) + W_LEXICAL * lexical
