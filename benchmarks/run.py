@@ -122,12 +122,9 @@ def seed_text(lines: int = 0) -> str:
 
 
 def rag_env(docs_dir: Path, index_dir: Path, **extra: str) -> dict[str, str]:
+    defaults = {"RAG_LOG_LEVEL": "WARNING", "TOKENIZERS_PARALLELISM": "false"}
     return app_env(
-        RAG_DOCS_DIR=str(docs_dir),
-        RAG_INDEX_DIR=str(index_dir),
-        RAG_LOG_LEVEL="WARNING",
-        TOKENIZERS_PARALLELISM="false",
-        **extra,
+        RAG_DOCS_DIR=str(docs_dir), RAG_INDEX_DIR=str(index_dir), **(defaults | extra)
     )
 
 

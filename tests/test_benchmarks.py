@@ -90,3 +90,12 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
         assert hnsw["index"] == "IndexHNSWFlat" and hnsw["reconstruct_n_works"]
         assert 0.0 <= hnsw["recall_at_k_default_ef"] <= hnsw["score_recall_at_k_default_ef"] <= 1
     assert report["extrapolation"]["build_minutes"]["1000"] > 0
+
+
+def test_rag_env_lets_a_caller_override_the_defaults(tmp_path: Path) -> None:
+    from benchmarks.run import rag_env
+
+    env = rag_env(tmp_path / "docs", tmp_path / "index", RAG_LOG_LEVEL="INFO")
+    assert env["RAG_LOG_LEVEL"] == "INFO" and env["RAG_DOCS_DIR"] == str(tmp_path / "docs")
+    assert rag_env(tmp_path, tmp_path)["RAG_LOG_LEVEL"] == "WARNING"
+    assert "RAG_AUTH" not in rag_env(tmp_path, tmp_path, RAG_X="1")
