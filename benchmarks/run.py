@@ -193,7 +193,7 @@ def profile_queries(pipeline: Any, questions: Sequence[str]) -> dict:
         "query total (Pipeline.retrieve)": ("rag/pipeline.py", "retrieve"),
         "embed_query (model forward)": ("langchain_huggingface", "embed_query"),
         "HybridRetriever.search": ("rag/retriever.py", "search"),
-        "  BM25 get_scores": ("rank_bm25.py", "get_scores"),
+        "  BM25 scores": ("rag/retriever.py", "scores"),
         "  lexical_tokens": ("rag/retriever.py", "lexical_tokens"),
         "  FAISS search": ("faiss/class_wrappers.py", "replacement_search"),
         "sentence_relevance": ("rag/retriever.py", "sentence_relevance"),
@@ -749,7 +749,7 @@ def table(report: dict) -> str:
                 f"{_fmt(r['memory_after_queries']['rss_mb'], ' MB')} / "
                 f"{_fmt(r['memory_after_queries']['peak_rss_mb'], ' MB')} | "
                 f"{_fmt(r['query']['p50_ms'], ' ms')} / {_fmt(r['query']['p95_ms'], ' ms')} | "
-                f"{_fmt(breakdown.get('  BM25 get_scores'))} · "
+                f"{_fmt(breakdown.get('  BM25 scores'))} · "
                 f"{_fmt(breakdown.get('sentence_relevance'))} | "
                 f"{_fmt(r['hit_at_5'])} ({r['planted_questions']}) | "
                 f"{inc['embedded']} / {inc['expected_embedded']} "
