@@ -197,7 +197,7 @@ def _credit(term: Term, text: str, section: str) -> float:
 
 def score_sentences(
     question: str,
-    relevance: np.ndarray,
+    similarity: np.ndarray,
     candidates: Sequence[int],
     chunk_rank: dict[int, int],
     sentences: Sequence[SentenceRecord],
@@ -205,25 +205,24 @@ def score_sentences(
 ) -> list[Candidate]:
     """Score each candidate sentence for ``question``; best first.
 
-    ``relevance`` holds every sentence's embedding similarity to the question.
+    ``similarity`` holds each candidate's embedding similarity to the question.
     """
     if not candidates:
         return []
-    dense = relevance[list(candidates)]
     total_weight = sum(t.weight for t in terms)
     wants_number = asks_quantity(question)
     wants_date = bool(_ASKS_DATE.search(question))
     measures = set(_MEASURE_AFTER_ASK.findall(question))
     numbers_asked = set(_NUMBER.findall(question))
     scored = []
-    for idx, similarity in zip(candidates, dense, strict=True):
+    for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
         if record.label:
             continue
         text = record.text
         found = sum(t.weight * _credit(t, text, record.section) for t in terms)
         lexical = found / total_weight if total_weight else 0.0
-        score = float(similarity) + W_LEXICAL * lexical
+        score = float(dense) + W_LEXICAL * lexical
         # A figure the question already names (its year, say) answers nothing.
         has_number = any(n not in numbers_asked for n in _NUMBER.findall(text))
         if wants_number and has_number:
@@ -235,7 +234,7 @@ def score_sentences(
         if numbers_asked and not all(n in record.section + text for n in numbers_asked):
             continue  # a year or figure the question names must be where the answer is
         score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
-        scored.append(Candidate(idx, score, float(similarity), lexical))
+        scored.append(Candidate(idx, score, float(dense), lexical))
     return sorted(scored, key=lambda c: c.score, reverse=True)
 
 

@@ -5,12 +5,15 @@ Layout under the index folder::
     CURRENT            name of the live build (replaced atomically)
     builds/<name>/     manifest.json, chunks.jsonl, chunks.faiss,
                        sentences.jsonl, sentences.npy,
-                       clauses.npy, clause_spans.npy (sentence row, start, end)
+                       clauses.npy, clause_spans.npy (sentence row, start, end),
+                       sentences.faiss (large indexes only: a graph over
+                       sentence and clause vectors, see rag.sentence_search)
 
 A build is written to a fresh folder and only then made live by replacing
 ``CURRENT``, so a crash mid-build leaves the previous index untouched, and a
-lock file keeps two builds from racing. Unchanged source files keep their
-vectors from the previous build, so only new or edited files are embedded.
+lock file keeps two builds from racing. Every text is embedded once: a text
+the previous build already holds, or one repeated across reports, reuses its
+vector, so a new or edited file costs only its new passages.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class LoadedIndex:
     clause_spans: np.ndarray  # (n_clauses, 3): sentence row, start, end
     texts: dict[str, str]  # source name -> full text, for quotes and context
     skipped: list[SkippedFile] = field(default_factory=list)  # files that gave no text
+    sentence_graph: faiss.Index | None = None  # over sentence then clause rows, when large
 
     @property
     def clause_owners(self) -> np.ndarray:
@@ -188,16 +192,12 @@ def load(build: Path, dimension: int) -> LoadedIndex:
         raise CorruptIndexError(
             f"{build} holds records of another format. Fix: `python -m rag index --rebuild`."
         ) from exc
-    faiss_path = build / "chunks.faiss"
-    try:
-        chunk_index = faiss.read_index(str(faiss_path))
-    except RuntimeError as exc:
-        raise CorruptIndexError(
-            f"{faiss_path} is unreadable (truncated or not a FAISS file). "
-            "Fix: `python -m rag index --rebuild`."
-        ) from exc
-    vectors = _read_npy(build / "sentences.npy")
-    clause_vectors = _read_npy(build / "clauses.npy")
+    chunk_index = _read_faiss(build / "chunks.faiss")
+    has_graph = manifest.get("sentence_index", "exact scan") != "exact scan"
+    graph = _read_faiss(build / "sentences.faiss") if has_graph else None
+    # Mapped, not read: with a sentence graph only the candidates' rows are ever touched.
+    vectors = _read_npy(build / "sentences.npy", mapped=True)
+    clause_vectors = _read_npy(build / "clauses.npy", mapped=True)
     clause_spans = _read_npy(build / "clause_spans.npy").reshape(-1, 3)
     clause_owners = clause_spans[:, 0]
     if (
@@ -205,10 +205,14 @@ def load(build: Path, dimension: int) -> LoadedIndex:
         or chunk_index.d != dimension
         or vectors.shape != (len(sentences), dimension)
         or clause_vectors.shape != (len(clause_owners), dimension)
+        or vectors.dtype != np.float32
+        or clause_vectors.dtype != np.float32
+        or (graph is not None and graph.ntotal != len(sentences) + len(clause_owners))
         or (
             len(clause_owners)
             and not 0 <= clause_owners.min() <= clause_owners.max() < len(sentences)
         )
+        or np.any(np.diff(clause_owners) < 0)  # each sentence's clauses are one run
     ):
         raise CorruptIndexError(
             f"{build} is inconsistent (vector and record counts differ). "
@@ -219,16 +223,27 @@ def load(build: Path, dimension: int) -> LoadedIndex:
         chunks,
         chunk_index,
         sentences,
-        vectors.astype(np.float32),
-        clause_vectors.astype(np.float32),
+        vectors,
+        clause_vectors,
         clause_spans.astype(np.int64),
         {},
+        sentence_graph=graph,
     )
 
 
-def _read_npy(path: Path) -> np.ndarray:
+def _read_faiss(path: Path) -> faiss.Index:
     try:
-        return np.load(path, allow_pickle=False)
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise CorruptIndexError(
+            f"{path} is unreadable (truncated or not a FAISS file). "
+            "Fix: `python -m rag index --rebuild`."
+        ) from exc
+
+
+def _read_npy(path: Path, mapped: bool = False) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False))
     except (OSError, ValueError) as exc:
         raise CorruptIndexError(
             f"{path} is unreadable. Fix: `python -m rag index --rebuild`."
@@ -249,6 +264,25 @@ def chunk_index_for(
     index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efSearch = HNSW_EF_SEARCH
     return index, "IndexHNSWFlat"
+
+
+def sentence_graph_for(
+    vectors: np.ndarray, hnsw_above: int = HNSW_ABOVE
+) -> tuple[faiss.Index | None, str]:
+    """A graph index over sentence and clause ``vectors``, or None while a scan is fast.
+
+    It only names candidates (their relevance is computed from the exact vectors),
+    so it stores 8 bits per dimension: a quarter of the memory.
+    """
+    if len(vectors) <= hnsw_above:
+        return None, "exact scan"
+    log.info("Building the sentence graph over %d vectors (a minute or two)", len(vectors))
+    index = faiss.IndexHNSWSQ(
+        vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
+    )
+    index.train(vectors)
+    index.add(vectors)
+    return index, "IndexHNSWSQ"
 
 
 def _sentence_records(source: SourceText, sentences: list[Sentence]) -> list[SentenceRecord]:
@@ -296,26 +330,29 @@ class _Span:
     text: str  # what is embedded
 
 
-def _previous_vectors(
-    index_dir: Path, spec: dict
-) -> tuple[dict[str, str], dict[tuple, np.ndarray]]:
-    """Vectors of the live build keyed by (kind, source, start, end), when it is compatible."""
+def _previous_vectors(index_dir: Path, spec: dict) -> dict[str, np.ndarray]:
+    """Vectors of the live build keyed by the text embedded, when it is compatible.
+
+    Keyed by text, not by place: an edited file keeps the vectors of its unchanged
+    passages, and a sentence repeated across reports is embedded once.
+    """
     try:
         build = current_build(index_dir)
         if build is None:
-            return {}, {}
+            return {}
         old = load(build, spec["dimension"])
     except IndexError_:
-        return {}, {}
+        return {}
     if any(old.manifest.get(k) != v for k, v in spec.items()):
-        return {}, {}
+        return {}
     chunk_vecs = old.chunk_index.reconstruct_n(0, old.chunk_index.ntotal)
-    keyed = {("chunk", c.source, c.start, c.end): chunk_vecs[i] for i, c in enumerate(old.chunks)}
+    keyed = {embedding_text(c.section, c.text): chunk_vecs[i] for i, c in enumerate(old.chunks)}
     for i, s in enumerate(old.sentences):
-        keyed[("sentence", s.source, s.start, s.end)] = old.sentence_vectors[i]
+        keyed[s.text] = old.sentence_vectors[i]
     for row, (owner, start, end) in enumerate(old.clause_spans.tolist()):
-        keyed[("clause", old.sentences[owner].source, start, end)] = old.clause_vectors[row]
-    return old.manifest.get("sources", {}), keyed
+        s = old.sentences[owner]
+        keyed[s.text[start - s.start : end - s.start]] = old.clause_vectors[row]
+    return keyed
 
 
 def _spans(
@@ -364,15 +401,9 @@ def build(
             )
         dimension = len(embeddings.embed_query("dimension probe"))
         spec = _expected(model_id, dimension, chunker)
-        old_hashes, old_vectors = _previous_vectors(index_dir, spec)
+        known = _previous_vectors(index_dir, spec)
         chunks, sentences, spans, clauses = _spans(sources, chunker)
-
-        unchanged = {s.name for s in sources if old_hashes.get(s.name) == s.sha256}
-        vectors = [
-            old_vectors.get((p.kind, p.source, p.start, p.end)) if p.source in unchanged else None
-            for p in spans
-        ]
-        todo = [i for i, v in enumerate(vectors) if v is None]
+        todo = [t for t in dict.fromkeys(p.text for p in spans) if t not in known]
         done = 0
 
         def tick(n: int) -> None:
@@ -381,12 +412,11 @@ def build(
             if progress:
                 progress(done, len(todo))
 
-        fresh = _embed(embeddings, [spans[i].text for i in todo], dimension, tick)
-        for row, i in enumerate(todo):
-            vectors[i] = fresh[row]
+        fresh = _embed(embeddings, todo, dimension, tick)
+        vector_of = known | dict(zip(todo, fresh, strict=True))
 
         def stacked(kind: str) -> np.ndarray:
-            rows = [v for p, v in zip(spans, vectors, strict=True) if p.kind == kind]
+            rows = [vector_of[p.text] for p in spans if p.kind == kind]
             return np.asarray(rows, dtype=np.float32).reshape(len(rows), dimension)
 
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -396,14 +426,19 @@ def build(
         chunk_index, index_type = chunk_index_for(dimension, len(chunks))
         chunk_index.add(stacked("chunk"))
         faiss.write_index(chunk_index, str(tmp / "chunks.faiss"))
-        np.save(tmp / "sentences.npy", stacked("sentence"), allow_pickle=False)
-        np.save(tmp / "clauses.npy", stacked("clause"), allow_pickle=False)
+        sentence_vectors, clause_vectors = stacked("sentence"), stacked("clause")
+        np.save(tmp / "sentences.npy", sentence_vectors, allow_pickle=False)
+        np.save(tmp / "clauses.npy", clause_vectors, allow_pickle=False)
+        graph, graph_type = sentence_graph_for(np.concatenate([sentence_vectors, clause_vectors]))
+        if graph is not None:
+            faiss.write_index(graph, str(tmp / "sentences.faiss"))
         clause_rows = np.asarray(clauses, np.int64).reshape(-1, 3)
         np.save(tmp / "clause_spans.npy", clause_rows, allow_pickle=False)
         _write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in chunks])
         _write_jsonl(tmp / "sentences.jsonl", [asdict(s) for s in sentences])
         manifest = spec | {
             "faiss_index": index_type,
+            "sentence_index": graph_type,
             "sources": {s.name: s.sha256 for s in sources},
             "chunks": len(chunks),
             "sentences": len(sentences),
@@ -420,14 +455,13 @@ def build(
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
     log.info(
-        "Indexed %d documents: %d chunks, %d sentences, %d clauses (%d embedded, %d reused)"
+        "Indexed %d documents: %d chunks, %d sentences, %d clauses (%d new texts embedded)"
         " in %.1f s",
         len(sources),
         len(chunks),
         len(sentences),
         len(clauses),
         len(todo),
-        len(spans) - len(todo),
         time.perf_counter() - started,
     )
     return builds / name, skipped

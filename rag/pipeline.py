@@ -38,6 +38,7 @@ from rag.glossary import Glossary, load_glossary
 from rag.index_store import LoadedIndex, ensure_index
 from rag.llm import answer_with_llm
 from rag.retriever import HybridRetriever, ScoredChunk, vector_store
+from rag.sentence_search import SentenceSearch
 from rag.types import Answer, Chunk
 
 log = logging.getLogger(__name__)
@@ -136,9 +137,12 @@ class Pipeline:
         self.retriever = HybridRetriever(
             store=vector_store(self.index, self.embeddings),
             chunks=self.index.chunks,
-            sentence_vectors=self.index.sentence_vectors,
-            clause_vectors=self.index.clause_vectors,
-            clause_owners=self.index.clause_owners,
+            sentences=SentenceSearch(
+                self.index.sentence_vectors,
+                self.index.clause_vectors,
+                self.index.clause_owners,
+                self.index.sentence_graph,
+            ),
             sentence_chunks=sentence_chunks,
             translate=self.with_translations,
         )
@@ -174,8 +178,11 @@ class Pipeline:
         forms = {form for concept in self.glossary().concepts(text) for form in concept.forms}
         return " ".join([text, *sorted(forms)])
 
-    def _embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
+    def _embed_queries(self, texts: list[str]) -> list[np.ndarray]:
+        """Query vectors for ``texts``, in one batch when the embeddings can."""
+        batch = getattr(self.embeddings, "embed_queries", None)
+        rows = batch(texts) if batch else [self.embeddings.embed_query(t) for t in texts]
+        return [np.asarray(row, dtype=np.float32) for row in rows]
 
     @property
     def sources(self) -> list[str]:
@@ -235,9 +242,10 @@ class Pipeline:
             scoring_text += " 多少" if is_chinese(question) else " how many"
 
         parts = split_question(scoring_text)
-        vector = self._embed_query(search_text)
-        part_vectors = [vector] if parts == [search_text] else [self._embed_query(p) for p in parts]
-        relevance = [self.retriever.sentence_relevance(v) for v in part_vectors]
+        vectors = self._embed_queries([search_text] + ([] if parts == [search_text] else parts))
+        vector = vectors[0]
+        part_vectors = vectors[1:] or [vector]
+        relevance = [self.retriever.sentence_relevance(v, k, source) for v in part_vectors]
         search_relevance = relevance[0] if part_vectors[0] is vector else None
         hits = self.retriever.search(search_text, vector, k, source, search_relevance)
         if len(parts) > 1:  # each part may live in another chunk
@@ -261,7 +269,7 @@ class Pipeline:
         ranked_parts = [
             score_sentences(
                 part,
-                scores,
+                scores.of(candidates),
                 candidates,
                 rank,
                 self.index.sentences,

@@ -22,6 +22,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.index_store import LoadedIndex
+from rag.sentence_search import SentenceScores, SentenceSearch
 from rag.types import Chunk
 
 _RRF_K = 60
@@ -90,6 +91,14 @@ def vector_store(index: LoadedIndex, embeddings: Embeddings) -> FAISS:
     )
 
 
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest ``scores``, best first, without sorting them all."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    top = np.argpartition(-scores, n)[:n]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
 @dataclass(frozen=True)
 class ScoredChunk:
     chunk: Chunk
@@ -110,9 +119,7 @@ class HybridRetriever(BaseRetriever):
 
     store: FAISS
     chunks: list[Chunk]
-    sentence_vectors: np.ndarray | None = None
-    clause_vectors: np.ndarray | None = None
-    clause_owners: np.ndarray | None = None  # sentence row of each clause
+    sentences: SentenceSearch | None = None
     sentence_chunks: list[int] = []  # chunk id per sentence row; -1 leaves a row out
     # Adds the documents' words for a question's foreign words, so BM25 can match them.
     translate: Callable[[str], str] | None = None
@@ -122,18 +129,16 @@ class HybridRetriever(BaseRetriever):
     def model_post_init(self, context: object) -> None:
         self._bm25 = LexicalIndex([f"{c.section} {c.text}" for c in self.chunks])
 
-    def sentence_relevance(self, vector: np.ndarray) -> np.ndarray:
-        """Cosine of each sentence to the question, credited with its best clause.
+    def _fetch(self, k: int, source: str | None) -> int:
+        """Candidates per ranking: more when a source filter will drop most of them."""
+        return min(len(self.chunks), max(_CANDIDATES, k) * (4 if source else 1))
 
-        The mean of the sentence's own score and the best of (sentence, clauses)
-        keeps whole-sentence meaning while letting one matching clause lift it.
-        """
-        assert self.sentence_vectors is not None
-        own = self.sentence_vectors @ vector
-        best = own.copy()
-        if self.clause_vectors is not None and len(self.clause_vectors):
-            np.maximum.at(best, self.clause_owners, self.clause_vectors @ vector)
-        return (own + best) / 2
+    def sentence_relevance(
+        self, vector: np.ndarray, k: int | None = None, source: str | None = None
+    ) -> SentenceScores:
+        """The question's relevance to the sentences, as :meth:`search` ranks them."""
+        assert self.sentences is not None
+        return self.sentences.relevance(vector, self._fetch(k or self.k, source) * 4)
 
     def search(
         self,
@@ -141,28 +146,26 @@ class HybridRetriever(BaseRetriever):
         vector: np.ndarray | None = None,
         k: int | None = None,
         source: str | None = None,
-        sentence_scores: np.ndarray | None = None,
+        sentence_scores: SentenceScores | None = None,
     ) -> list[ScoredChunk]:
         """Top chunks for ``question``; pass ``vector`` (and ``sentence_scores`` from
         :meth:`sentence_relevance`) to reuse work already done for the question."""
         k = k or self.k
         if vector is None:
             vector = np.asarray(self.store.embedding_function.embed_query(question), np.float32)
-        fetch = min(len(self.chunks), max(_CANDIDATES, k) * (4 if source else 1))
+        fetch = self._fetch(k, source)
         scores, ids = self.store.index.search(vector.reshape(1, -1).astype(np.float32), fetch)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
         lexical_text = self.translate(question) if self.translate else question
         lexical = self._bm25.scores(lexical_text)
         allowed = (lambda i: self.chunks[i].source == source) if source else (lambda i: True)
         dense_rank = [i for i in dense if allowed(i)]
-        lexical_rank = [
-            int(i) for i in np.argsort(-lexical)[:fetch] if lexical[i] > 0 and allowed(i)
-        ]
+        lexical_rank = [int(i) for i in _top(lexical, fetch) if lexical[i] > 0 and allowed(i)]
         rankings = [dense_rank, lexical_rank]
-        if self.sentence_vectors is not None and len(self.sentence_vectors):
+        if self.sentences is not None and len(self.sentences):
             if sentence_scores is None:
-                sentence_scores = self.sentence_relevance(vector)
-            by_sentence = np.argsort(-sentence_scores)[: fetch * 4]
+                sentence_scores = self.sentence_relevance(vector, k, source)
+            by_sentence = sentence_scores.ranked[: fetch * 4]
             chunk_ids = [self.sentence_chunks[int(i)] for i in by_sentence]
             ranked = dict.fromkeys(i for i in chunk_ids if i >= 0 and allowed(i))
             rankings.append(list(ranked)[:fetch])

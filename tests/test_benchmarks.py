@@ -83,12 +83,15 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     assert scale["query"]["n"] == 2 + 5
     assert scale["query_profile"]["ms_per_question"]["query total (Pipeline.retrieve)"] > 0
     increment = scale["incremental"]
-    assert increment["only_new_report_embedded"], increment
+    assert 0 < increment["embedded"] <= increment["report_alone_embedded"], increment
+    assert increment["at_most_the_report_alone"]
     assert increment["chunks_after"] == scale["chunks"] + increment["report_chunks"]
-    for name in ("chunks", "sentences"):
-        hnsw = report["hnsw_vs_flat"][name]
-        assert hnsw["index"] == "IndexHNSWFlat" and hnsw["reconstruct_n_works"]
-        assert 0.0 <= hnsw["recall_at_k_default_ef"] <= hnsw["score_recall_at_k_default_ef"] <= 1
+    sentences = report["hnsw_vs_flat"]["sentences"]
+    assert sentences["index"] == "IndexHNSWSQ" and 0 < sentences["recall_at_k"] <= 1
+    assert sentences["scan_ms_per_query"] > 0 and sentences["graph_ms_per_query"] > 0
+    chunks = report["hnsw_vs_flat"]["chunks"]
+    assert chunks["index"] == "IndexHNSWFlat" and chunks["reconstruct_n_works"]
+    assert 0.0 <= chunks["recall_at_k_default_ef"] <= chunks["score_recall_at_k_default_ef"] <= 1
     assert report["extrapolation"]["build_minutes"]["1000"] > 0
 
 

@@ -9,7 +9,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
 from rag.embeddings import model_identity
-from rag.index_store import LoadedIndex, build, current_build, ensure_index
+from rag.index_store import LoadedIndex, build, current_build, embedding_text, ensure_index
 from rag.loaders import PAGE_BREAK, extract_text
 from rag.pipeline import Pipeline
 from rag.types import Answer
@@ -199,25 +199,30 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-def _pieces_of(index: LoadedIndex, source: str) -> int:
-    """Chunks, sentences and clauses of one source: what embedding it anew costs."""
-    rows = {i for i, s in enumerate(index.sentences) if s.source == source}
-    clauses = sum(1 for owner in index.clause_owners.tolist() if owner in rows)
-    return sum(1 for c in index.chunks if c.source == source) + len(rows) + clauses
+def _texts_of(index: LoadedIndex, source: str | None = None) -> set[str]:
+    """The texts embedded for the chunks, sentences and clauses (of one source)."""
+    rows = [i for i, s in enumerate(index.sentences) if source in (None, s.source)]
+    texts = {embedding_text(c.section, c.text) for c in index.chunks if source in (None, c.source)}
+    texts |= {index.sentences[i].text for i in rows}
+    for owner, start, end in index.clause_spans.tolist():
+        if owner in rows:
+            s = index.sentences[owner]
+            texts.add(s.text[start - s.start : end - s.start])
+    return texts
 
 
 def test_changing_one_file_embeds_only_its_pieces(tmp_path: Path, embeddings) -> None:  # noqa: ANN001
     docs = make_docs(tmp_path / "docs")
     counting = CountingEmbeddings(embeddings)
     first = ensure_index(docs, tmp_path / "index", counting, MODEL)
-    assert counting.embedded == first.manifest["embedded"] > 0
+    assert counting.embedded == first.manifest["embedded"] == len(_texts_of(first)) > 0
     assert ensure_index(docs, tmp_path / "index", counting, MODEL).manifest == first.manifest
 
     make_pdf(docs / "harbor.pdf", "The lighthouse museum received 21,300 visitors last year.")
     counting.embedded = 0
     second = ensure_index(docs, tmp_path / "index", counting, MODEL)
-    expected = _pieces_of(second, "harbor.pdf")
-    assert second.manifest["embedded"] == counting.embedded == expected
+    expected = len(_texts_of(second, "harbor.pdf") - _texts_of(first))
+    assert second.manifest["embedded"] == counting.embedded == expected > 0
     assert expected < second.manifest["chunks"] + second.manifest["sentences"]
     page_two = [s for s in second.sentences if "21,300" in s.text]
     assert [s.page for s in page_two] == [2]
@@ -225,7 +230,8 @@ def test_changing_one_file_embeds_only_its_pieces(tmp_path: Path, embeddings) ->
     make_docx(docs / "water.docx", extra="A second pumping station opened in May.")
     counting.embedded = 0
     third = ensure_index(docs, tmp_path / "index", counting, MODEL)
-    assert third.manifest["embedded"] == counting.embedded == _pieces_of(third, "water.docx")
+    expected = len(_texts_of(third, "water.docx") - _texts_of(second))
+    assert third.manifest["embedded"] == counting.embedded == expected > 0
 
 
 # --------------------------------------------------------------------------- unreadable files

@@ -70,6 +70,15 @@ def test_prompts_come_from_the_folder_and_are_not_doubled(embeddings) -> None:
     assert float(direct @ via_langchain) > 0.9999
 
 
+def test_questions_embedded_together_match_one_by_one(embeddings) -> None:
+    """A question and its parts share one batch (padded): same vectors, query prompt kept."""
+    texts = ["开展了多少轮核酸检测？疫苗接种率是多少？", "开展了多少轮核酸检测", "GDP"]
+    together = np.array(embeddings.embed_queries(texts))
+    apart = np.array([embeddings.embed_query(t) for t in texts])
+    np.testing.assert_allclose(together, apart, atol=1e-4)
+    assert float(together[2] @ np.array(embeddings.embed_documents(["GDP"])[0])) < 0.9999
+
+
 CROSS_LINGUAL = [
     ("How many rounds of mass COVID testing were carried out?", "73轮"),
     ("How many new digital economy enterprises were added?", "128 家"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import shutil
@@ -12,6 +13,7 @@ import pytest
 from conftest import copy_seeds
 from langchain_core.embeddings import Embeddings
 
+from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import model_identity
 from rag.index_store import (
     CorruptIndexError,
@@ -123,9 +125,15 @@ def test_changed_or_deleted_source_means_rebuild(docs, index_dir, embeddings) ->
     ensure_index(docs, index_dir, embeddings, MODEL)
     (docs / "extra.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
     grown = ensure_index(docs, index_dir, embeddings, MODEL)
-    # Only the new file: its chunk, its sentence and the sentence's two clauses.
-    assert grown.manifest["embedded"] == 4
+    # Only the new file: its one sentence (which is also its chunk) and its two clauses.
+    assert grown.manifest["embedded"] == 3
     assert any("图书馆" in c.text for c in grown.chunks)
+    # A text already embedded, in any file, is not embedded again.
+    (docs / "copy.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
+    copied = ensure_index(docs, index_dir, embeddings, MODEL)
+    assert copied.manifest["embedded"] == 0
+    assert {c.source for c in copied.chunks if "图书馆" in c.text} == {"copy.txt", "extra.txt"}
+    (docs / "copy.txt").unlink()
     (docs / "extra.txt").unlink()
     shrunk = ensure_index(docs, index_dir, embeddings, MODEL)
     assert shrunk.manifest["embedded"] == 0
@@ -170,3 +178,31 @@ def test_texts_are_embedded_longest_first_and_stored_in_order() -> None:
     lengths = [len(t) for batch in fake.batches for t in batch]
     assert lengths == sorted(lengths, reverse=True)
     assert sum(ticks) == len(texts) and len(fake.batches) > 1
+
+
+def test_a_large_index_ranks_sentences_through_a_graph_as_the_scan_does(
+    docs, index_dir, embeddings, pipeline, monkeypatch
+) -> None:
+    """Past ``HNSW_ABOVE`` vectors a build adds a sentence graph; the answers stay the same."""
+    from rag import index_store
+    from rag.pipeline import Pipeline
+
+    always = functools.partial(index_store.sentence_graph_for, hnsw_above=0)
+    monkeypatch.setattr(index_store, "sentence_graph_for", always)
+    build_dir, _ = build(docs, index_dir, embeddings, MODEL)
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    assert manifest["sentence_index"] == "IndexHNSWSQ" and manifest["embedded"] == 0
+    settings = Settings(embed_model="bundled", docs_dir=docs, index_dir=index_dir, llm=None)
+    with_graph = Pipeline(settings, embeddings=embeddings)
+    graph = with_graph.index.sentence_graph
+    assert graph.ntotal == manifest["sentences"] + manifest["clauses"]
+    assert pipeline.index.sentence_graph is None  # the seed alone is scanned
+    rows = (json.loads(line) for line in (PROJECT_ROOT / "evals/questions.jsonl").open())
+    questions = [row["question"] for row in rows][:40]
+    for question in questions:
+        assert with_graph.query(question).text == pipeline.query(question).text, question
+
+    graph_file = build_dir / "sentences.faiss"
+    graph_file.write_bytes(graph_file.read_bytes()[:1000])
+    with pytest.raises(CorruptIndexError, match="sentences.faiss"):
+        ensure_index(docs, index_dir, embeddings, MODEL)

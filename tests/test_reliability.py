@@ -344,16 +344,16 @@ def test_a_huge_earlier_question_does_not_make_a_follow_up_expensive(
     """
     limit = pipeline.settings.max_question_chars
     cls = type(pipeline.embeddings)
-    original = cls.embed_query
+    original = cls.embed_queries
     asked: list[int] = []
 
-    def guarded(self: Any, text: str) -> list[float]:
-        asked.append(len(text))
-        if len(text) > 4 * limit:
-            raise _TooMuchToEmbed(len(text))
-        return original(self, text)
+    def guarded(self: Any, texts: list[str]) -> list[list[float]]:
+        asked.extend(len(text) for text in texts)
+        if max(asked) > 4 * limit:
+            raise _TooMuchToEmbed(max(asked))
+        return original(self, texts)
 
-    monkeypatch.setattr(cls, "embed_query", guarded)
+    monkeypatch.setattr(cls, "embed_queries", guarded)
     huge = ("全年开展了多少轮全员核酸检测" * 80_000)[:1_048_576]
     started = time.perf_counter()
     try:
