@@ -141,7 +141,7 @@ class Pipeline:
                 self.index.sentence_vectors,
                 self.index.clause_vectors,
                 self.index.clause_owners,
-                self.index.sentence_graph,
+                self.index.sentence_ann,
             ),
             sentence_chunks=sentence_chunks,
             translate=self.with_translations,

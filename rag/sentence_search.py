@@ -3,9 +3,9 @@
 A sentence's relevance is the mean of its own cosine and the best of (its own,
 its clauses'): whole-sentence meaning, lifted by one matching clause. Scoring
 every sentence and clause is a scan that grows with the corpus (8 ms at 100
-reports, ~80 ms at 1,000), so a large index carries a graph index over sentences
-and clauses (:func:`rag.index_store.sentence_graph_for`) that names candidates,
-and only they are scored, exactly.
+reports, ~70 ms at 1,000), so a large index carries an approximate index over
+sentences and clauses (:func:`rag.index_store.sentence_ann_for`) that names
+candidates, and only they are scored, exactly.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
-_GRAPH_FETCH = 2  # graph hits fetched per sentence wanted (a sentence and its clauses)
+_FETCH = 8  # approximate hits per sentence wanted: its clauses and near-copies crowd them
+# NumPy's BLAS threads spin for a while after a product; they took a core from the
+# model embedding the next question. One thread does these memory-bound scans as fast.
+_BLAS = ThreadpoolController().select(user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -39,20 +43,20 @@ class SentenceScores:
 
 
 class SentenceSearch:
-    """Sentence relevance over one index: a full scan when small, graph candidates when large."""
+    """Sentence relevance over one index: a full scan when small, ``ann`` candidates when large."""
 
     def __init__(
         self,
         sentence_vectors: np.ndarray,
         clause_vectors: np.ndarray,
         clause_owners: np.ndarray,
-        graph: faiss.Index | None = None,
+        ann: faiss.Index | None = None,
     ) -> None:
         self.sentence_vectors = sentence_vectors
         self.clause_vectors = clause_vectors
         # Clauses are stored sentence by sentence, so each sentence's clauses are one run.
         self.clause_owners = np.asarray(clause_owners, dtype=np.int64)
-        self.graph = graph
+        self.ann = ann
 
     def __len__(self) -> int:
         return len(self.sentence_vectors)
@@ -60,15 +64,13 @@ class SentenceSearch:
     def relevance(self, vector: np.ndarray, limit: int) -> SentenceScores:
         """The ``limit`` most relevant sentences for a question's ``vector``."""
         vector = np.asarray(vector, dtype=np.float32)
-        if self.graph is None:
+        if self.ann is None:
             every = self._scan(vector)
             limit = min(limit, len(every))
             top = np.argpartition(-every, limit - 1)[:limit] if limit else np.empty(0, int)
             ranked = top[np.argsort(-every[top], kind="stable")]
             return SentenceScores(ranked, self, vector, every=every)
-        fetch = limit * _GRAPH_FETCH
-        params = faiss.SearchParametersHNSW(efSearch=fetch)  # below ``fetch`` it returns fewer
-        _, rows = self.graph.search(vector.reshape(1, -1), fetch, params=params)
+        _, rows = self.ann.search(vector.reshape(1, -1), limit * _FETCH)
         n = len(self.sentence_vectors)
         hits = rows[0][rows[0] >= 0]
         owners = np.where(hits < n, hits, self.clause_owners[np.maximum(hits - n, 0)])
@@ -78,23 +80,23 @@ class SentenceSearch:
         return SentenceScores(ranked, self, vector, known=scores)
 
     def _scan(self, vector: np.ndarray) -> np.ndarray:
-        own = self.sentence_vectors @ vector
-        best = own.copy()
-        if len(self.clause_vectors):
-            np.maximum.at(best, self.clause_owners, self.clause_vectors @ vector)
+        with _BLAS.limit(limits=1):
+            own = self.sentence_vectors @ vector
+            best = own.copy()
+            if len(self.clause_vectors):
+                np.maximum.at(best, self.clause_owners, self.clause_vectors @ vector)
         return (own + best) / 2
 
     def score(self, rows: list[int], vector: np.ndarray) -> dict[int, float]:
         """Exact relevance of the sentences ``rows``."""
         ids = np.asarray(rows, dtype=np.int64)
-        own = self.sentence_vectors[ids] @ vector
-        best = own.copy()
         first = np.searchsorted(self.clause_owners, ids, side="left")
-        last = np.searchsorted(self.clause_owners, ids, side="right")
-        counts = last - first
-        if counts.sum():
-            local = np.repeat(np.arange(len(ids)), counts)  # which of ``ids`` owns each
-            runs = np.repeat(np.cumsum(counts) - counts, counts)
-            clause_rows = np.repeat(first, counts) + np.arange(counts.sum()) - runs
+        counts = np.searchsorted(self.clause_owners, ids, side="right") - first
+        local = np.repeat(np.arange(len(ids)), counts)  # which of ``ids`` owns each clause
+        runs = np.repeat(np.cumsum(counts) - counts, counts)
+        clause_rows = np.repeat(first, counts) + np.arange(counts.sum()) - runs
+        with _BLAS.limit(limits=1):
+            own = self.sentence_vectors[ids] @ vector
+            best = own.copy()
             np.maximum.at(best, local, self.clause_vectors[clause_rows] @ vector)
         return dict(zip(rows, ((own + best) / 2).tolist(), strict=True))

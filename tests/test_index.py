@@ -180,29 +180,28 @@ def test_texts_are_embedded_longest_first_and_stored_in_order() -> None:
     assert sum(ticks) == len(texts) and len(fake.batches) > 1
 
 
-def test_a_large_index_ranks_sentences_through_a_graph_as_the_scan_does(
+def test_a_large_index_finds_sentences_through_ivf_as_the_scan_does(
     docs, index_dir, embeddings, pipeline, monkeypatch
 ) -> None:
-    """Past ``HNSW_ABOVE`` vectors a build adds a sentence graph; the answers stay the same."""
+    """Past ``EXACT_UP_TO`` vectors a build adds an IVF sentence index; answers stay the same."""
     from rag import index_store
     from rag.pipeline import Pipeline
 
-    always = functools.partial(index_store.sentence_graph_for, hnsw_above=0)
-    monkeypatch.setattr(index_store, "sentence_graph_for", always)
+    always = functools.partial(index_store.sentence_ann_for, scan_up_to=0)
+    monkeypatch.setattr(index_store, "sentence_ann_for", always)
     build_dir, _ = build(docs, index_dir, embeddings, MODEL)
     manifest = json.loads((build_dir / "manifest.json").read_text())
-    assert manifest["sentence_index"] == "IndexHNSWSQ" and manifest["embedded"] == 0
+    assert manifest["sentence_index"] == "IndexIVFScalarQuantizer" and manifest["embedded"] == 0
     settings = Settings(embed_model="bundled", docs_dir=docs, index_dir=index_dir, llm=None)
-    with_graph = Pipeline(settings, embeddings=embeddings)
-    graph = with_graph.index.sentence_graph
-    assert graph.ntotal == manifest["sentences"] + manifest["clauses"]
-    assert pipeline.index.sentence_graph is None  # the seed alone is scanned
+    with_ann = Pipeline(settings, embeddings=embeddings)
+    assert with_ann.index.sentence_ann.ntotal == manifest["sentences"] + manifest["clauses"]
+    assert pipeline.index.sentence_ann is None  # the seed alone is scanned
     rows = (json.loads(line) for line in (PROJECT_ROOT / "evals/questions.jsonl").open())
     questions = [row["question"] for row in rows][:40]
     for question in questions:
-        assert with_graph.query(question).text == pipeline.query(question).text, question
+        assert with_ann.query(question).text == pipeline.query(question).text, question
 
-    graph_file = build_dir / "sentences.faiss"
-    graph_file.write_bytes(graph_file.read_bytes()[:1000])
+    ann_file = build_dir / "sentences.faiss"
+    ann_file.write_bytes(ann_file.read_bytes()[:1000])
     with pytest.raises(CorruptIndexError, match="sentences.faiss"):
         ensure_index(docs, index_dir, embeddings, MODEL)
