@@ -274,9 +274,10 @@ def sentence_ann_for(
     """An approximate index over sentence and clause ``vectors``, or None while a scan is fast.
 
     IVF, not HNSW: reports repeat their sentences with other numbers, and HNSW
-    lost its way among such near-copies (it found 48 % of the best sentences at
-    1,000 synthetic reports, IVF 94 %). It only names candidates, whose relevance
-    is then computed from the exact vectors, so it stores 8 bits per dimension.
+    lost its way among such near-copies (at 1,000 synthetic reports it found the
+    best sentence for 48 % of the questions, IVF for 94 %). It only names
+    candidates, whose relevance is then computed from the exact vectors, so it
+    stores 8 bits per dimension.
     """
     if len(vectors) <= scan_up_to:
         return None, "exact scan"
