@@ -180,18 +180,21 @@ def test_texts_are_embedded_longest_first_and_stored_in_order() -> None:
     assert sum(ticks) == len(texts) and len(fake.batches) > 1
 
 
-def test_a_large_index_finds_sentences_through_ivf_as_the_scan_does(
+def test_a_large_index_searches_through_ivf_and_answers_as_the_exact_one(
     docs, index_dir, embeddings, pipeline, monkeypatch
 ) -> None:
-    """Past ``EXACT_UP_TO`` vectors a build adds an IVF sentence index; answers stay the same."""
+    """Past ``EXACT_UP_TO`` vectors chunks and sentences go through IVF; answers stay the same."""
     from rag import index_store
     from rag.pipeline import Pipeline
 
-    always = functools.partial(index_store.sentence_ann_for, scan_up_to=0)
-    monkeypatch.setattr(index_store, "sentence_ann_for", always)
+    sentences_ivf = functools.partial(index_store.sentence_ann_for, scan_up_to=0)
+    monkeypatch.setattr(index_store, "sentence_ann_for", sentences_ivf)
+    chunks_ivf = functools.partial(index_store.chunk_index_for, exact_up_to=0)
+    monkeypatch.setattr(index_store, "chunk_index_for", chunks_ivf)
     build_dir, _ = build(docs, index_dir, embeddings, MODEL)
     manifest = json.loads((build_dir / "manifest.json").read_text())
     assert manifest["sentence_index"] == "IndexIVFScalarQuantizer" and manifest["embedded"] == 0
+    assert manifest["faiss_index"] == "IndexIVFFlat"
     settings = Settings(embed_model="bundled", docs_dir=docs, index_dir=index_dir, llm=None)
     with_ann = Pipeline(settings, embeddings=embeddings)
     assert with_ann.index.sentence_ann.ntotal == manifest["sentences"] + manifest["clauses"]
