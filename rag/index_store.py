@@ -349,17 +349,6 @@ def _embed(
     return out
 
 
-@dataclass(frozen=True)
-class _Span:
-    """One embedded piece of a source: a chunk, a sentence or a clause."""
-
-    kind: str
-    source: str
-    start: int
-    end: int
-    text: str  # what is embedded
-
-
 def _previous_vectors(index_dir: Path, spec: dict) -> dict[str, np.ndarray]:
     """Vectors of the live build keyed by the text embedded, when it is compatible.
 
@@ -387,26 +376,24 @@ def _previous_vectors(index_dir: Path, spec: dict) -> dict[str, np.ndarray]:
 
 def _spans(
     sources: list[SourceText], chunker: ChunkerSettings
-) -> tuple[list[Chunk], list[SentenceRecord], list[_Span], list[tuple[int, int, int]]]:
-    """Chunk every source; list what must be embedded and each clause's (row, start, end)."""
+) -> tuple[list[Chunk], list[SentenceRecord], dict[str, list[str]], list[tuple[int, int, int]]]:
+    """Chunk every source; the texts to embed per kind (chunk, sentence, clause, in row
+    order) and each clause's (sentence row, start, end)."""
     chunks: list[Chunk] = []
     sentences: list[SentenceRecord] = []
-    spans: list[_Span] = []
+    texts: dict[str, list[str]] = {"chunk": [], "sentence": [], "clause": []}
     clauses: list[tuple[int, int, int]] = []
     for source in sources:
         source_chunks, source_sentences = chunk_text(source.text, source.name, chunker, len(chunks))
         chunks += source_chunks
-        spans += [
-            _Span("chunk", c.source, c.start, c.end, embedding_text(c.section, c.text))
-            for c in source_chunks
-        ]
+        texts["chunk"] += [embedding_text(c.section, c.text) for c in source_chunks]
         for record in _sentence_records(source, source_sentences):
-            spans.append(_Span("sentence", record.source, record.start, record.end, record.text))
+            texts["sentence"].append(record.text)
             for a, b in clause_spans(source.text, record.start, record.end):
-                spans.append(_Span("clause", record.source, a, b, source.text[a:b]))
+                texts["clause"].append(source.text[a:b])
                 clauses.append((len(sentences), a, b))
             sentences.append(record)
-    return chunks, sentences, spans, clauses
+    return chunks, sentences, texts, clauses
 
 
 def build(
@@ -432,8 +419,9 @@ def build(
         dimension = len(embeddings.embed_query("dimension probe"))
         spec = _expected(model_id, dimension, chunker)
         known = _previous_vectors(index_dir, spec)
-        chunks, sentences, spans, clauses = _spans(sources, chunker)
-        todo = [t for t in dict.fromkeys(p.text for p in spans) if t not in known]
+        chunks, sentences, texts, clauses = _spans(sources, chunker)
+        every_text = (t for kind_texts in texts.values() for t in kind_texts)
+        todo = [t for t in dict.fromkeys(every_text) if t not in known]
         done = 0
 
         def tick(n: int) -> None:
@@ -446,7 +434,7 @@ def build(
         vector_of = known | dict(zip(todo, fresh, strict=True))
 
         def stacked(kind: str) -> np.ndarray:
-            rows = [vector_of[p.text] for p in spans if p.kind == kind]
+            rows = [vector_of[t] for t in texts[kind]]
             return np.asarray(rows, dtype=np.float32).reshape(len(rows), dimension)
 
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"

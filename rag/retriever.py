@@ -23,7 +23,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.index_store import LoadedIndex
-from rag.sentence_search import SentenceScores, SentenceSearch
+from rag.sentence_search import SentenceScores, SentenceSearch, top_indices
 from rag.types import Chunk
 
 _RRF_K = 60
@@ -98,14 +98,6 @@ def vector_store(index: LoadedIndex, embeddings: Embeddings) -> FAISS:
     )
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` highest ``scores``, best first, without sorting them all."""
-    if n >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    top = np.argpartition(-scores, n)[:n]
-    return top[np.argsort(-scores[top], kind="stable")]
-
-
 @dataclass(frozen=True)
 class ScoredChunk:
     chunk: Chunk
@@ -167,7 +159,9 @@ class HybridRetriever(BaseRetriever):
         lexical = self._bm25.scores(lexical_text)
         allowed = (lambda i: self.chunks[i].source == source) if source else (lambda i: True)
         dense_rank = [i for i in dense if allowed(i)]
-        lexical_rank = [int(i) for i in _top(lexical, fetch) if lexical[i] > 0 and allowed(i)]
+        lexical_rank = [
+            int(i) for i in top_indices(lexical, fetch) if lexical[i] > 0 and allowed(i)
+        ]
         rankings = [dense_rank, lexical_rank]
         if self.sentences is not None and len(self.sentences):
             if sentence_scores is None:

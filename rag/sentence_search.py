@@ -22,6 +22,14 @@ _FETCH = 8  # approximate hits per sentence wanted: its clauses and near-copies 
 _BLAS = ThreadpoolController().select(user_api="blas")
 
 
+def top_indices(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest ``scores``, best first, without sorting them all."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    top = np.argpartition(-scores, n)[:n]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
 @dataclass(frozen=True)
 class SentenceScores:
     """One question against the sentences: the best ones, and any one's score on demand."""
@@ -66,10 +74,7 @@ class SentenceSearch:
         vector = np.asarray(vector, dtype=np.float32)
         if self.ann is None:
             every = self._scan(vector)
-            limit = min(limit, len(every))
-            top = np.argpartition(-every, limit - 1)[:limit] if limit else np.empty(0, int)
-            ranked = top[np.argsort(-every[top], kind="stable")]
-            return SentenceScores(ranked, self, vector, every=every)
+            return SentenceScores(top_indices(every, limit), self, vector, every=every)
         _, rows = self.ann.search(vector.reshape(1, -1), limit * _FETCH)
         n = len(self.sentence_vectors)
         hits = rows[0][rows[0] >= 0]
