@@ -257,7 +257,7 @@ def run_load(
     """
     if seconds <= 0 or clients < 1:
         raise ValueError("seconds must be positive and clients at least 1")
-    from rag.ui import CONCURRENCY_LIMIT
+    from rag.config import ServerSettings
 
     out = Path(out)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -300,7 +300,7 @@ def run_load(
         "seconds": seconds,
         "clients": clients,
         "questions": len(questions),
-        "server_concurrency_limit": CONCURRENCY_LIMIT,
+        "server_concurrency_limit": ServerSettings().concurrency,
         "wall_s": round(wall_s, 2),
         **summarise(samples, wall_s, questions),
         "stuck_clients": stuck,

@@ -135,7 +135,7 @@ def rag_env(docs_dir: Path, index_dir: Path, **extra: str) -> dict[str, str]:
 def settings_for(docs_dir: Path, index_dir: Path):  # noqa: ANN201 - rag.config.Settings
     from rag.config import Settings
 
-    return Settings(docs_dir=docs_dir, index_dir=index_dir)
+    return Settings.from_env().override(docs_dir=docs_dir, index_dir=index_dir)
 
 
 def embed_progress(label: str) -> Callable[[int, int], None]:
@@ -158,12 +158,13 @@ def embed_progress(label: str) -> Callable[[int, int], None]:
 
 
 def bench_build(embeddings: Any, model_id: str, docs_dir: Path, index_dir: Path) -> dict:
-    """``index_store.build`` of ``docs_dir`` into a fresh folder, the model already loaded."""
-    from rag import index_store
+    """``rag.store.build.build`` of ``docs_dir`` into a fresh folder, the model already loaded."""
+    from rag.store.base import IndexSpec
+    from rag.store.build import build
 
     embeddings.embed_documents(["预热 warm-up"])  # first-call overheads are not the build's
     started, cpu = time.perf_counter(), time.process_time()
-    build_dir, _ = index_store.build(docs_dir, index_dir, embeddings, model_id)
+    build_dir, _ = build(IndexSpec(docs_dir, index_dir, model_id), embeddings)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
     embedded = manifest["embedded"]
@@ -196,13 +197,13 @@ def profile_queries(pipeline: Any, questions: Sequence[str]) -> dict:
     parts = {
         "query total (Pipeline.retrieve)": ("rag/pipeline.py", "retrieve"),
         "embedding the question (model forward)": ("langchain_huggingface", "_embed"),
-        "HybridRetriever.search": ("rag/retriever.py", "search"),
-        "  BM25 scores": ("rag/retriever.py", "scores"),
-        "  lexical_tokens": ("rag/retriever.py", "lexical_tokens"),
+        "Retriever.search": ("rag/retrieval.py", "search"),
+        "  BM25 scores": ("rag/store/lexical.py", "scores"),
+        "  lexical_tokens": ("rag/text.py", "lexical_tokens"),
         "  FAISS search": ("faiss/class_wrappers.py", "replacement_search"),
-        "sentence_relevance": ("rag/retriever.py", "sentence_relevance"),
-        "score_sentences": ("rag/answerer.py", "score_sentences"),
-        "compose": ("rag/answerer.py", "compose"),
+        "sentence_relevance": ("rag/retrieval.py", "sentence_relevance"),
+        "score_sentences": ("rag/answering.py", "score_sentences"),
+        "compose": ("rag/answering.py", "compose"),
     }
 
     def matching(file_part: str, func: str) -> list[tuple]:
@@ -299,16 +300,15 @@ marks = {"start": time.time()}
 import sentence_transformers
 marks["import_sentence_transformers"] = time.time()
 import rag.pipeline
-from rag.chunking import ChunkerSettings
 from rag.config import Settings
-from rag.embeddings import load_embeddings, model_identity
-from rag.index_store import ensure_index
+from rag.embeddings import load_embeddings
+from rag.store.base import IndexSpec
+from rag.store.build import ensure_index
 marks["import_rag_rest"] = time.time()
-settings = Settings()
-embeddings = load_embeddings(settings)
+settings = Settings.from_env()
+embeddings = load_embeddings(settings.model)
 marks["load_embeddings"] = time.time()
-ensure_index(settings.docs_dir, settings.index_dir, embeddings,
-             model_identity(settings.embed_model), ChunkerSettings())
+ensure_index(IndexSpec.from_settings(settings), embeddings)
 marks["ensure_index"] = time.time()
 pipeline = rag.pipeline.Pipeline(settings, embeddings=embeddings)
 marks["pipeline_init"] = time.time()
@@ -410,7 +410,7 @@ def bench_ui(docs_dir: Path, index_dir: Path, questions: Sequence[str], tmp: Pat
 
 
 def chunks_ivf_vs_flat(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict:
-    """Recall@k of the IVF index ``index_store`` chooses past 100k chunks, against exact search.
+    """Recall@k of the IVF index ``rag.store.ann`` chooses past 100k chunks, against exact search.
 
     ``recall_at_k`` counts the exact top-k ids found. The synthetic corpus holds N
     near-copies of every passage (cosine ≈ 0.99), so ids tie; ``score_recall_at_k``
@@ -418,7 +418,7 @@ def chunks_ivf_vs_flat(vectors: np.ndarray, queries: np.ndarray, k: int = 10) ->
     i.e. an equally good neighbour.
     """
 
-    from rag.index_store import CHUNK_PROBES, chunk_index_for
+    from rag.store.ann import CHUNK_PROBES, chunk_index_for
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -464,14 +464,14 @@ def chunks_ivf_vs_flat(vectors: np.ndarray, queries: np.ndarray, k: int = 10) ->
 
 
 def sentence_ann_vs_scan(index: Any, queries: np.ndarray, k: int = 30) -> dict:
-    """What the approximate sentence index (rag.sentence_search) loses against the scan.
+    """What the approximate sentence index (rag.store.sentence_search) loses against the scan.
 
     Compares the top ``k`` sentences each returns for the same questions, by id and
     by score (near-copies score alike). A corpus too small to carry the index gets
     one built here, to measure it all the same.
     """
-    from rag.index_store import sentence_ann_for
-    from rag.sentence_search import SentenceSearch
+    from rag.store.ann import sentence_ann_for
+    from rag.store.sentence_search import SentenceSearch
 
     rows = (index.sentence_vectors, index.clause_vectors, index.clause_owners)
     ann, build_s = index.sentence_ann, None
@@ -515,8 +515,9 @@ def scale_worker(args: argparse.Namespace) -> dict:
     """One corpus size, in its own process (so its RSS is its own)."""
     from benchmarks import corpus
     from rag.embeddings import load_embeddings, model_identity
-    from rag.index_store import build
     from rag.pipeline import Pipeline
+    from rag.store.base import IndexSpec
+    from rag.store.build import build
 
     n, work = args.scale_worker, Path(args.work_dir)
     docs, index_dir = work / "docs", work / "index"
@@ -526,15 +527,17 @@ def scale_worker(args: argparse.Namespace) -> dict:
     generate_s = time.perf_counter() - started
     extra = corpus.make_report(text, n, plant=True)  # the report added afterwards
     settings = settings_for(docs, index_dir)
-    model_id = model_identity(settings.embed_model)
+    model_id = model_identity(settings.model.name)
     started = time.perf_counter()
-    embeddings = load_embeddings(settings)
+    embeddings = load_embeddings(settings.model)
     load_s = time.perf_counter() - started
     embeddings.embed_documents(["预热 warm-up"])
 
     say(f"N={n}: building the index of {n} reports")
     started, cpu = time.perf_counter(), time.process_time()
-    build_dir, _ = build(docs, index_dir, embeddings, model_id, progress=embed_progress(f"N={n}"))
+    build_dir, _ = build(
+        IndexSpec(docs, index_dir, model_id), embeddings, progress=embed_progress(f"N={n}")
+    )
     build_s, build_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
     files = {p.name: p.stat().st_size for p in build_dir.iterdir() if p.is_file()}
@@ -571,25 +574,25 @@ def scale_worker(args: argparse.Namespace) -> dict:
         say(f"N={n}: approximate vs exact recall")
         asked = [*(f.question for f in planted), *general]
         queries = np.asarray([embeddings.embed_query(q) for q in asked], dtype=np.float32)
-        index = pipeline.index.chunk_index
+        index = pipeline.store.index.chunk_index
         chunk_vectors = index.reconstruct_n(0, index.ntotal)
         approximate = {
             "chunks": chunks_ivf_vs_flat(chunk_vectors, queries),
-            "sentences": sentence_ann_vs_scan(pipeline.index, queries),
+            "sentences": sentence_ann_vs_scan(pipeline.store.index, queries),
         }
     del pipeline
 
     say(f"N={n}: incremental rebuild with one more report")
     (docs / extra.name).write_text(extra.text, encoding="utf-8")
     started = time.perf_counter()
-    build_dir, _ = build(docs, index_dir, embeddings, model_id)
+    build_dir, _ = build(IndexSpec(docs, index_dir, model_id), embeddings)
     incremental_s = time.perf_counter() - started
     after = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
     # What that report costs on its own: the same report indexed alone, from scratch.
     alone_docs = work / "alone"
     alone_docs.mkdir()
     (alone_docs / extra.name).write_text(extra.text, encoding="utf-8")
-    alone_dir, _ = build(alone_docs, work / "alone-index", embeddings, model_id)
+    alone_dir, _ = build(IndexSpec(alone_docs, work / "alone-index", model_id), embeddings)
     alone = json.loads((alone_dir / "manifest.json").read_text(encoding="utf-8"))
     expected = alone["embedded"]
     embedded = manifest["embedded"]
@@ -984,12 +987,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_for(docs, index_dir)
         say("loading the embedding model")
         started = time.perf_counter()
-        embeddings = load_embeddings(settings)
+        embeddings = load_embeddings(settings.model)
         report["model_load_s"] = round(time.perf_counter() - started, 2)
         _checkpoint(args.out)
         say(f"index build of {docs} into a fresh folder")
         report["index_build"] = bench_build(
-            embeddings, model_identity(settings.embed_model), docs, index_dir
+            embeddings, model_identity(settings.model.name), docs, index_dir
         )
         _checkpoint(args.out)
         pipeline = Pipeline(settings, embeddings=embeddings)

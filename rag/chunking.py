@@ -7,8 +7,9 @@ can always be traced back to the characters (and line) it came from.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from rag.config import ChunkerSettings
 from rag.types import Chunk
 
 _TERMINATORS = set("。！？；;!?")
@@ -20,20 +21,6 @@ _CN_NUM = "一二三四五六七八九十"
 _HEADING = re.compile(rf"^\s*(#{{1,6}}\s+\S|[{_CN_NUM}]+、|第[{_CN_NUM}]+[章节部分])")
 _ORDINAL_TOPIC = re.compile(rf"^\s*([{_CN_NUM}]+是|[（(][{_CN_NUM}\d]+[)）])")
 _TITLE_WORDS = re.compile(r"(报告|规划|纲要|公报|意见|通知|决定|方案|总结|计划)$")
-
-
-@dataclass(frozen=True)
-class ChunkerSettings:
-    """Recorded in the index manifest: a change makes the index stale."""
-
-    target_chars: int = 220
-    max_sentence_chars: int = 260
-    overlap_sentences: int = 1
-    short_line_chars: int = 24
-    topic_sentence_chars: int = 16
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

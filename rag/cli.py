@@ -1,4 +1,8 @@
-"""Command line: ``python -m rag index | ask | eval``."""
+"""Command line: ``rag index | ask | eval | serve | add | remove | list`` (also ``python -m rag``).
+
+A thin shell over the same core the chat UI uses: settings from the environment,
+overridden by the flags; every command calls one function of the package.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,14 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.types import Citation
+
+EXAMPLES = """examples:
+  rag ask "全年开展了多少轮全员核酸检测？"
+  rag ask "How many rounds of COVID testing were carried out?" --source report.txt
+  rag index --rebuild
+  rag add ~/reports/2023.pdf
+  rag serve --port 8080
+"""
 
 
 def _progress_bar(description: str):  # noqa: ANN202 - a tqdm callback
@@ -37,38 +49,39 @@ def where(citation: Citation) -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings().with_overrides(
-        embed_model=args.model, docs_dir=args.docs, index_dir=args.index_dir
-    )
+    flags = {
+        "embed_model": args.model,
+        "docs_dir": args.docs,
+        "index_dir": args.index_dir,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "share": getattr(args, "share", None) or None,
+    }
+    return Settings.from_env().override(**{k: v for k, v in flags.items() if v is not None})
+
+
+def _holder(settings: Settings, progress: bool = False):  # noqa: ANN202
+    from rag.pipeline import Pipeline, PipelineHolder
+
+    bar = _progress_bar("Embedding") if progress else None
+    return PipelineHolder(lambda: Pipeline(settings, bar))
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from rag.embeddings import load_embeddings, model_identity
-    from rag.index_store import build
+    from rag.embeddings import load_embeddings
+    from rag.store.base import IndexSpec
+    from rag.store.build import build, ensure_index
 
     settings = _settings(args)
-    embeddings = load_embeddings(settings)
+    embeddings = load_embeddings(settings.model)
+    spec = IndexSpec.from_settings(settings)
     if not args.rebuild:
-        from rag.index_store import ensure_index
-
-        index = ensure_index(
-            settings.docs_dir,
-            settings.index_dir,
-            embeddings,
-            model_identity(settings.embed_model),
-            progress=_progress_bar("Embedding"),
-        )
+        index = ensure_index(spec, embeddings, progress=_progress_bar("Embedding"))
         for item in index.skipped:
             print(f"skipped {item.name}: {item.reason}")
         print(f"Index ready: {len(index.chunks)} chunks from {len(index.texts)} documents.")
         return 0
-    path, skipped = build(
-        settings.docs_dir,
-        settings.index_dir,
-        embeddings,
-        model_identity(settings.embed_model),
-        progress=_progress_bar("Embedding"),
-    )
+    path, skipped = build(spec, embeddings, progress=_progress_bar("Embedding"))
     for item in skipped:
         print(f"skipped {item.name}: {item.reason}")
     print(f"Index built: {path}")
@@ -95,35 +108,105 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__)
-    parser.add_argument("--model", help="embedding model: hub id or folder (env RAG_EMBED_MODEL)")
-    parser.add_argument("--docs", type=Path, help="documents folder (env RAG_DOCS_DIR)")
-    parser.add_argument("--index-dir", type=Path, help="index folder (env RAG_INDEX_DIR)")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    commands = parser.add_subparsers(dest="command", required=True)
-    index = commands.add_parser("index", help="build or refresh the index")
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from rag.server import configure_logging, serve
+
+    settings = _settings(args)
+    configure_logging(settings.server.log_level)
+    return serve(settings)
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    from rag.documents import add_document
+
+    holder = _holder(_settings(args), progress=True)
+    for path in args.files:
+        print(add_document(holder, path, _progress_bar("Embedding")).message)
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from rag.documents import remove_document
+
+    holder = _holder(_settings(args), progress=True)
+    for name in args.names:
+        print(remove_document(holder, name, _progress_bar("Embedding")).message)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from rag.documents import list_documents
+
+    documents = list_documents(_holder(_settings(args), progress=True).get())
+    for doc in documents:
+        print(f"{doc.name}\t{doc.chunks} chunks\t{doc.sentences} sentences\t{doc.characters} chars")
+    print(f"{len(documents)} documents")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line parser (flags override the RAG_* environment variables)."""
+    top = argparse.ArgumentParser(
+        prog="rag",
+        description="Cited answers from Chinese government work reports.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--model", help="embedding model: hub id or folder (env RAG_EMBED_MODEL)")
+    top.add_argument("--docs", type=Path, help="documents folder (env RAG_DOCS_DIR)")
+    top.add_argument("--index-dir", type=Path, help="index folder (env RAG_INDEX_DIR)")
+    top.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    index = command("index", "build or refresh the index", "rag index --rebuild")
     index.add_argument("--rebuild", action="store_true", help="build anew even if current")
     index.set_defaults(run=_cmd_index)
-    ask = commands.add_parser("ask", help="answer one question")
+    ask = command("ask", "answer one question", 'rag ask "2023年地区生产总值预期增长多少？"')
     ask.add_argument("question")
     ask.add_argument("--source", help="limit the search to one document")
     ask.set_defaults(run=_cmd_ask)
-    evaluate = commands.add_parser("eval", help="run the eval set with the baselines")
+    evaluate = command("eval", "run the eval set with the baselines", "rag eval --no-baselines")
     evaluate.add_argument("--set", type=Path, help="question file (JSON Lines)")
-    evaluate.add_argument("--no-baselines", action="store_true")
+    evaluate.add_argument("--no-baselines", action="store_true", help="only our pipeline")
     evaluate.add_argument("--out", type=Path, help="report folder (default evals/reports)")
     evaluate.set_defaults(run=_cmd_eval)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    serve = command("serve", "serve the chat UI", "rag serve --host 0.0.0.0 --port 8080")
+    serve.add_argument("--host", help="interface to listen on (env RAG_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (env RAG_PORT, default 7860)")
+    serve.add_argument(
+        "--share", action="store_true", help="also open a public share link (off unless asked)"
     )
+    serve.set_defaults(run=_cmd_serve)
+    add = command("add", "add documents and index them", "rag add report.pdf")
+    add.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    add.set_defaults(run=_cmd_add)
+    remove = command("remove", "remove documents from the index", "rag remove report.pdf")
+    remove.add_argument("names", nargs="+", metavar="NAME")
+    remove.set_defaults(run=_cmd_remove)
+    listing = command("list", "list the indexed documents", "rag list")
+    listing.set_defaults(run=_cmd_list)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command != "serve":
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    from rag.documents import DocumentError
     from rag.embeddings import EmbeddingModelError
-    from rag.index_store import IndexError_
+    from rag.store.base import IndexError_
 
     try:
         return args.run(args)
-    except (EmbeddingModelError, IndexError_) as exc:
+    except (EmbeddingModelError, IndexError_, DocumentError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from langchain_huggingface import HuggingFaceEmbeddings
 
 from rag.bundled_model import BUNDLED_MODEL_ID, materialise
-from rag.config import Settings
+from rag.config import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ def _load_error(setting: str, reason: str) -> EmbeddingModelError:
     )
 
 
-def load_embeddings(settings: Settings) -> QueryEmbeddings:
-    """Load the model named by ``settings.embed_model`` (env ``RAG_EMBED_MODEL``)."""
-    setting = settings.embed_model
+def load_embeddings(settings: ModelSettings) -> QueryEmbeddings:
+    """Load the model named by ``settings.name`` (env ``RAG_EMBED_MODEL``)."""
+    setting = settings.name
     started = time.perf_counter()
     bundled = setting == BUNDLED
     name = str(materialise(settings.cache_dir / "models")) if bundled else setting

@@ -8,14 +8,14 @@ full- and half-width punctuation, and answers may paraphrase number formats.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rag.text import normalize_numbers
+
 MIN_REVERSE_QUOTE_CHARS = 8  # a quote shorter than this is too vague to count as "inside gold"
 
-_THOUSANDS_SEP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -26,10 +26,7 @@ def normalize_for_match(text: str) -> str:
     thousands separators are dropped before whitespace is removed so that
     ``4, 123`` (a list) is not mistaken for ``4,123`` (a number).
     """
-    t = unicodedata.normalize("NFKC", text).lower()
-    t = t.replace("％", "%")  # NFKC already maps it; kept explicit for clarity
-    t = _THOUSANDS_SEP.sub("", t)
-    return _WHITESPACE.sub("", t)
+    return _WHITESPACE.sub("", normalize_numbers(text))
 
 
 def fact_present(answer_text: str, alternatives: list[str]) -> bool:

@@ -259,7 +259,7 @@ def langchain_tutorial_search(pipeline: Any) -> Search:
     )
     sources = [
         Document(page_content=text, metadata={"source": name})
-        for name, text in sorted(pipeline.index.texts.items())
+        for name, text in sorted(pipeline.store.texts.items())
     ]
     docs = splitter.split_documents(sources)
     started = time.perf_counter()
@@ -272,9 +272,9 @@ def langchain_tutorial_search(pipeline: Any) -> Search:
 
 def bm25_search(pipeline: Any) -> Search:
     """BM25 alone over our chunks, with the tokenizer our hybrid retriever uses."""
-    from rag.retriever import LexicalIndex
+    from rag.store.lexical import LexicalIndex
 
-    chunks = pipeline.index.chunks
+    chunks = pipeline.store.chunks
     bm25 = LexicalIndex([c.text for c in chunks])
 
     def search(question: str) -> list[str]:
@@ -285,13 +285,12 @@ def bm25_search(pipeline: Any) -> Search:
 
 
 def dense_search(pipeline: Any) -> Search:
-    """Dense alone: the query embedding against our chunks' FAISS index."""
-    chunks = pipeline.index.chunks
+    """Dense alone: the query embedding against our chunks' vectors in the store."""
+    chunks = pipeline.store.chunks
 
     def search(question: str) -> list[str]:
         vector = np.asarray(pipeline.embeddings.embed_query(question), dtype=np.float32)
-        _, ids = pipeline.index.chunk_index.search(vector.reshape(1, -1), TOP_K)
-        return [chunks[int(i)].text for i in ids[0] if i >= 0]
+        return [chunks[i].text for i in pipeline.store.chunk_search(vector, TOP_K)]
 
     return search
 
@@ -510,11 +509,11 @@ def _config(settings: Settings, question_file: Path, n_questions: int) -> dict[s
     from rag.embeddings import model_identity
 
     return {
-        "model": model_identity(settings.embed_model),
+        "model": model_identity(settings.model.name),
         "question_file": str(question_file),
         "n_questions": n_questions,
-        "docs_dir": str(settings.docs_dir),
-        "index_dir": str(settings.index_dir),
+        "docs_dir": str(settings.documents.docs_dir),
+        "index_dir": str(settings.store.index_dir),
         "top_k": TOP_K,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

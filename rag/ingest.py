@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
+from rag.types import SkippedFile, SourceText
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SourceText:
-    """One readable document; citation offsets index into ``text``."""
-
-    name: str  # path relative to the documents folder
-    text: str
-    sha256: str  # of the file's bytes, so a changed file is re-embedded
-    pages: list[int] | None = None  # PDF: offset in ``text`` where each page starts
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    name: str
-    reason: str
 
 
 def read_source(path: Path, name: str) -> SourceText:

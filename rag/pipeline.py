@@ -1,108 +1,43 @@
-"""The query path: question → hybrid retrieval → scored sentences → cited answer.
+"""The query path, as wiring: question → retrieval → scored sentences → decision → answer.
 
 A ``Pipeline`` loads the model and the index once and then answers any number
-of questions, from any number of threads.
+of questions, from any number of threads. The steps live in their own modules
+(:mod:`rag.question`, :mod:`rag.retrieval`, :mod:`rag.answering`, :mod:`rag.llm`);
+this one only passes each the results of the one before.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
-import re
 import threading
-import unicodedata
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_huggingface import HuggingFaceEmbeddings
+from langchain_core.embeddings import Embeddings
 
-from rag.answerer import (
-    ABSTAIN_BELOW,
-    MAX_CITATIONS,
-    MIN_LEXICAL_ZH,
-    Candidate,
-    Evidence,
-    TermWeights,
-    asks_quantity,
-    compose,
-    is_chinese,
-    question_terms,
-    score_sentences,
-    split_question,
-)
-from rag.chunking import ChunkerSettings
+from rag.answering import TermWeights, compose, decide, question_terms, score_sentences
 from rag.config import Settings
-from rag.embeddings import load_embeddings, model_identity
 from rag.glossary import Glossary, load_glossary
-from rag.index_store import LoadedIndex, ensure_index
-from rag.llm import answer_with_llm
-from rag.retriever import HybridRetriever, ScoredChunk, vector_store
-from rag.sentence_search import SentenceSearch
-from rag.types import Answer, Chunk
+from rag.question import analyse
+from rag.retrieval import Retriever
+from rag.store.base import IndexSpec, Progress, Store
+from rag.store.records import RecordMap
+from rag.text import is_chinese
+from rag.types import Answer, Evidence, Retrieval, ScoredChunk
+
+if TYPE_CHECKING:
+    from rag.langchain_retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
 
-_FOLLOW_UP = re.compile(
-    r"^(那|那么|还有|另外|而|and\b|what about|how about|and what|also)|(呢|呢？|呢\?)$", re.I
-)
-_HAS_WORD = re.compile(r"[\w\u3400-\u9fff]")
-_MARKUP = re.compile(r"</?[a-zA-Z][^<>]*>")
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# A non-Chinese input with none of these asks nothing (code, SQL, a greeting).
-_QUESTION_CUE = re.compile(
-    r"[?？؟]|\b(how|what|which|who|whom|whose|when|where|why|is|are|was|were|do|does|did|"
-    r"can|could|will|would|has|have|had|name|list|tell|give|show|describe|explain)\b",
-    re.IGNORECASE,
-)
-NOT_A_QUESTION = (
-    "请提一个关于文档的问题。 Please ask a question about the documents, "
-    "e.g. “How many rounds of COVID testing were carried out?”"
-)
-_CLOSEST = 3
 
+def open_store(settings: Settings, embeddings: Embeddings, progress: Progress | None) -> Store:
+    """The configured store for ``settings``, built or refreshed first when needed."""
+    from rag.store.faiss_store import open_store as open_faiss
 
-@dataclass(frozen=True)
-class Retrieval:
-    """One question's retrieval and decision, for the eval and the UI."""
-
-    answer: Answer
-    hits: list[ScoredChunk]
-    evidence: Evidence
-
-
-def clean_question(question: str) -> str:
-    """Drop control characters (NUL, ANSI colours and friends) and markup tags: no one
-    asks with those."""
-    text = "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " "
-        for ch in _ANSI_ESCAPE.sub(" ", question)
-    )
-    return _MARKUP.sub(" ", text).strip()
-
-
-def input_problem(question: str, max_chars: int) -> str | None:
-    """A friendly reason why ``question`` cannot be answered as asked, if any."""
-    if not question:
-        return "请输入一个问题。 Please type a question."
-    if len(question) > max_chars:
-        return (
-            f"问题太长了（{len(question)} 字，上限 {max_chars} 字）。"
-            f" The question is too long ({len(question)} characters; the limit is {max_chars})."
-        )
-    if not _HAS_WORD.search(question):
-        return "请用文字提一个关于文档的问题。 Please ask a question about the documents in words."
-    return None
-
-
-def previous_question(history: Sequence[str], max_chars: int) -> str:
-    """The last earlier question, as context; one over the limit was refused, so it is none
-    (and would cost a long embedding per follow-up)."""
-    return "" if not history or len(history[-1]) > max_chars else clean_question(history[-1])
-
-
-def is_follow_up(question: str) -> bool:
-    return bool(_FOLLOW_UP.search(question.strip())) or len(question.strip()) <= 6
+    return open_faiss(IndexSpec.from_settings(settings), embeddings, progress)
 
 
 class Pipeline:
@@ -111,58 +46,26 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings | None = None,
-        progress: Callable[[int, int], None] | None = None,
-        embeddings: HuggingFaceEmbeddings | None = None,
+        progress: Progress | None = None,
+        embeddings: Embeddings | None = None,
     ) -> None:
         """``embeddings`` lets several pipelines share one loaded model."""
-        self.settings = settings or Settings()
-        self.embeddings = embeddings or load_embeddings(self.settings)
-        self.index: LoadedIndex = ensure_index(
-            self.settings.docs_dir,
-            self.settings.index_dir,
-            self.embeddings,
-            model_identity(self.settings.embed_model),
-            ChunkerSettings(),
-            progress,
-        )
-        self._sentence_starts = self._sentence_positions()
-        self.term_weights = TermWeights([s.text for s in self.index.sentences])
+        from rag.embeddings import load_embeddings
+
+        self.settings = settings or Settings.from_env()
+        self.embeddings = embeddings or load_embeddings(self.settings.model)
+        self.store = open_store(self.settings, self.embeddings, progress)
+        self.records = RecordMap(self.store.chunks, self.store.sentences)
+        self.term_weights = TermWeights([s.text for s in self.store.sentences])
         self._glossary: Glossary | None = None
         self._glossary_lock = threading.Lock()
-        sentence_chunks = [-1] * len(self.index.sentences)
-        for chunk in self.index.chunks:
-            for i in self._sentences_in(chunk):
-                if sentence_chunks[i] < 0 and not self.index.sentences[i].label:
-                    sentence_chunks[i] = chunk.chunk_id
-        self.retriever = HybridRetriever(
-            store=vector_store(self.index, self.embeddings),
-            chunks=self.index.chunks,
-            sentences=SentenceSearch(
-                self.index.sentence_vectors,
-                self.index.clause_vectors,
-                self.index.clause_owners,
-                self.index.sentence_ann,
-            ),
-            sentence_chunks=sentence_chunks,
+        self.retriever = Retriever(
+            self.store,
+            self.records.sentence_chunks,
+            embed=lambda text: self._embed_queries([text])[0],
             translate=self.with_translations,
+            settings=self.settings.retrieval,
         )
-
-    def _sentence_positions(self) -> dict[str, tuple[list[int], list[int]]]:
-        """Per source, sentence starts (sorted) and their indices, to find a chunk's sentences."""
-        by_source: dict[str, list[tuple[int, int]]] = {}
-        for i, s in enumerate(self.index.sentences):
-            by_source.setdefault(s.source, []).append((s.start, i))
-        out = {}
-        for source, pairs in by_source.items():
-            pairs.sort()
-            out[source] = ([p[0] for p in pairs], [p[1] for p in pairs])
-        return out
-
-    def _sentences_in(self, chunk: Chunk) -> list[int]:
-        starts, ids = self._sentence_starts.get(chunk.source, ([], []))
-        lo = bisect.bisect_left(starts, chunk.start)
-        hi = bisect.bisect_left(starts, chunk.end)
-        return [ids[j] for j in range(lo, hi) if self.index.sentences[ids[j]].end <= chunk.end]
 
     def glossary(self) -> Glossary:
         """English → the documents' Chinese words; loaded on the first non-Chinese question."""
@@ -184,15 +87,15 @@ class Pipeline:
         rows = batch(texts) if batch else [self.embeddings.embed_query(t) for t in texts]
         return [np.asarray(row, dtype=np.float32) for row in rows]
 
+    def langchain_retriever(self, k: int | None = None) -> HybridRetriever:
+        """This pipeline's retrieval as a LangChain ``BaseRetriever``."""
+        from rag.langchain_retriever import HybridRetriever
+
+        return HybridRetriever(retriever=self.retriever, k=k or self.settings.retrieval.k)
+
     @property
     def sources(self) -> list[str]:
-        return sorted(self.index.manifest.get("sources", {}))
-
-    def _page_at(self, source: str, offset: int) -> int | None:
-        """The PDF page of ``offset`` in ``source`` (that of the sentence holding it)."""
-        starts, ids = self._sentence_starts.get(source, ([], []))
-        i = bisect.bisect_right(starts, offset) - 1
-        return getattr(self.index.sentences[ids[i]], "page", None) if i >= 0 else None
+        return sorted(self.store.manifest.get("sources", {}))
 
     def query(
         self,
@@ -212,36 +115,34 @@ class Pipeline:
         retrieval = self.retrieve(question, history, source)
         if self.settings.llm is None or not retrieval.hits:
             return retrieval.answer
-        question = clean_question(question)
-        previous = previous_question(history, self.settings.max_question_chars)
+        from rag.llm import answer_with_llm
+
+        asked = analyse(question, history, self.settings.answering.max_question_chars)
         return answer_with_llm(
-            question,
+            asked.text,
             retrieval.hits,
             retrieval.answer,
             self.settings.llm,
             on_token,
-            previous=previous if previous and is_follow_up(question) else "",
-            page_of=self._page_at,
+            previous=asked.previous,
+            page_of=self.records.page_at,
         )
 
     def retrieve(
-        self, question: str, history: Sequence[str] = (), source: str | None = None, k: int = 5
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        source: str | None = None,
+        k: int | None = None,
     ) -> Retrieval:
         """The extractive answer with the retrieved chunks and the decision (never the LLM)."""
-        question = clean_question(question)
-        problem = input_problem(question, self.settings.max_question_chars)
-        if not (problem or history or is_chinese(question) or _QUESTION_CUE.search(question)):
-            problem = NOT_A_QUESTION
-        if problem:
-            return Retrieval(Answer(problem, [], True), [], Evidence(None, [], True))
-        previous = previous_question(history, self.settings.max_question_chars)
-        follow_up = bool(previous) and is_follow_up(question)
-        search_text = f"{previous} {question}" if follow_up else question
-        scoring_text = question
-        if follow_up and asks_quantity(previous) and not asks_quantity(question):
-            scoring_text += " 多少" if is_chinese(question) else " how many"
-
-        parts = split_question(scoring_text)
+        answering = self.settings.answering
+        asked = analyse(question, history, answering.max_question_chars)
+        if asked.problem:
+            return Retrieval(Answer(asked.problem, [], True), [], Evidence(None, [], True))
+        k = k or self.settings.retrieval.k
+        parts = asked.parts
+        search_text = asked.search_text
         vectors = self._embed_queries([search_text] + ([] if parts == [search_text] else parts))
         vector = vectors[0]
         part_vectors = vectors[1:] or [vector]
@@ -259,47 +160,82 @@ class Pipeline:
         chunk_of: dict[int, ScoredChunk] = {}
         rank: dict[int, int] = {}
         for r, hit in enumerate(hits):
-            for idx in self._sentences_in(hit.chunk):
+            for idx in self.records.sentences_in(hit.chunk):
                 chunk_of.setdefault(idx, hit)
                 rank.setdefault(idx, r)
         candidates = list(chunk_of)
 
-        zh = is_chinese(question)
-        glossary = None if zh else self.glossary()
+        glossary = None if asked.zh else self.glossary()
+        sentences = self.store.sentences
         ranked_parts = [
             score_sentences(
                 part,
                 scores.of(candidates),
                 candidates,
                 rank,
-                self.index.sentences,
+                sentences,
                 question_terms(part, self.term_weights, glossary),
             )
             for part, scores in zip(parts, relevance, strict=True)
         ]
-        threshold = ABSTAIN_BELOW["zh" if zh else "en"]
-        min_lexical = MIN_LEXICAL_ZH if zh else 0.0
-        chosen: list[Candidate] = []
-        for ranked in ranked_parts:
-            fresh = ranked and all(c.sentence != ranked[0].sentence for c in chosen)
-            if fresh and ranked[0].score >= threshold and ranked[0].lexical >= min_lexical:
-                chosen.append(ranked[0])
-        chosen = chosen[:MAX_CITATIONS]
-        best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)
-        abstained = not chosen
-        closest = ranked_parts[0][:_CLOSEST] if ranked_parts and ranked_parts[0] else []
-        answer = compose(question, chosen, closest, abstained, self.index.sentences, chunk_of)
-        return Retrieval(answer, hits, Evidence(best, chosen, abstained))
+        evidence = decide(ranked_parts, asked.zh, answering)
+        closest = ranked_parts[0][: answering.closest_shown] if ranked_parts else []
+        answer = compose(
+            asked.text, evidence.chosen, closest, evidence.abstained, sentences, chunk_of
+        )
+        return Retrieval(answer, hits, evidence)
 
 
-_default: Pipeline | None = None
-_default_lock = threading.Lock()
+class PipelineHolder:
+    """One lazily loaded pipeline, shared by whoever asks: the API, the UI, the CLI.
+
+    The factory is called once, by the first thread that asks; the others wait
+    for it. A failed load is logged and retried on the next request, so a
+    transient problem does not leave the app broken for good.
+    """
+
+    def __init__(self, factory: Callable[[], Pipeline] | None = None) -> None:
+        self._factory = factory or Pipeline
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline | None = None
+
+    def get(self) -> Pipeline:
+        """The loaded pipeline, loading it now if nobody has yet."""
+        with self._lock:
+            if self._pipeline is None:
+                started = time.perf_counter()
+                self._pipeline = self._factory()
+                log.info("Pipeline loaded in %.1f s", time.perf_counter() - started)
+                # The bilingual dictionary (≈1 s) loads in the background, so that
+                # neither start-up nor the first English question waits for it.
+                threading.Thread(target=self._pipeline.glossary, daemon=True).start()
+            return self._pipeline
+
+    def replace(self, pipeline: Pipeline) -> None:
+        """Swap in a rebuilt pipeline; questions already running finish on the old one."""
+        with self._lock:
+            self._pipeline = pipeline
+
+    def warm_up_in_background(self) -> None:
+        """Load now, in a thread, so that the first question does not wait for it."""
+
+        def load() -> None:
+            try:
+                self.get()
+            except Exception:
+                log.exception("Loading the model or the index failed")
+
+        threading.Thread(target=load, name="warm-up", daemon=True).start()
+
+
+_default = PipelineHolder()
+
+
+def default_holder() -> PipelineHolder:
+    """The process-wide pipeline holder, with settings from the environment."""
+    return _default
 
 
 def default_pipeline() -> Pipeline:
     """The process-wide pipeline, built on first use with settings from the environment."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Pipeline()
-        return _default
+    return _default.get()

@@ -1,8 +1,36 @@
-"""Typed boundaries of the package: what a query returns and what a chunk is."""
+"""Every type that crosses a module boundary: documents, records, retrieval, decisions, answers.
+
+They live here, at the bottom of the import graph, so that any module can name
+them without importing the code that makes them (the scoring code does not load
+FAISS or LangChain to know what a chunk is).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# --- documents -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """One readable document; citation offsets index into ``text``."""
+
+    name: str  # path relative to the documents folder
+    text: str
+    sha256: str  # of the file's bytes, so a changed file is re-embedded
+    pages: list[int] | None = None  # PDF: offset in ``text`` where each page starts
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of the documents folder that gave no text, and why."""
+
+    name: str
+    reason: str
+
+
+# --- index records -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -16,6 +44,54 @@ class Chunk:
     start: int  # character offset into the decoded source text
     end: int
     line: int  # 1-based line of ``start``
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """A sentence of a chunked source: what the answerer scores and cites."""
+
+    source: str
+    section: str
+    start: int
+    end: int
+    line: int
+    text: str
+    label: bool = False  # a heading or topic label, not an answer
+    page: int | None = None  # 1-based PDF page; None for documents without pages
+
+
+# --- retrieval and decision ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk with its fused rank score and its cosine to the question."""
+
+    chunk: Chunk
+    score: float  # fused RRF score
+    dense: float  # cosine similarity to the question
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One scored candidate sentence."""
+
+    sentence: int  # index into the index's sentences
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the answerer decided from; kept for evaluation and threshold tuning."""
+
+    best: Candidate | None
+    chosen: list[Candidate]
+    abstained: bool
+
+
+# --- answers -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -42,3 +118,12 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     checks: dict | None = None  # how an LLM answer was verified (rag.llm); None otherwise
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One question's retrieval and decision, for the eval and the UI."""
+
+    answer: Answer
+    hits: list[ScoredChunk]
+    evidence: Evidence

@@ -12,19 +12,20 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
-from rag.pipeline import Pipeline, default_pipeline
+from rag.config import Settings
+from rag.documents import DocumentError, add_document
+from rag.loaders import SUPPORTED_SUFFIXES
+from rag.pipeline import Pipeline, PipelineHolder, default_holder
+from rag.store.base import Progress
 from rag.types import Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,6 @@ GENERIC_ERROR = (
     "Sorry, something went wrong while answering; please try again."
 )
 UNKNOWN_SOURCE = "没有这个文档。 There is no document of that name."
-CONCURRENCY_LIMIT = 4
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a long report as PDF is a few MB; bigger is likely a scan
-QUEUE_MAX_SIZE = 64
 MAX_HISTORY = 20  # earlier questions kept per chat; only the latest ones matter
 STREAM_DELAY_S = 0.04  # pause between streamed clauses, so the answer visibly grows
 LLM_POLL_S = 0.1  # how often a streaming LLM reply is redrawn
@@ -68,36 +66,6 @@ CSS = """
 
 _CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?：:、])")
 _MARKER = re.compile(r"\[(\d{1,2})\]")
-
-
-class PipelineLoader:
-    """Calls the factory once, whichever thread asks first; the others wait for it.
-
-    A failed load is logged and retried on the next request, so a transient
-    problem does not leave the app broken for good.
-    """
-
-    def __init__(self, factory: Callable[[], Pipeline]) -> None:
-        self._factory = factory
-        self._lock = threading.Lock()
-        self._pipeline: Pipeline | None = None
-
-    def get(self) -> Pipeline:
-        """The loaded pipeline, loading it now if nobody has yet."""
-        with self._lock:
-            if self._pipeline is None:
-                started = time.perf_counter()
-                self._pipeline = self._factory()
-                log.info("Pipeline loaded in %.1f s", time.perf_counter() - started)
-                # The bilingual dictionary (≈1 s) loads in the background, so that
-                # neither start-up nor the first English question waits for it.
-                threading.Thread(target=self._pipeline.glossary, daemon=True).start()
-            return self._pipeline
-
-    def replace(self, pipeline: Pipeline) -> None:
-        """Swap in a rebuilt pipeline; questions already running finish on the old one."""
-        with self._lock:
-            self._pipeline = pipeline
 
 
 # --------------------------------------------------------------------------- rendering
@@ -232,69 +200,28 @@ class ChatHandlers:
     Kept apart from the layout so that they can be called directly, e.g. in tests.
     """
 
-    def __init__(self, pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> None:
-        self.loader = PipelineLoader(pipeline_factory)
-        self._reindex_lock = threading.Lock()  # one upload re-indexes at a time
+    def __init__(self, pipelines: PipelineHolder | Callable[[], Pipeline] | None = None) -> None:
+        """``pipelines``: a holder to share, or a factory for a pipeline of its own."""
+        if isinstance(pipelines, PipelineHolder):
+            self.holder = pipelines
+        else:
+            self.holder = PipelineHolder(pipelines) if pipelines else default_holder()
 
-    def add_document(
-        self, file_path: str | None, progress: Callable[[int, int], None] | None = None
-    ) -> str:
-        """Copy an uploaded file into the documents folder, re-index, swap the index in.
+    def add_document(self, file_path: str | None, progress: Progress | None = None) -> str:
+        """Add an uploaded file to the documents (see :func:`rag.documents.add_document`).
 
-        Only the new (or changed) file is embedded. Returns a message for the page;
-        never raises. An unreadable file is refused before it reaches the folder.
+        Returns a message for the page; never raises.
         """
         if not file_path:
             return "请选择一个文件。 Choose a file to add."
-        upload = Path(file_path)
-        name = re.sub(r"[\x00-\x1f\\/]", "_", upload.name).strip().lstrip(".")
-        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-            return (
-                f"不支持这种文件。 {_text(upload.name)} is not a supported type; "
-                f"use {', '.join(SUPPORTED_SUFFIXES)}."
-            )
         try:
-            size = upload.stat().st_size
-            if size > MAX_UPLOAD_BYTES:
-                return (
-                    f"文件太大。 {_text(name)} is {size / 2**20:.1f} MB; "
-                    f"the limit is {MAX_UPLOAD_BYTES // 2**20} MB."
-                )
-            data = upload.read_bytes()
-            extract_text(upload, data)
-        except UnreadableError as exc:
-            return f"无法读取。 {_text(name)} cannot be indexed: {_text(exc)}."
-        except OSError:
-            log.exception("Reading the upload %s failed", upload)
+            change = add_document(self.holder, Path(file_path), progress)
+        except DocumentError as exc:
+            return _text(exc)
+        except Exception:
+            log.exception("Adding %s failed", file_path)
             return GENERIC_ERROR
-        with self._reindex_lock:
-            try:
-                old = self.loader.get()
-                docs_dir = old.settings.docs_dir
-                target = docs_dir / name
-                previous = target.read_bytes() if target.is_file() else None
-                if previous == data:
-                    return f"{_text(name)} is already indexed. 该文档已在索引中。"
-                docs_dir.mkdir(parents=True, exist_ok=True)
-                _write_atomically(target, data)
-            except Exception:
-                log.exception("Adding %s to the documents folder failed", name)
-                return GENERIC_ERROR
-            try:
-                new = Pipeline(old.settings, progress, embeddings=old.embeddings)
-            except Exception:
-                log.exception("Re-indexing after adding %s failed; putting things back", name)
-                if previous is None:
-                    target.unlink(missing_ok=True)
-                else:
-                    _write_atomically(target, previous)
-                return GENERIC_ERROR
-            self.loader.replace(new)
-        chunks = sum(1 for c in new.index.chunks if c.source == name)
-        embedded = new.index.manifest.get("embedded", 0)
-        log.info("Added %s: %d chunks (%d texts embedded)", name, chunks, embedded)
-        verb = "Updated" if previous is not None else "Added"
-        return f"{verb} {_text(name)}: {chunks} chunks indexed. 文档已加入索引。"
+        return _text(change.message)
 
     def answer(
         self,
@@ -304,7 +231,7 @@ class ChatHandlers:
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
         """Ask the pipeline (raises on failure); an unknown document is a friendly answer."""
-        pipeline = self.loader.get()
+        pipeline = self.holder.get()
         chosen = _source_or_none(source)
         if chosen is not None and chosen not in pipeline.sources:
             return Answer(UNKNOWN_SOURCE, [], True)
@@ -337,7 +264,7 @@ class ChatHandlers:
 
     def uses_llm(self) -> bool:
         """Whether answers come from an LLM (and so stream as the model writes)."""
-        return getattr(self.loader.get().settings, "llm", None) is not None
+        return getattr(self.holder.get().settings, "llm", None) is not None
 
     def _answer_streaming(
         self,
@@ -377,14 +304,14 @@ class ChatHandlers:
     def status(self) -> dict[str, Any]:
         """Whether the model and the index are loaded, and what is indexed."""
         try:
-            p = self.loader.get()
+            p = self.holder.get()
         except Exception:
             log.exception("Loading the pipeline failed")
             return {"ready": False, "documents": 0, "chunks": 0, "sources": []}
         return {
             "ready": True,
             "documents": len(p.sources),
-            "chunks": len(p.index.chunks),
+            "chunks": len(p.store.chunks),
             "sources": list(p.sources),
         }
 
@@ -441,20 +368,13 @@ class ChatHandlers:
         yield list(messages), earlier, ""
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write through a hidden temporary file (never indexed), so no half file is ever read."""
-    tmp = target.with_name(f".upload-{uuid.uuid4().hex}{target.suffix}")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-
-
-def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.Blocks:
-    """The chat app. The pipeline is loaded once, when the app starts, not per question.
-
-    ``pipeline_factory`` is called at most once (on page load, or by whoever asks
-    first); ``app.py`` also warms it up before launching.
-    """
-    handlers = ChatHandlers(pipeline_factory)
+def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None = None
+             ) -> gr.Blocks:
+    """The chat app. The pipeline is loaded once, when the app starts, not per question
+    (``rag serve`` warms it up in the background before launching)."""
+    settings = settings or Settings.from_env()
+    handlers = ChatHandlers(pipelines)
+    max_upload_mb = settings.documents.max_upload_bytes // 2**20
 
     def on_load() -> tuple[str, Any]:
         text, choices = handlers.status_text()
@@ -515,7 +435,7 @@ def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.
                 scale=2,
             )
             upload = gr.File(
-                label=f"Add a document · 添加文档 ({MAX_UPLOAD_BYTES // 2**20} MB max)",
+                label=f"Add a document · 添加文档 ({max_upload_mb} MB max)",
                 file_types=list(SUPPORTED_SUFFIXES),
                 type="filepath",
                 elem_id="upload",
@@ -557,5 +477,8 @@ def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.
         gr.api(handlers.ask, api_name="ask", concurrency_id="rag")
         gr.api(handlers.status, api_name="status", concurrency_limit=None)
 
-    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
+    demo.queue(
+        default_concurrency_limit=settings.server.concurrency,
+        max_size=settings.server.queue_size,
+    )
     return demo

@@ -30,7 +30,7 @@ def seed_text() -> str:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Default model cache (converted once per machine); a private index folder."""
-    return Settings(
+    return Settings().override(
         embed_model="bundled",
         docs_dir=PROJECT_ROOT / "seeds",
         index_dir=tmp_path_factory.mktemp("index"),
@@ -42,7 +42,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def embeddings(settings: Settings):  # noqa: ANN201 - HuggingFaceEmbeddings
     from rag.embeddings import load_embeddings
 
-    return load_embeddings(settings)
+    return load_embeddings(settings.model)
 
 
 @pytest.fixture(scope="session")
@@ -72,9 +72,9 @@ def ui_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # 
     tests, and is stopped at the end of the session.
     """
     env = app_env(
-        RAG_DOCS_DIR=str(settings.docs_dir),
-        RAG_INDEX_DIR=str(settings.index_dir),
-        RAG_EMBED_MODEL=settings.embed_model,
+        RAG_DOCS_DIR=str(settings.documents.docs_dir),
+        RAG_INDEX_DIR=str(settings.store.index_dir),
+        RAG_EMBED_MODEL=settings.model.name,
     )
     log_path = tmp_path_factory.mktemp("ui_server") / "app.log"
     try:

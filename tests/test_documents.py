@@ -7,13 +7,17 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag.config import Settings
+from rag.config import DocumentSettings, Settings
 from rag.embeddings import model_identity
-from rag.index_store import LoadedIndex, build, current_build, embedding_text, ensure_index
 from rag.loaders import PAGE_BREAK, extract_text
 from rag.pipeline import Pipeline
+from rag.store.base import IndexSpec
+from rag.store.build import build, embedding_text, ensure_index
+from rag.store.layout import LoadedIndex, current_build
 from rag.types import Answer
-from rag.ui import MAX_UPLOAD_BYTES, ChatHandlers
+from rag.ui import ChatHandlers
+
+MAX_UPLOAD_BYTES = DocumentSettings().max_upload_bytes
 
 MODEL = model_identity("bundled")
 FILLER = (
@@ -97,7 +101,7 @@ def make_docs(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def doc_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("documents")
-    return Settings(
+    return Settings().override(
         embed_model="bundled", docs_dir=make_docs(root / "docs"), index_dir=root / "index"
     )
 
@@ -125,11 +129,11 @@ def test_pdf_text_keeps_page_offsets(tmp_path: Path) -> None:
 
 
 def test_docx_and_html_text(doc_settings: Settings) -> None:
-    docx_text = extract_text(doc_settings.docs_dir / "water.docx")
+    docx_text = extract_text(doc_settings.documents.docs_dir / "water.docx")
     assert docx_text.pages is None
     assert docx_text.text.splitlines()[0] == "# Water supply"
     assert RESERVOIR in docx_text.text.splitlines()
-    html_text = extract_text(doc_settings.docs_dir / "parks.html").text
+    html_text = extract_text(doc_settings.documents.docs_dir / "parks.html").text
     assert "# Green spaces" in html_text and PARKS in html_text and "var x" not in html_text
 
 
@@ -141,7 +145,7 @@ def test_pdf_fact_on_page_two_is_cited_with_its_page(doc_pipeline: Pipeline) -> 
     _first(answer, "harbor.pdf")
     cite = answer.citations[0]
     assert cite.page == 2 and "18,500" in cite.quote
-    assert doc_pipeline.index.texts["harbor.pdf"][cite.start : cite.end] == cite.quote
+    assert doc_pipeline.store.texts["harbor.pdf"][cite.start : cite.end] == cite.quote
 
 
 def test_word_fact_is_cited_with_its_paragraph(doc_pipeline: Pipeline) -> None:
@@ -214,13 +218,14 @@ def _texts_of(index: LoadedIndex, source: str | None = None) -> set[str]:
 def test_changing_one_file_embeds_only_its_pieces(tmp_path: Path, embeddings) -> None:  # noqa: ANN001
     docs = make_docs(tmp_path / "docs")
     counting = CountingEmbeddings(embeddings)
-    first = ensure_index(docs, tmp_path / "index", counting, MODEL)
+    first = ensure_index(IndexSpec(docs, tmp_path / "index", MODEL), counting)
     assert counting.embedded == first.manifest["embedded"] == len(_texts_of(first)) > 0
-    assert ensure_index(docs, tmp_path / "index", counting, MODEL).manifest == first.manifest
+    again = ensure_index(IndexSpec(docs, tmp_path / "index", MODEL), counting)
+    assert again.manifest == first.manifest
 
     make_pdf(docs / "harbor.pdf", "The lighthouse museum received 21,300 visitors last year.")
     counting.embedded = 0
-    second = ensure_index(docs, tmp_path / "index", counting, MODEL)
+    second = ensure_index(IndexSpec(docs, tmp_path / "index", MODEL), counting)
     expected = len(_texts_of(second, "harbor.pdf") - _texts_of(first))
     assert second.manifest["embedded"] == counting.embedded == expected > 0
     assert expected < second.manifest["chunks"] + second.manifest["sentences"]
@@ -229,7 +234,7 @@ def test_changing_one_file_embeds_only_its_pieces(tmp_path: Path, embeddings) ->
 
     make_docx(docs / "water.docx", extra="A second pumping station opened in May.")
     counting.embedded = 0
-    third = ensure_index(docs, tmp_path / "index", counting, MODEL)
+    third = ensure_index(IndexSpec(docs, tmp_path / "index", MODEL), counting)
     expected = len(_texts_of(third, "water.docx") - _texts_of(second))
     assert third.manifest["embedded"] == counting.embedded == expected > 0
 
@@ -250,7 +255,7 @@ def _broken_docs(folder: Path) -> Path:
 
 def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path, embeddings) -> None:  # noqa: ANN001
     docs = _broken_docs(tmp_path / "docs")
-    path, skipped = build(docs, tmp_path / "index", embeddings, MODEL)
+    path, skipped = build(IndexSpec(docs, tmp_path / "index", MODEL), embeddings)
     reasons = {s.name: s.reason for s in skipped}
     assert sorted(reasons) == ["binary.txt", "corrupt.docx", "empty.txt", "locked.pdf", "scan.pdf"]
     assert "password" in reasons["locked.pdf"]
@@ -259,7 +264,7 @@ def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path, embeddings) -
     assert "not a text file" in reasons["binary.txt"]
     assert "damaged Word file" in reasons["corrupt.docx"]
     assert path == current_build(tmp_path / "index")
-    loaded = ensure_index(docs, tmp_path / "index", embeddings, MODEL)
+    loaded = ensure_index(IndexSpec(docs, tmp_path / "index", MODEL), embeddings)
     assert set(loaded.manifest["sources"]) == {"good.docx"}
     assert sorted(s.name for s in loaded.skipped) == sorted(reasons)
 
@@ -289,10 +294,12 @@ def test_upload_indexes_and_swaps_the_pipeline(tmp_path: Path, embeddings) -> No
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "sewage.txt").write_text(f"环境治理\n{SEWAGE}\n", encoding="utf-8")
-    settings = Settings(embed_model="bundled", docs_dir=docs, index_dir=tmp_path / "index")
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=docs, index_dir=tmp_path / "index"
+    )
     handlers = ChatHandlers(lambda: Pipeline(settings, embeddings=embeddings))
     assert handlers.status()["sources"] == ["sewage.txt"]
-    before = handlers.loader.get()
+    before = handlers.holder.get()
 
     uploads = tmp_path / "uploads"
     uploads.mkdir()
@@ -302,7 +309,7 @@ def test_upload_indexes_and_swaps_the_pipeline(tmp_path: Path, embeddings) -> No
     assert message.startswith("Added harbor.pdf"), message
     assert (docs / "harbor.pdf").read_bytes() == (uploads / "harbor.pdf").read_bytes()
     assert ticks and ticks[-1][0] == ticks[-1][1]  # the progress bar reached its end
-    assert handlers.loader.get() is not before  # swapped in, no restart
+    assert handlers.holder.get() is not before  # swapped in, no restart
     assert handlers.status()["sources"] == ["harbor.pdf", "sewage.txt"]
     answer = handlers.answer("How many visitors did the lighthouse museum receive?", [], None)
     assert answer.citations[0].source == "harbor.pdf" and answer.citations[0].page == 2

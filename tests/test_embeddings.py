@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.bundled_model import materialise
-from rag.config import Settings
+from rag.config import ModelSettings, Settings
 from rag.embeddings import EmbeddingModelError, load_embeddings
 
 EXTRA_TEXTS = [
@@ -117,7 +117,7 @@ def test_unreachable_hub_model_gives_a_clear_error(tmp_path, monkeypatch) -> Non
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     started = time.perf_counter()
     with pytest.raises(EmbeddingModelError) as caught:
-        load_embeddings(Settings(embed_model="BAAI/bge-small-zh-v1.5", cache_dir=tmp_path))
+        load_embeddings(ModelSettings(name="BAAI/bge-small-zh-v1.5", cache_dir=tmp_path))
     message = str(caught.value)
     assert "RAG_EMBED_MODEL" in message and "BAAI/bge-small-zh-v1.5" in message
     assert "cannot be reached" in message
@@ -125,8 +125,8 @@ def test_unreachable_hub_model_gives_a_clear_error(tmp_path, monkeypatch) -> Non
 
 
 def test_a_local_folder_goes_through_the_same_path(settings: Settings) -> None:
-    folder = materialise(settings.cache_dir / "models")
-    local = load_embeddings(Settings(embed_model=str(folder), cache_dir=settings.cache_dir))
+    folder = materialise(settings.model.cache_dir / "models")
+    local = load_embeddings(ModelSettings(name=str(folder), cache_dir=settings.model.cache_dir))
     assert len(local.embed_query("测试")) == 384
     assert local.query_encode_kwargs["prompt_name"] == "query"
 
@@ -139,7 +139,7 @@ def test_word_table_stays_fp16_and_changes_nothing(embeddings, settings: Setting
     model = embeddings._client[0].auto_model
     assert model.embeddings.word_embeddings.weight.dtype == torch.float16
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    plain = SentenceTransformer(str(materialise(settings.cache_dir / "models")), device="cpu")
+    plain = SentenceTransformer(str(materialise(settings.model.cache_dir / "models")), device="cpu")
     assert plain[0].auto_model.embeddings.word_embeddings.weight.dtype == torch.float32
     texts = [*EXTRA_TEXTS, "全年开展73轮全员核酸检测,累计检测714万人次。"]
     ours = embeddings._client.encode(texts, prompt_name="passage", normalize_embeddings=True)

@@ -49,7 +49,7 @@ def _write(path: Path, items: list[object]) -> Path:
 
 def test_run_eval_end_to_end(tmp_path: Path, embeddings, capsys) -> None:  # noqa: ANN001
     questions = _write(tmp_path / "q.jsonl", [COVID, VACCINE, UNANSWERABLE])
-    settings = Settings(index_dir=tmp_path / "index")
+    settings = Settings().override(index_dir=tmp_path / "index")
     code = run_eval(settings, questions, baselines=True, out_dir=tmp_path, embeddings=embeddings)
     assert code == 0
 
@@ -102,6 +102,6 @@ def test_valid_file_loads_and_bad_file_exits_2(tmp_path: Path, capsys) -> None: 
     good = load_questions(_write(tmp_path / "good.jsonl", [COVID, UNANSWERABLE]))
     assert [q.answerable for q in good] == [True, False]
     bad = _write(tmp_path / "bad.jsonl", [COVID, "{"])
-    assert run_eval(Settings(index_dir=tmp_path / "index"), bad, out_dir=tmp_path) == 2
+    assert run_eval(Settings().override(index_dir=tmp_path / "index"), bad, out_dir=tmp_path) == 2
     assert f"{bad}:2:" in capsys.readouterr().err
     assert not (tmp_path / "report.json").exists()

@@ -15,14 +15,9 @@ from langchain_core.embeddings import Embeddings
 
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import model_identity
-from rag.index_store import (
-    CorruptIndexError,
-    NoDocumentsError,
-    _embed,
-    build,
-    current_build,
-    ensure_index,
-)
+from rag.store.base import CorruptIndexError, IndexSpec, NoDocumentsError
+from rag.store.build import build, embed_texts, ensure_index
+from rag.store.layout import current_build
 
 MODEL = model_identity("bundled")
 
@@ -36,7 +31,7 @@ def docs(tmp_path):
 def seed_build(tmp_path_factory, embeddings):
     """One real build of the seed, copied per test: each test then damages its own copy."""
     folder = tmp_path_factory.mktemp("seed-build")
-    ensure_index(copy_seeds(folder / "docs"), folder / "index", embeddings, MODEL)
+    ensure_index(IndexSpec(copy_seeds(folder / "docs"), folder / "index", MODEL), embeddings)
     return folder / "index"
 
 
@@ -47,7 +42,7 @@ def index_dir(seed_build, tmp_path):
 
 def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     index_dir = tmp_path / "index"
-    first = ensure_index(docs, index_dir, embeddings, MODEL)
+    first = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     files = sorted(p.name for p in current_build(index_dir).iterdir())
     assert files == [
         "chunks.faiss",
@@ -62,7 +57,7 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     assert manifest["model"] == MODEL and manifest["dimension"] == 384
     assert manifest["chunker"]["target_chars"] > 0 and manifest["format_version"] == 2
     assert list(manifest["sources"]) == ["000_12477834bc4718d4.txt"]
-    second = ensure_index(docs, index_dir, embeddings, MODEL)
+    second = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert [c.text for c in second.chunks] == [c.text for c in first.chunks]
     assert second.chunk_index.ntotal == len(second.chunks)
     a = first.chunk_index.reconstruct_n(0, 3)
@@ -72,7 +67,7 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
 
 
 def test_a_booby_trapped_pickle_is_never_loaded(docs, tmp_path, index_dir, embeddings) -> None:
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     marker = tmp_path / "pwned"
 
     class Trap:
@@ -82,60 +77,60 @@ def test_a_booby_trapped_pickle_is_never_loaded(docs, tmp_path, index_dir, embed
     for folder in (index_dir, current_build(index_dir)):
         for name in ("index.pkl", "docstore.pkl", "sentences.pkl"):
             (folder / name).write_bytes(pickle.dumps(Trap()))
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert not marker.exists()
 
 
 def test_truncated_faiss_file_is_a_clear_error(docs, index_dir, embeddings) -> None:
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     faiss_file = current_build(index_dir) / "chunks.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     with pytest.raises(CorruptIndexError) as caught:
-        ensure_index(docs, index_dir, embeddings, MODEL)
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert "chunks.faiss" in str(caught.value) and "python -m rag index" in str(caught.value)
 
 
 def test_invalid_json_is_a_clear_error(docs, index_dir, embeddings) -> None:
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     (current_build(index_dir) / "chunks.jsonl").write_text('{"chunk_id": 0, "te', "utf-8")
     with pytest.raises(CorruptIndexError, match="chunks.jsonl"):
-        ensure_index(docs, index_dir, embeddings, MODEL)
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
 
 
 def test_manifest_of_another_model_means_rebuild(docs, index_dir, embeddings, caplog) -> None:
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     path = current_build(index_dir) / "manifest.json"
     manifest = json.loads(path.read_text())
     path.write_text(json.dumps(manifest | {"model": "some/other-model"}))
     caplog.set_level("INFO")
-    loaded = ensure_index(docs, index_dir, embeddings, MODEL)
+    loaded = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert loaded.manifest["model"] == MODEL
     assert "stale" in caplog.text and "model changed" in caplog.text
 
 
 def test_manifest_of_another_dimension_is_a_clear_error(docs, index_dir, embeddings) -> None:
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     path = current_build(index_dir) / "manifest.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"dimension": 768}))
     with pytest.raises(CorruptIndexError, match="dimension"):
-        ensure_index(docs, index_dir, embeddings, MODEL)
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
 
 
 def test_changed_or_deleted_source_means_rebuild(docs, index_dir, embeddings) -> None:
-    ensure_index(docs, index_dir, embeddings, MODEL)
+    ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     (docs / "extra.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
-    grown = ensure_index(docs, index_dir, embeddings, MODEL)
+    grown = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     # Only the new file: its one sentence (which is also its chunk) and its two clauses.
     assert grown.manifest["embedded"] == 3
     assert any("图书馆" in c.text for c in grown.chunks)
     # A text already embedded, in any file, is not embedded again.
     (docs / "copy.txt").write_text("京东镇新建了一座图书馆，藏书5万册。", encoding="utf-8")
-    copied = ensure_index(docs, index_dir, embeddings, MODEL)
+    copied = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert copied.manifest["embedded"] == 0
     assert {c.source for c in copied.chunks if "图书馆" in c.text} == {"copy.txt", "extra.txt"}
     (docs / "copy.txt").unlink()
     (docs / "extra.txt").unlink()
-    shrunk = ensure_index(docs, index_dir, embeddings, MODEL)
+    shrunk = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert shrunk.manifest["embedded"] == 0
     assert not any("图书馆" in c.text for c in shrunk.chunks)
 
@@ -143,15 +138,15 @@ def test_changed_or_deleted_source_means_rebuild(docs, index_dir, embeddings) ->
 def test_empty_documents_folder_is_a_clear_error(tmp_path, embeddings) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(NoDocumentsError, match="No readable"):
-        build(tmp_path / "empty", tmp_path / "index", embeddings, MODEL)
+        build(IndexSpec(tmp_path / "empty", tmp_path / "index", MODEL), embeddings)
 
 
 def test_binary_file_is_skipped_the_rest_indexes(docs, index_dir, embeddings) -> None:
     (docs / "broken.txt").write_bytes(b"\x00\x01\x02binary\xff\xfe")
     (docs / "gbk.txt").write_bytes("京东镇2022年新建公园3个。".encode("gbk"))
-    _, skipped = build(docs, index_dir, embeddings, MODEL)
+    _, skipped = build(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert [s.name for s in skipped] == ["broken.txt"]
-    loaded = ensure_index(docs, index_dir, embeddings, MODEL)
+    loaded = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert any("新建公园3个" in c.text for c in loaded.chunks)
 
 
@@ -173,7 +168,7 @@ def test_texts_are_embedded_longest_first_and_stored_in_order() -> None:
     texts = [chr(ord("a") + i) * n for i, n in enumerate([3, 40, 1, 25, 7, 40, 12] * 5)]
     fake = _RecordingEmbeddings()
     ticks: list[int] = []
-    vectors = _embed(fake, texts, 3, ticks.append)
+    vectors = embed_texts(fake, texts, 3, ticks.append)
     assert [(v[0], chr(int(v[1]))) for v in vectors] == [(len(t), t[0]) for t in texts]
     lengths = [len(t) for batch in fake.batches for t in batch]
     assert lengths == sorted(lengths, reverse=True)
@@ -184,21 +179,24 @@ def test_a_large_index_searches_through_ivf_and_answers_as_the_exact_one(
     docs, index_dir, embeddings, pipeline, monkeypatch
 ) -> None:
     """Past ``EXACT_UP_TO`` vectors chunks and sentences go through IVF; answers stay the same."""
-    from rag import index_store
     from rag.pipeline import Pipeline
+    from rag.store import ann
+    from rag.store import build as build_module
 
-    sentences_ivf = functools.partial(index_store.sentence_ann_for, scan_up_to=0)
-    monkeypatch.setattr(index_store, "sentence_ann_for", sentences_ivf)
-    chunks_ivf = functools.partial(index_store.chunk_index_for, exact_up_to=0)
-    monkeypatch.setattr(index_store, "chunk_index_for", chunks_ivf)
-    build_dir, _ = build(docs, index_dir, embeddings, MODEL)
+    sentences_ivf = functools.partial(ann.sentence_ann_for, scan_up_to=0)
+    monkeypatch.setattr(build_module, "sentence_ann_for", sentences_ivf)
+    chunks_ivf = functools.partial(ann.chunk_index_for, exact_up_to=0)
+    monkeypatch.setattr(build_module, "chunk_index_for", chunks_ivf)
+    build_dir, _ = build(IndexSpec(docs, index_dir, MODEL), embeddings)
     manifest = json.loads((build_dir / "manifest.json").read_text())
     assert manifest["sentence_index"] == "IndexIVFScalarQuantizer" and manifest["embedded"] == 0
     assert manifest["faiss_index"] == "IndexIVFFlat"
-    settings = Settings(embed_model="bundled", docs_dir=docs, index_dir=index_dir, llm=None)
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=docs, index_dir=index_dir, llm=None
+    )
     with_ann = Pipeline(settings, embeddings=embeddings)
-    assert with_ann.index.sentence_ann.ntotal == manifest["sentences"] + manifest["clauses"]
-    assert pipeline.index.sentence_ann is None  # the seed alone is scanned
+    assert with_ann.store.index.sentence_ann.ntotal == manifest["sentences"] + manifest["clauses"]
+    assert pipeline.store.index.sentence_ann is None  # the seed alone is scanned
     rows = (json.loads(line) for line in (PROJECT_ROOT / "evals/questions.jsonl").open())
     questions = [row["question"] for row in rows][:40]
     for question in questions:
@@ -207,4 +205,4 @@ def test_a_large_index_searches_through_ivf_and_answers_as_the_exact_one(
     ann_file = build_dir / "sentences.faiss"
     ann_file.write_bytes(ann_file.read_bytes()[:1000])
     with pytest.raises(CorruptIndexError, match="sentences.faiss"):
-        ensure_index(docs, index_dir, embeddings, MODEL)
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)

@@ -192,7 +192,7 @@ def injected_pipeline(embeddings, tmp_path_factory):  # noqa: ANN001, ANN201
             f"社区服务不断完善。全年新建社区服务站12个，服务居民3万人次。{injection}\n",
             encoding="utf-8",
         )
-    settings = Settings(
+    settings = Settings().override(
         embed_model="bundled", docs_dir=docs, index_dir=tmp_path_factory.mktemp("injected_index")
     )
     return Pipeline(settings, embeddings=embeddings)

@@ -59,9 +59,9 @@ def test_load_smoke(settings: Settings, pipeline, tmp_path: Path) -> None:  # no
     """Four clients for a few seconds against a real server: no errors, no cross-talk."""
     out = tmp_path / "load.json"
     env = {  # the session's documents and already built index: no build at start-up
-        "RAG_DOCS_DIR": str(settings.docs_dir),
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_EMBED_MODEL": settings.embed_model,
+        "RAG_DOCS_DIR": str(settings.documents.docs_dir),
+        "RAG_INDEX_DIR": str(settings.store.index_dir),
+        "RAG_EMBED_MODEL": settings.model.name,
     }
     report = run_load(SMOKE_SECONDS, SMOKE_CLIENTS, out=out, env=env)
     print("\n" + table(report))

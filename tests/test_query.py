@@ -72,14 +72,14 @@ def test_a_follow_up_is_read_in_context(pipeline) -> None:
 
 
 def test_bad_input_gets_a_message_not_an_exception(pipeline) -> None:
-    limit = pipeline.settings.max_question_chars
+    limit = pipeline.settings.answering.max_question_chars
     for question in ("", "   \n\t ", "？？？！！", "x" * (limit + 1), "\x00\x01\x02"):
         answer = pipeline.query(question)
         assert answer.abstained and answer.text and not answer.citations
 
 
 def test_retriever_is_a_langchain_retriever(pipeline) -> None:
-    docs = pipeline.retriever.invoke("全年开展了多少轮全员核酸检测？")
+    docs = pipeline.langchain_retriever().invoke("全年开展了多少轮全员核酸检测？")
     assert any("73轮" in d.page_content for d in docs)
     assert {"source", "section", "start", "end", "line"} <= set(docs[0].metadata)
 

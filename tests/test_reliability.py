@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import re
@@ -24,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -34,8 +32,10 @@ from conftest import SEED, copy_seeds
 from benchmarks.app_process import AppStartError, app_env, log_tail, running_app
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import model_identity
-from rag.index_store import build, current_build, load
 from rag.pipeline import Pipeline
+from rag.store.base import IndexSpec
+from rag.store.build import build
+from rag.store.layout import current_build, load
 
 COVID = "全年开展了多少轮全员核酸检测？"
 MODEL = model_identity("bundled")
@@ -131,7 +131,7 @@ def _prefix(text: str, n: int = 70) -> str:
 @pytest.fixture()
 def built_index(pipeline: Pipeline, tmp_path: Path) -> Path:
     """A private index folder holding a complete earlier build of the seed report."""
-    return _copy_index(pipeline.settings.index_dir, tmp_path / "index")
+    return _copy_index(pipeline.settings.store.index_dir, tmp_path / "index")
 
 
 def test_a_build_killed_midway_leaves_the_previous_index_live(
@@ -183,7 +183,7 @@ def test_a_build_killed_midway_leaves_the_previous_index_live(
     assert [n for n in _build_names(index_dir) if not n.startswith(".")] == [old_build.name]
     assert len(load(old_build, dimension).chunks) == old_chunks
     seed_only = copy_seeds(tmp_path / "seed_only")  # what the earlier build was built from
-    settings = Settings(embed_model="bundled", docs_dir=seed_only, index_dir=index_dir)
+    settings = Settings().override(embed_model="bundled", docs_dir=seed_only, index_dir=index_dir)
     answer = Pipeline(settings, embeddings=embeddings).query(COVID)
     assert "73" in answer.text and not answer.abstained
     assert current_build(index_dir) == old_build  # loaded as it was, not rebuilt
@@ -198,7 +198,7 @@ def test_a_build_killed_midway_leaves_the_previous_index_live(
     result: list[Path] = []
 
     def rebuild() -> None:
-        result.append(build(seed_only, index_dir, embeddings, MODEL)[0])
+        result.append(build(IndexSpec(seed_only, index_dir, MODEL), embeddings)[0])
         finished.set()
 
     threading.Thread(target=rebuild, daemon=True).start()
@@ -254,7 +254,7 @@ def test_two_builds_at_once_leave_one_consistent_live_build(
     # side by side, both would have embedded the new report.
     assert manifest["embedded"] == 0
 
-    settings = Settings(embed_model="bundled", docs_dir=docs, index_dir=index_dir)
+    settings = Settings().override(embed_model="bundled", docs_dir=docs, index_dir=index_dir)
     answer = Pipeline(settings, embeddings=embeddings).query(COVID)
     assert "73" in answer.text
     assert current_build(index_dir) == live  # consistent with the documents: no rebuild
@@ -342,7 +342,7 @@ def test_a_huge_earlier_question_does_not_make_a_follow_up_expensive(
     The model is stopped from embedding more than a few questions' worth of text, so
     the failing case costs a fraction of a second instead of a minute.
     """
-    limit = pipeline.settings.max_question_chars
+    limit = pipeline.settings.answering.max_question_chars
     cls = type(pipeline.embeddings)
     original = cls.embed_queries
     asked: list[int] = []
@@ -456,24 +456,17 @@ def test_hostile_questions_through_the_http_api(api_client: Any, ui_server: str)
 # --------------------------------------------------------------------------- exposure
 
 
-def _load_app_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rag_app_under_test", PROJECT_ROOT / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_defaults_listen_on_loopback_without_share_or_login(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import rag.ui
+    from rag.cli import main
+    from rag.pipeline import PipelineHolder
 
-    app = _load_app_module()
     for name in ("RAG_HOST", "RAG_PORT", "RAG_AUTH"):
         monkeypatch.delenv(name, raising=False)
-    args = app.parse_args([])
-    assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
+    server = Settings.from_env().server
+    assert (server.host, server.port, server.share) == ("127.0.0.1", 7860, False)
 
     launched: list[dict[str, Any]] = []
 
@@ -481,19 +474,19 @@ def test_defaults_listen_on_loopback_without_share_or_login(
         def launch(self, **kwargs: Any) -> None:
             launched.append(kwargs)
 
-    monkeypatch.setattr(rag.ui, "build_ui", lambda factory: FakeDemo())
-    monkeypatch.setattr(app, "_warm_up", lambda: None)  # no model load for this
-    assert app.main([]) == 0
+    monkeypatch.setattr(rag.ui, "build_ui", lambda settings, holder: FakeDemo())
+    monkeypatch.setattr(PipelineHolder, "warm_up_in_background", lambda self: None)  # no model
+    assert main(["serve"]) == 0
     assert launched[-1]["server_name"] == "127.0.0.1"
     assert launched[-1]["share"] is False and launched[-1]["auth"] is None
     assert launched[-1]["show_error"] is False  # errors go to the log, not the page
 
     monkeypatch.setenv("RAG_AUTH", "user:pw")
-    assert app.main([]) == 0
+    assert main(["serve"]) == 0
     assert launched[-1]["auth"] == ("user", "pw")
     for malformed in ("user", "user:", ":pw"):
         monkeypatch.setenv("RAG_AUTH", malformed)
-        assert app.main([]) == 2  # refuses to start rather than run without the login
+        assert main(["serve"]) == 2  # refuses to start rather than run without the login
     assert len(launched) == 2
 
 

@@ -1,10 +1,12 @@
-"""Extractive answers: the source sentences that answer the question, cited verbatim.
+"""Extractive answers: score the candidate sentences, decide, and cite the chosen ones verbatim.
 
 No language model is needed and nothing is paraphrased, so every figure in an
 answer is a figure in the report. Each candidate sentence of the retrieved
 chunks is scored by its embedding similarity to the question, its lexical
 overlap with it and, for "how many" questions, whether it states a matching
-quantity. Weak evidence means an honest abstention.
+quantity (:func:`score_sentences`). :func:`decide` then answers or abstains:
+weak evidence means an honest abstention. This module is pure scoring: it
+imports neither FAISS nor LangChain.
 """
 
 from __future__ import annotations
@@ -14,114 +16,27 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.glossary import Glossary
-from rag.index_store import SentenceRecord
-from rag.retriever import ScoredChunk
-from rag.types import Answer, Citation
+from rag.config import AnsweringSettings
+from rag.question import asks_date, asks_quantity, content_bigrams
+from rag.text import CJK, is_chinese
+from rag.types import Answer, Candidate, Citation, Evidence, ScoredChunk, SentenceRecord
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+if TYPE_CHECKING:
+    from rag.glossary import Glossary
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_QUANTITY_ZH = re.compile(r"(多少|几|多大|多高|比例|百分之|占比|金额|增速|增幅|增长了?多)")
-_QUANTITY_EN = re.compile(
-    r"\b(how (many|much|big|large|high|fast)|what (percentage|share|proportion|rate|number|amount)"
-    r"|number of|amount of|percent|total)\b",
-    re.I,
-)
-_ASKS_DATE = re.compile(
-    r"(什么时候|何时|哪天|哪一天|几月|日期|时间是)|\b(when|what date|which date|what day)\b", re.I
-)
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
-# Bigrams that only shape a question; they say nothing about where the answer is.
-_QUESTION_BIGRAMS = {
-    "多少",
-    "什么",
-    "哪些",
-    "哪个",
-    "是否",
-    "怎么",
-    "怎样",
-    "如何",
-    "为何",
-    "一下",
-    "请问",
-    "几个",
-    "几轮",
-    "是多",
-    "有多",
-    "了多",
-    "有哪",
-    "是什",
-    "是哪",
-    "分别",
-    "多大",
-    "为什",
-}
-_STOP_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
-_SPLIT_QUESTION = re.compile(
-    r"[？?；;]|(?:，|,)?(?:以及|并且|另外|同时|还有|和|及|, and| and)(?=.{0,12}?"
-    r"(?:多少|几|哪|什么|谁|何|怎么|是否|how|what|which|who|when|where|whether))",
-    re.I,
-)
 
-# Weights and thresholds, calibrated on evals/questions.jsonl (see README: Accuracy).
+# Weights calibrated on evals/questions.jsonl (see README: Accuracy).
 W_LEXICAL = 0.25
 W_QUANTITY = 0.04
 W_MEASURE = 0.04
 W_CHUNK_RANK = 0.03
-ABSTAIN_BELOW = {"zh": 0.80, "en": 0.88}
-# A Chinese question shares words with its answer; one sharing almost none is not answered.
-MIN_LEXICAL_ZH = 0.2
-MAX_CITATIONS = 3
-
-
-def is_chinese(text: str) -> bool:
-    cjk = len(_CJK.findall(text))
-    return cjk > 0 and cjk >= 0.2 * len(re.sub(r"\s", "", text))
-
-
-def content_bigrams(text: str) -> set[str]:
-    """The question's topical Chinese bigrams (question words removed)."""
-    grams: set[str] = set()
-    for run in _CJK_RUN.findall(text):
-        chars = [c for c in run]
-        for a, b in zip(chars, chars[1:], strict=False):
-            gram = a + b
-            if gram not in _QUESTION_BIGRAMS and not (a in _STOP_CHARS and b in _STOP_CHARS):
-                grams.add(gram)
-    return grams
-
-
-def split_question(question: str) -> list[str]:
-    """A question that asks two things becomes two sub-questions."""
-    parts = [p.strip(" ,，。") for p in _SPLIT_QUESTION.split(question)]
-    parts = [p for p in parts if len(p) >= 3]
-    return parts if len(parts) > 1 else [question]
-
-
-def asks_quantity(question: str) -> bool:
-    return bool(_QUANTITY_ZH.search(question) or _QUANTITY_EN.search(question))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    sentence: int  # index into the index's sentences
-    score: float
-    dense: float
-    lexical: float
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the answerer decided from; kept for evaluation and threshold tuning."""
-
-    best: Candidate | None
-    chosen: list[Candidate]
-    abstained: bool
 
 
 class TermWeights:
@@ -136,7 +51,7 @@ class TermWeights:
         self.df: Counter[str] = Counter()
         for text in texts:
             self.df.update(content_bigrams(text))
-            self.df.update(set(_CJK.findall(text)))
+            self.df.update(set(CJK.findall(text)))
 
     def __call__(self, gram: str) -> float:
         return self.idf(self.df[gram])
@@ -211,7 +126,7 @@ def score_sentences(
         return []
     total_weight = sum(t.weight for t in terms)
     wants_number = asks_quantity(question)
-    wants_date = bool(_ASKS_DATE.search(question))
+    wants_date = asks_date(question)
     measures = set(_MEASURE_AFTER_ASK.findall(question))
     numbers_asked = set(_NUMBER.findall(question))
     scored = []
@@ -236,6 +151,21 @@ def score_sentences(
         score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
         scored.append(Candidate(idx, score, float(dense), lexical))
     return sorted(scored, key=lambda c: c.score, reverse=True)
+
+
+def decide(ranked_parts: Sequence[Sequence[Candidate]], zh: bool, settings: AnsweringSettings
+           ) -> Evidence:
+    """Answer or abstain: each part's best sentence, if its evidence is strong enough."""
+    threshold = settings.abstain_below_zh if zh else settings.abstain_below_en
+    min_lexical = settings.min_lexical_zh if zh else 0.0
+    chosen: list[Candidate] = []
+    for ranked in ranked_parts:
+        fresh = ranked and all(c.sentence != ranked[0].sentence for c in chosen)
+        if fresh and ranked[0].score >= threshold and ranked[0].lexical >= min_lexical:
+            chosen.append(ranked[0])
+    chosen = chosen[: settings.max_citations]
+    best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)
+    return Evidence(best, chosen, not chosen)
 
 
 def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> Citation:

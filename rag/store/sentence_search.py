@@ -4,7 +4,7 @@ A sentence's relevance is the mean of its own cosine and the best of (its own,
 its clauses'): whole-sentence meaning, lifted by one matching clause. Scoring
 every sentence and clause is a scan that grows with the corpus (8 ms at 100
 reports, ~70 ms at 1,000), so a large index carries an approximate index over
-sentences and clauses (:func:`rag.index_store.sentence_ann_for`) that names
+sentences and clauses (:func:`rag.store.ann.sentence_ann_for`) that names
 candidates, and only they are scored, exactly.
 """
 

@@ -1,0 +1,166 @@
+"""Question analysis: clean and check it, read follow-ups in context, split it, read its cues.
+
+Everything the pipeline needs to know about a question before retrieval is decided
+here, once (:func:`analyse`), so that retrieval and answer scoring receive the
+same reading of it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.text import CJK_RUN, is_chinese
+
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|而|and\b|what about|how about|and what|also)|(呢|呢？|呢\?)$", re.I
+)
+_HAS_WORD = re.compile(r"[\w\u3400-\u9fff]")
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>]*>")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# A non-Chinese input with none of these asks nothing (code, SQL, a greeting).
+_QUESTION_CUE = re.compile(
+    r"[?？؟]|\b(how|what|which|who|whom|whose|when|where|why|is|are|was|were|do|does|did|"
+    r"can|could|will|would|has|have|had|name|list|tell|give|show|describe|explain)\b",
+    re.IGNORECASE,
+)
+NOT_A_QUESTION = (
+    "请提一个关于文档的问题。 Please ask a question about the documents, "
+    "e.g. “How many rounds of COVID testing were carried out?”"
+)
+_QUANTITY_ZH = re.compile(r"(多少|几|多大|多高|比例|百分之|占比|金额|增速|增幅|增长了?多)")
+_QUANTITY_EN = re.compile(
+    r"\b(how (many|much|big|large|high|fast)|what (percentage|share|proportion|rate|number|amount)"
+    r"|number of|amount of|percent|total)\b",
+    re.I,
+)
+_ASKS_DATE = re.compile(
+    r"(什么时候|何时|哪天|哪一天|几月|日期|时间是)|\b(when|what date|which date|what day)\b", re.I
+)
+_SPLIT_QUESTION = re.compile(
+    r"[？?；;]|(?:，|,)?(?:以及|并且|另外|同时|还有|和|及|, and| and)(?=.{0,12}?"
+    r"(?:多少|几|哪|什么|谁|何|怎么|是否|how|what|which|who|when|where|whether))",
+    re.I,
+)
+# Bigrams that only shape a question; they say nothing about where the answer is.
+_QUESTION_BIGRAMS = {
+    "多少",
+    "什么",
+    "哪些",
+    "哪个",
+    "是否",
+    "怎么",
+    "怎样",
+    "如何",
+    "为何",
+    "一下",
+    "请问",
+    "几个",
+    "几轮",
+    "是多",
+    "有多",
+    "了多",
+    "有哪",
+    "是什",
+    "是哪",
+    "分别",
+    "多大",
+    "为什",
+}
+_STOP_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
+
+
+def clean_question(question: str) -> str:
+    """Drop control characters (NUL, ANSI colours and friends) and markup tags: no one
+    asks with those."""
+    text = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " "
+        for ch in _ANSI_ESCAPE.sub(" ", question)
+    )
+    return _MARKUP.sub(" ", text).strip()
+
+
+def input_problem(question: str, max_chars: int) -> str | None:
+    """A friendly reason why ``question`` cannot be answered as asked, if any."""
+    if not question:
+        return "请输入一个问题。 Please type a question."
+    if len(question) > max_chars:
+        return (
+            f"问题太长了（{len(question)} 字，上限 {max_chars} 字）。"
+            f" The question is too long ({len(question)} characters; the limit is {max_chars})."
+        )
+    if not _HAS_WORD.search(question):
+        return "请用文字提一个关于文档的问题。 Please ask a question about the documents in words."
+    return None
+
+
+def previous_question(history: Sequence[str], max_chars: int) -> str:
+    """The last earlier question, as context; one over the limit was refused, so it is none
+    (and would cost a long embedding per follow-up)."""
+    return "" if not history or len(history[-1]) > max_chars else clean_question(history[-1])
+
+
+def is_follow_up(question: str) -> bool:
+    return bool(_FOLLOW_UP.search(question.strip())) or len(question.strip()) <= 6
+
+
+def split_question(question: str) -> list[str]:
+    """A question that asks two things becomes two sub-questions."""
+    parts = [p.strip(" ,，。") for p in _SPLIT_QUESTION.split(question)]
+    parts = [p for p in parts if len(p) >= 3]
+    return parts if len(parts) > 1 else [question]
+
+
+def asks_quantity(question: str) -> bool:
+    return bool(_QUANTITY_ZH.search(question) or _QUANTITY_EN.search(question))
+
+
+def asks_date(question: str) -> bool:
+    return bool(_ASKS_DATE.search(question))
+
+
+def content_bigrams(text: str) -> set[str]:
+    """The topical Chinese bigrams of ``text`` (the bigrams that only shape a question removed)."""
+    grams: set[str] = set()
+    for run in CJK_RUN.findall(text):
+        for a, b in zip(run, run[1:], strict=False):
+            gram = a + b
+            if gram not in _QUESTION_BIGRAMS and not (a in _STOP_CHARS and b in _STOP_CHARS):
+                grams.add(gram)
+    return grams
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question as the pipeline reads it."""
+
+    text: str  # cleaned
+    problem: str | None  # why it cannot be answered as asked; None when it can
+    search_text: str  # what retrieval searches for: a follow-up carries the previous question
+    parts: list[str]  # what answer scoring scores: the question, or its two sub-questions
+    zh: bool
+    previous: str  # the previous question when this is a follow-up, else ""
+
+
+def analyse(question: str, history: Sequence[str], max_chars: int) -> Question:
+    """Read ``question`` (with the user's earlier ``history``) once, for the whole pipeline."""
+    text = clean_question(question)
+    zh = is_chinese(text)
+    problem = input_problem(text, max_chars)
+    if not (problem or history or zh or _QUESTION_CUE.search(text)):
+        problem = NOT_A_QUESTION
+    previous = previous_question(history, max_chars)
+    follow_up = bool(previous) and is_follow_up(text)
+    scoring_text = text
+    if follow_up and asks_quantity(previous) and not asks_quantity(text):
+        scoring_text += " 多少" if zh else " how many"
+    return Question(
+        text=text,
+        problem=problem,
+        search_text=f"{previous} {text}" if follow_up else text,
+        parts=split_question(scoring_text),
+        zh=zh,
+        previous=previous if follow_up else "",
+    )

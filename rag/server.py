@@ -1,0 +1,50 @@
+"""Serving the chat UI (``rag serve``, ``app.py``): logging, login, warm-up, launch.
+
+Only wiring lives here; the page is :mod:`rag.ui` and the answering is
+:mod:`rag.pipeline`. Set ``RAG_AUTH=user:password`` to require a login.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rag.config import Settings
+
+log = logging.getLogger("rag.app")
+
+
+def configure_logging(level: str) -> None:
+    """One format for the whole app; per-request and CPU-probe chatter kept out."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("httpx", "faiss.loader"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> int:
+    """Build the UI, load the pipeline in the background and serve until interrupted."""
+    from rag.pipeline import default_holder
+    from rag.ui import CSS, build_ui
+
+    server = settings.server
+    holder = default_holder()
+    demo = build_ui(settings, holder)
+    holder.warm_up_in_background()
+    log.info(
+        "Serving on http://%s:%d (share=%s, login %s)",
+        server.host,
+        server.port,
+        server.share,
+        "required" if server.auth else "off",
+    )
+    demo.launch(
+        server_name=server.host,
+        server_port=server.port,
+        share=server.share,
+        auth=server.auth,
+        auth_message="Log in to ask about the report." if server.auth else None,
+        css=CSS,
+        show_error=False,
+    )
+    return 0

@@ -1,0 +1,55 @@
+"""The default store: one machine's FAISS index, NumPy sentence vectors and in-process BM25.
+
+It serves :class:`rag.store.base.Store` over a :class:`rag.store.layout.LoadedIndex`;
+:func:`open_store` loads the live build, first bringing it up to date with the
+documents (see :mod:`rag.store.build`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.store.base import IndexSpec, Progress
+from rag.store.build import ensure_index
+from rag.store.layout import LoadedIndex
+from rag.store.lexical import LexicalIndex
+from rag.store.sentence_search import SentenceScores, SentenceSearch, top_indices
+
+
+class FaissStore:
+    """A loaded FAISS build; chunk ids equal FAISS row numbers."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        self.manifest = index.manifest
+        self.chunks = index.chunks
+        self.sentences = index.sentences
+        self.texts = index.texts
+        self.skipped = index.skipped
+        self._lexical = LexicalIndex([f"{c.section} {c.text}" for c in self.chunks])
+        self._sentences = SentenceSearch(
+            index.sentence_vectors, index.clause_vectors, index.clause_owners, index.sentence_ann
+        )
+
+    def chunk_search(self, vector: np.ndarray, fetch: int) -> dict[int, float]:
+        scores, ids = self.index.chunk_index.search(
+            np.asarray(vector, np.float32).reshape(1, -1), fetch
+        )
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    def chunk_similarity(self, chunk_id: int, vector: np.ndarray) -> float:
+        return float(self.index.chunk_index.reconstruct(chunk_id) @ vector)
+
+    def lexical_search(self, text: str, fetch: int) -> list[tuple[int, float]]:
+        scores = self._lexical.scores(text)
+        return [(int(i), float(scores[i])) for i in top_indices(scores, fetch) if scores[i] > 0]
+
+    def sentence_relevance(self, vector: np.ndarray, limit: int) -> SentenceScores:
+        return self._sentences.relevance(vector, limit)
+
+
+def open_store(spec: IndexSpec, embeddings: Embeddings, progress: Progress | None = None
+               ) -> FaissStore:
+    """The live FAISS build for ``spec``, built or refreshed first when needed."""
+    return FaissStore(ensure_index(spec, embeddings, progress))

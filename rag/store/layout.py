@@ -1,0 +1,178 @@
+"""The FAISS store's on-disk format: FAISS files, NumPy arrays, JSON Lines and a manifest.
+
+Layout under the index folder::
+
+    CURRENT            name of the live build (replaced atomically)
+    builds/<name>/     manifest.json, chunks.jsonl, chunks.faiss,
+                       sentences.jsonl, sentences.npy,
+                       clauses.npy, clause_spans.npy (sentence row, start, end),
+                       sentences.faiss (large indexes only: an IVF index over
+                       sentence and clause vectors, see rag.store.sentence_search)
+
+Nothing is ever unpickled: arrays load with ``allow_pickle=False`` and FAISS files
+through ``faiss.read_index``. Every file is checked against the manifest on load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.config import ChunkerSettings
+from rag.store.base import CorruptIndexError
+from rag.types import Chunk, SentenceRecord, SkippedFile
+
+FORMAT_VERSION = 2  # 2: sentences record their PDF page
+_REBUILD = "Fix: `python -m rag index --rebuild`."
+
+
+@dataclass
+class LoadedIndex:
+    """Everything a query needs, in memory (vector files memory-mapped)."""
+
+    manifest: dict
+    chunks: list[Chunk]
+    chunk_index: faiss.Index
+    sentences: list[SentenceRecord]
+    sentence_vectors: np.ndarray  # (n_sentences, dim), L2-normalised
+    clause_vectors: np.ndarray  # (n_clauses, dim): clauses of multi-clause sentences
+    clause_spans: np.ndarray  # (n_clauses, 3): sentence row, start, end
+    texts: dict[str, str]  # source name -> full text, for quotes and context
+    skipped: list[SkippedFile] = field(default_factory=list)  # files that gave no text
+    sentence_ann: faiss.Index | None = None  # over sentence then clause rows, when large
+
+    @property
+    def clause_owners(self) -> np.ndarray:
+        return self.clause_spans[:, 0]
+
+
+def expected_manifest(model_id: str, dimension: int | None, chunker: ChunkerSettings) -> dict:
+    """The manifest entries a build must carry to be used with these settings."""
+    spec = {"format_version": FORMAT_VERSION, "model": model_id, "chunker": chunker.as_dict()}
+    if dimension is not None:
+        spec["dimension"] = dimension
+    return spec
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The live build's folder, or None when nothing was built yet."""
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name or "/" in name or name.startswith("."):
+        raise CorruptIndexError(
+            f"{pointer} is damaged. Fix: delete it and run `python -m rag index`."
+        )
+    return index_dir / "builds" / name
+
+
+def read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(f"{path} is unreadable ({type(exc).__name__}). {_REBUILD}") from exc
+    if not isinstance(value, dict):
+        raise CorruptIndexError(f"{path} is not an index manifest. {_REBUILD}")
+    return value
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(f"{path} is unreadable ({type(exc).__name__}). {_REBUILD}") from exc
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_faiss(path: Path) -> faiss.Index:
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise CorruptIndexError(
+            f"{path} is unreadable (truncated or not a FAISS file). {_REBUILD}"
+        ) from exc
+
+
+def read_npy(path: Path, mapped: bool = False) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False))
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(f"{path} is unreadable. {_REBUILD}") from exc
+
+
+def stale_reason(
+    manifest: dict, model_id: str, chunker: ChunkerSettings, hashes: dict[str, str]
+) -> str | None:
+    """Why a built index no longer matches the settings or the documents, if it does not."""
+    for key, value in expected_manifest(model_id, None, chunker).items():
+        if manifest.get(key) != value:
+            return f"{key} changed ({manifest.get(key)!r} -> {value!r})"
+    built = manifest.get("sources", {})
+    if built != hashes:
+        changed = sorted(set(built) ^ set(hashes) | {k for k in built if hashes.get(k) != built[k]})
+        return "documents changed: " + ", ".join(changed[:5])
+    return None
+
+
+def load(build: Path, dimension: int) -> LoadedIndex:
+    """Read a build, checking every file against the manifest."""
+    manifest = read_json(build / "manifest.json")
+    if manifest.get("dimension") != dimension:
+        raise CorruptIndexError(
+            f"{build / 'manifest.json'} says dimension {manifest.get('dimension')}, the model "
+            f"gives {dimension}. {_REBUILD}"
+        )
+    chunk_rows = read_jsonl(build / "chunks.jsonl")
+    sentence_rows = read_jsonl(build / "sentences.jsonl")
+    try:
+        chunks = [Chunk(**row) for row in chunk_rows]
+        sentences = [SentenceRecord(**row) for row in sentence_rows]
+    except TypeError as exc:
+        raise CorruptIndexError(f"{build} holds records of another format. {_REBUILD}") from exc
+    chunk_index = read_faiss(build / "chunks.faiss")
+    has_ann = manifest.get("sentence_index", "exact scan") != "exact scan"
+    ann = read_faiss(build / "sentences.faiss") if has_ann else None
+    # Mapped, not read: with ``ann`` only the candidates' rows are ever touched.
+    vectors = read_npy(build / "sentences.npy", mapped=True)
+    clause_vectors = read_npy(build / "clauses.npy", mapped=True)
+    clause_spans = read_npy(build / "clause_spans.npy").reshape(-1, 3)
+    clause_owners = clause_spans[:, 0]
+    if (
+        chunk_index.ntotal != len(chunks)
+        or chunk_index.d != dimension
+        or vectors.shape != (len(sentences), dimension)
+        or clause_vectors.shape != (len(clause_owners), dimension)
+        or vectors.dtype != np.float32
+        or clause_vectors.dtype != np.float32
+        or (ann is not None and ann.ntotal != len(sentences) + len(clause_owners))
+        or (
+            len(clause_owners)
+            and not 0 <= clause_owners.min() <= clause_owners.max() < len(sentences)
+        )
+        or np.any(np.diff(clause_owners) < 0)  # each sentence's clauses are one run
+    ):
+        raise CorruptIndexError(
+            f"{build} is inconsistent (vector and record counts differ). {_REBUILD}"
+        )
+    return LoadedIndex(
+        manifest,
+        chunks,
+        chunk_index,
+        sentences,
+        vectors,
+        clause_vectors,
+        clause_spans.astype(np.int64),
+        {},
+        sentence_ann=ann,
+    )
