@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.llm import LLMSettings
+from rag.llm.settings import LLMSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
