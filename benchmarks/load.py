@@ -16,7 +16,6 @@ model); login is switched off for it, and it only ever listens on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -32,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.app_process import app_env, make_client, running_app
+from benchmarks.common import OUT_DIR, write_json
+from benchmarks.memory import memory_mb
+from rag.eval_metrics import percentile
 
 log = logging.getLogger("benchmarks.load")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
 START_TIMEOUT_S = 600.0  # the first start may have to build the index
 REQUEST_TIMEOUT_S = 60.0  # one answer, queue wait included
 MAX_REQUESTS_PER_SECOND_PER_CLIENT = 50  # a hard cap on each client's loop
@@ -84,19 +84,6 @@ class Sample:
 
 
 # --------------------------------------------------------------------------- the server
-
-
-def memory_mib(pid: int) -> dict[str, float]:
-    """Peak (``VmHWM``) and current (``VmRSS``) resident memory of a process, in MiB."""
-    out: dict[str, float] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                out[key] = round(int(value.split()[0]) / 1024, 1)  # the kernel reports kB
-    except (OSError, ValueError, IndexError):
-        log.warning("Cannot read /proc/%d/status; memory not reported", pid)
-    return out
 
 
 @contextmanager
@@ -194,14 +181,6 @@ def _client_loop(
         )
 
 
-def _percentile(values: Sequence[float], q: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
 def summarise(
     samples: Sequence[Sample], wall_s: float, questions: Sequence[tuple[str, str]]
 ) -> dict[str, Any]:
@@ -230,9 +209,9 @@ def summarise(
         "abstained": sum(1 for s in samples if s.abstained),
         "throughput_rps": round(len(answered) / wall_s, 2) if wall_s > 0 else 0.0,
         "latency_ms": {
-            "p50": ms(_percentile(answered, 50)),
-            "p95": ms(_percentile(answered, 95)),
-            "p99": ms(_percentile(answered, 99)),
+            "p50": ms(percentile(answered, 50)),
+            "p95": ms(percentile(answered, 95)),
+            "p99": ms(percentile(answered, 99)),
             "max": ms(answered[-1] if answered else None),
             "mean": ms(statistics.fmean(answered) if answered else None),
         },
@@ -262,7 +241,7 @@ def run_load(
     out = Path(out)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with serve_app(env, out.with_name(out.stem + "-server.log")) as (url, pid):
-        memory_ready = memory_mib(pid)
+        memory_ready = memory_mb(pid)
         pool = [make_client(url) for _ in range(clients)]
         try:
             references = reference_answers(pool[0], questions)
@@ -291,7 +270,7 @@ def run_load(
         finally:
             for client in pool:
                 client.close()
-        memory_end = memory_mib(pid)
+        memory_end = memory_mb(pid)
     samples = [s for per_client in samples_by_client for s in per_client]
     report = {
         "benchmark": "load",
@@ -305,9 +284,9 @@ def run_load(
         **summarise(samples, wall_s, questions),
         "stuck_clients": stuck,
         "server_memory_mib": {
-            "rss_when_ready": memory_ready.get("VmRSS"),
-            "rss_at_end": memory_end.get("VmRSS"),
-            "peak_rss": memory_end.get("VmHWM"),
+            "rss_when_ready": memory_ready["rss_mb"],
+            "rss_at_end": memory_end["rss_mb"],
+            "peak_rss": memory_end["peak_rss_mb"],
         },
         "machine": {
             "cpus": os.cpu_count(),
@@ -316,7 +295,7 @@ def run_load(
         },
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_json(out, report)
     log.info("Wrote %s", out)
     return report
 

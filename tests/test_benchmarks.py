@@ -97,7 +97,7 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
 
 
 def test_rag_env_lets_a_caller_override_the_defaults(tmp_path: Path) -> None:
-    from benchmarks.run import rag_env
+    from benchmarks.common import rag_env
 
     env = rag_env(tmp_path / "docs", tmp_path / "index", RAG_LOG_LEVEL="INFO")
     assert env["RAG_LOG_LEVEL"] == "INFO" and env["RAG_DOCS_DIR"] == str(tmp_path / "docs")

@@ -443,3 +443,17 @@ def test_citations_carry_the_page_of_pdf_sources(stub, testing) -> None:
     )
     assert answer.citations[0].page == 7
     assert seen == [(answer.citations[0].source, answer.citations[0].start)]
+
+
+def test_importing_the_package_loads_no_langchain() -> None:
+    """Extractive answers must not pay for the LLM client: it loads on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rag.config, rag.llm; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'langchain_core', 'langchain_openai', 'openai', 'httpx'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
