@@ -189,32 +189,73 @@ class Pipeline:
 class PipelineHolder:
     """One lazily loaded pipeline, shared by whoever asks: the API, the UI, the CLI.
 
-    The factory is called once, by the first thread that asks; the others wait
-    for it. A failed load is logged and retried on the next request, so a
-    transient problem does not leave the app broken for good.
+    The first thread that asks loads it; the others wait. A failed load is
+    remembered: until a back-off has passed (5 s, doubling to 5 min) or the
+    documents folder changes, requests get the same error at once instead of
+    reloading the model or rebuilding the index each time. The model itself is
+    kept once loaded, so a retry reloads only the index.
     """
 
-    def __init__(self, factory: Callable[[], Pipeline] | None = None) -> None:
-        self._factory = factory or Pipeline
+    def __init__(
+        self, factory: Callable[[], Pipeline] | None = None, settings: Settings | None = None
+    ) -> None:
+        """``factory`` makes the pipeline; without one, ``settings`` (or the environment's)."""
+        self._factory = factory
+        self._settings = settings
+        self._embeddings: Embeddings | None = None
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
+        self._failure: tuple[Exception, float, object] | None = None  # error, retry at, docs
+        self._backoff_s = 5.0
+
+    def _make(self) -> Pipeline:
+        if self._factory is not None:
+            return self._factory()
+        from rag.embeddings import load_embeddings
+
+        settings = self._settings = self._settings or Settings.from_env()
+        if self._embeddings is None:
+            self._embeddings = load_embeddings(settings.model)
+        return Pipeline(settings, embeddings=self._embeddings)
+
+    def _documents_state(self) -> object:
+        """What a change of the documents folder changes (names, sizes, times)."""
+        if self._settings is None:
+            return None
+        folder = self._settings.documents.docs_dir
+        try:
+            return sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
+        except OSError:
+            return None
 
     def get(self) -> Pipeline:
-        """The loaded pipeline, loading it now if nobody has yet."""
+        """The loaded pipeline, loading it now if nobody has yet (or re-raising a recent
+        failure)."""
         with self._lock:
-            if self._pipeline is None:
-                started = time.perf_counter()
-                self._pipeline = self._factory()
-                log.info("Pipeline loaded in %.1f s", time.perf_counter() - started)
-                # The bilingual dictionary (≈1 s) loads in the background, so that
-                # neither start-up nor the first English question waits for it.
-                threading.Thread(target=self._pipeline.glossary, daemon=True).start()
+            if self._pipeline is not None:
+                return self._pipeline
+            if self._failure is not None:
+                error, retry_at, state = self._failure
+                if time.monotonic() < retry_at and self._documents_state() == state:
+                    raise error
+            started = time.perf_counter()
+            try:
+                self._pipeline = self._make()
+            except Exception as exc:
+                self._failure = (exc, time.monotonic() + self._backoff_s, self._documents_state())
+                self._backoff_s = min(self._backoff_s * 2, 300.0)
+                raise
+            self._failure, self._backoff_s = None, 5.0
+            log.info("Pipeline loaded in %.1f s", time.perf_counter() - started)
+            # The bilingual dictionary (≈1 s) loads in the background, so that
+            # neither start-up nor the first English question waits for it.
+            threading.Thread(target=self._pipeline.glossary, daemon=True).start()
             return self._pipeline
 
     def replace(self, pipeline: Pipeline) -> None:
         """Swap in a rebuilt pipeline; questions already running finish on the old one."""
         with self._lock:
-            self._pipeline = pipeline
+            self._pipeline, self._failure = pipeline, None
 
     def warm_up_in_background(self) -> None:
         """Load now, in a thread, so that the first question does not wait for it."""

@@ -23,9 +23,10 @@ import gradio as gr
 
 from rag.config import Settings
 from rag.documents import DocumentError, add_document
+from rag.embeddings import EmbeddingModelError
 from rag.loaders import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, PipelineHolder, default_holder
-from rag.store.base import Progress
+from rag.store.base import IndexError_, Progress
 from rag.types import Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ EXAMPLES = [
     "新增数字经济企业多少家？",
 ]
 LOADING = "Loading the model and the index… 正在加载模型和索引…"
-LOAD_FAILED = "Not ready: the model or the index failed to load (see the server log). 加载失败。"
+LOAD_FAILED = "Not ready: the model or the index failed to load. 加载失败。"
 GENERIC_ERROR = (
     "抱歉，回答这个问题时出了点问题，请稍后再试。 "
     "Sorry, something went wrong while answering; please try again."
@@ -305,26 +306,31 @@ class ChatHandlers:
         """Whether the model and the index are loaded, and what is indexed."""
         try:
             p = self.holder.get()
-        except Exception:
+        except Exception as exc:
             log.exception("Loading the pipeline failed")
-            return {"ready": False, "documents": 0, "chunks": 0, "sources": []}
+            actionable = isinstance(exc, (IndexError_, EmbeddingModelError))
+            return {"ready": False, "documents": 0, "chunks": 0, "sources": [],
+                    "error": str(exc) if actionable else "see the server log"}
         return {
             "ready": True,
             "documents": len(p.sources),
             "chunks": len(p.store.chunks),
             "sources": list(p.sources),
+            **({"warning": p.store.warning} if p.store.warning else {}),
         }
 
     def status_text(self) -> tuple[str, list[str]]:
         """The status line and the document filter's choices, loading the pipeline if needed."""
         info = self.status()
         if not info["ready"]:
-            return LOAD_FAILED, [ALL_DOCUMENTS]
+            return f"{LOAD_FAILED} {_text(info['error'])}", [ALL_DOCUMENTS]
         docs, chunks = info["documents"], info["chunks"]
         text = (
             f"Ready: {docs} document{'s' if docs != 1 else ''}, "
             f"{chunks} chunk{'s' if chunks != 1 else ''}"
         )
+        if "warning" in info:
+            text += f" ⚠ {_text(info['warning'])}"
         return text, [ALL_DOCUMENTS, *info["sources"]]
 
     def respond(

@@ -206,3 +206,71 @@ def test_a_large_index_searches_through_ivf_and_answers_as_the_exact_one(
     ann_file.write_bytes(ann_file.read_bytes()[:1000])
     with pytest.raises(CorruptIndexError, match="sentences.faiss"):
         ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
+
+
+# --------------------------------------------------------------------------- damage
+
+
+def test_nan_vectors_are_a_clear_error_and_a_rebuild_embeds_anew(docs, index_dir, embeddings):
+    vectors_file = current_build(index_dir) / "sentences.npy"
+    vectors = np.load(vectors_file)
+    vectors[3] = np.nan
+    np.save(vectors_file, vectors, allow_pickle=False)
+    with pytest.raises(CorruptIndexError, match="sentences.npy"):
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
+    rebuilt, _ = build(IndexSpec(docs, index_dir, MODEL), embeddings)  # = rag index --rebuild
+    manifest = json.loads((rebuilt / "manifest.json").read_text())
+    assert manifest["embedded"] > manifest["sentences"]  # the damaged vectors were not reused
+    assert ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings).sentences
+
+
+def test_offsets_outside_the_source_are_a_clear_error(docs, index_dir, embeddings) -> None:
+    path = current_build(index_dir) / "sentences.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[-1]["end"] = rows[-1]["start"] + 10**6
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    with pytest.raises(CorruptIndexError, match="outside the document"):
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
+
+
+def test_records_of_the_wrong_type_name_the_file_and_line(docs, index_dir, embeddings) -> None:
+    path = current_build(index_dir) / "chunks.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[1])
+    row["start"] = "12"
+    lines[1] = json.dumps(row, ensure_ascii=False)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(CorruptIndexError, match=r"chunks.jsonl line 2 is not a Chunk"):
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
+
+
+@pytest.mark.parametrize("damage", ["directory", "binary"])
+def test_a_damaged_current_pointer_is_a_clear_error_not_a_rebuild(
+    docs, index_dir, embeddings, damage
+) -> None:
+    pointer = index_dir / "CURRENT"
+    pointer.unlink()
+    if damage == "directory":
+        pointer.mkdir()
+    else:
+        pointer.write_bytes(b"\xff\xfe\x00garbage")
+    builds = sorted(p.name for p in (index_dir / "builds").iterdir())
+    with pytest.raises(CorruptIndexError, match="CURRENT"):
+        ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
+    assert sorted(p.name for p in (index_dir / "builds").iterdir()) == builds  # nothing built
+
+
+def test_a_failed_load_is_remembered_not_retried_per_request() -> None:
+    from rag.pipeline import PipelineHolder
+
+    calls = []
+
+    def failing():  # noqa: ANN202
+        calls.append(1)
+        raise CorruptIndexError("chunks.faiss is unreadable. Fix: `python -m rag index --rebuild`.")
+
+    holder = PipelineHolder(failing)
+    for _ in range(5):
+        with pytest.raises(CorruptIndexError, match="chunks.faiss"):
+            holder.get()
+    assert len(calls) == 1  # one attempt; the next requests get the same clear error at once

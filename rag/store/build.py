@@ -9,6 +9,7 @@ vector, so a new or edited file costs only its new passages.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -33,6 +34,7 @@ from rag.store.ann import chunk_index_for, sentence_ann_for
 from rag.store.base import IndexError_, IndexSpec, NoDocumentsError, Progress
 from rag.store.layout import (
     LoadedIndex,
+    check_offsets,
     current_build,
     expected_manifest,
     load,
@@ -44,6 +46,7 @@ from rag.types import Chunk, SentenceRecord, SkippedFile, SourceText
 
 log = logging.getLogger(__name__)
 
+_READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}
 _BATCH = 16  # texts per call; with length-sorted texts, smaller batches pad less
 
 
@@ -146,11 +149,14 @@ def spans(
 
 
 def build(
-    spec: IndexSpec, embeddings: Embeddings, progress: Progress | None = None
+    spec: IndexSpec,
+    embeddings: Embeddings,
+    progress: Progress | None = None,
 ) -> tuple[Path, list[SkippedFile]]:
     """Chunk and embed every document, write a new build and make it live.
 
-    ``progress(done, total)`` is called as texts are embedded.
+    ``progress(done, total)`` is called as texts are embedded. Vectors of the live
+    build are reused only once loading has verified them (finite, unit length).
     """
     started = time.perf_counter()
     index_dir = spec.index_dir
@@ -186,30 +192,15 @@ def build(
         builds = index_dir / "builds"
         tmp = builds / f".tmp-{name}"
         tmp.mkdir(parents=True)
-        chunk_index, index_type = chunk_index_for(stacked("chunk"))
-        faiss.write_index(chunk_index, str(tmp / "chunks.faiss"))
-        sentence_vectors, clause_vectors = stacked("sentence"), stacked("clause")
-        np.save(tmp / "sentences.npy", sentence_vectors, allow_pickle=False)
-        np.save(tmp / "clauses.npy", clause_vectors, allow_pickle=False)
-        ann, ann_type = sentence_ann_for(np.concatenate([sentence_vectors, clause_vectors]))
-        if ann is not None:
-            faiss.write_index(ann, str(tmp / "sentences.faiss"))
-        clause_rows = np.asarray(clauses, np.int64).reshape(-1, 3)
-        np.save(tmp / "clause_spans.npy", clause_rows, allow_pickle=False)
-        write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in chunks])
-        write_jsonl(tmp / "sentences.jsonl", [asdict(s) for s in sentences])
-        manifest = manifest_spec | {
-            "faiss_index": index_type,
-            "sentence_index": ann_type,
-            "sources": {s.name: s.sha256 for s in sources},
-            "chunks": len(chunks),
-            "sentences": len(sentences),
-            "clauses": len(clauses),
-            "embedded": len(todo),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
-        tmp.rename(builds / name)
+        try:
+            _write_build(tmp, stacked, chunks, sentences, clauses, manifest_spec | {
+                "sources": {s.name: s.sha256 for s in sources},
+                "embedded": len(todo),
+            })
+            tmp.rename(builds / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # one attempt leaves no folder behind
+            raise
         write_atomically(index_dir / "CURRENT", name + "\n")
         for old in builds.iterdir():
             if old.name != name:
@@ -227,6 +218,38 @@ def build(
     return builds / name, skipped
 
 
+def _write_build(
+    tmp: Path,
+    stacked: Callable[[str], np.ndarray],
+    chunks: list[Chunk],
+    sentences: list[SentenceRecord],
+    clauses: list[tuple[int, int, int]],
+    manifest: dict,
+) -> None:
+    """Every file of a build, the manifest last."""
+    chunk_index, index_type = chunk_index_for(stacked("chunk"))
+    faiss.write_index(chunk_index, str(tmp / "chunks.faiss"))
+    sentence_vectors, clause_vectors = stacked("sentence"), stacked("clause")
+    np.save(tmp / "sentences.npy", sentence_vectors, allow_pickle=False)
+    np.save(tmp / "clauses.npy", clause_vectors, allow_pickle=False)
+    ann, ann_type = sentence_ann_for(np.concatenate([sentence_vectors, clause_vectors]))
+    if ann is not None:
+        faiss.write_index(ann, str(tmp / "sentences.faiss"))
+    clause_rows = np.asarray(clauses, np.int64).reshape(-1, 3)
+    np.save(tmp / "clause_spans.npy", clause_rows, allow_pickle=False)
+    write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in chunks])
+    write_jsonl(tmp / "sentences.jsonl", [asdict(s) for s in sentences])
+    manifest = manifest | {
+        "faiss_index": index_type,
+        "sentence_index": ann_type,
+        "chunks": len(chunks),
+        "sentences": len(sentences),
+        "clauses": len(clauses),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+
+
 def ensure_index(
     spec: IndexSpec, embeddings: Embeddings, progress: Progress | None = None
 ) -> LoadedIndex:
@@ -239,6 +262,7 @@ def ensure_index(
     hashes = {s.name: s.sha256 for s in sources}
     build_dir = current_build(spec.index_dir)
     dimension = len(embeddings.embed_query("dimension probe"))
+    warning = None
     if build_dir is None or not (build_dir / "manifest.json").exists():
         log.info("No index in %s yet; building it", spec.index_dir)
         build_dir, _ = build(spec, embeddings, progress)
@@ -247,8 +271,23 @@ def ensure_index(
         reason = stale_reason(manifest, spec.model_id, spec.chunker, hashes)
         if reason:
             log.info("Index is stale (%s); rebuilding", reason)
-            build_dir, _ = build(spec, embeddings, progress)
+            try:
+                build_dir, _ = build(spec, embeddings, progress)
+            except OSError as exc:
+                if exc.errno not in _READ_ONLY or not reason.startswith("documents changed"):
+                    raise
+                # A read-only index folder: the last good build still answers, as it was.
+                warning = (
+                    f"The index in {spec.index_dir} cannot be updated ({exc.strerror}); "
+                    f"answering from the last build, which predates the change ({reason})."
+                )
+                log.warning("%s", warning)
     loaded = load(build_dir, dimension)
+    if warning:  # the texts the old build was made from are not all on disk any more
+        sources = [s for s in sources if manifest["sources"].get(s.name) == s.sha256]
     loaded.texts = {s.name: s.text for s in sources}
     loaded.skipped = skipped
+    loaded.warning = warning
+    if not warning:
+        check_offsets(loaded, loaded.texts, build_dir)
     return loaded

@@ -27,6 +27,7 @@ class FaissStore:
         self.sentences = index.sentences
         self.texts = index.texts
         self.skipped = index.skipped
+        self.warning = index.warning
         self._lexical = LexicalIndex([f"{c.section} {c.text}" for c in self.chunks])
         self._sentences = SentenceSearch(
             index.sentence_vectors, index.clause_vectors, index.clause_owners, index.sentence_ann

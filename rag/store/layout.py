@@ -16,7 +16,7 @@ through ``faiss.read_index``. Every file is checked against the manifest on load
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 import faiss
@@ -44,6 +44,7 @@ class LoadedIndex:
     texts: dict[str, str]  # source name -> full text, for quotes and context
     skipped: list[SkippedFile] = field(default_factory=list)  # files that gave no text
     sentence_ann: faiss.Index | None = None  # over sentence then clause rows, when large
+    warning: str | None = None  # served, but not up to date (e.g. a read-only index folder)
 
     @property
     def clause_owners(self) -> np.ndarray:
@@ -61,9 +62,12 @@ def expected_manifest(model_id: str, dimension: int | None, chunker: ChunkerSett
 def current_build(index_dir: Path) -> Path | None:
     """The live build's folder, or None when nothing was built yet."""
     pointer = index_dir / "CURRENT"
-    if not pointer.is_file():
+    if not pointer.exists() and not pointer.is_symlink():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        name = ""
     if not name or "/" in name or name.startswith("."):
         raise CorruptIndexError(
             f"{pointer} is damaged. Fix: delete it and run `python -m rag index`."
@@ -111,6 +115,65 @@ def read_npy(path: Path, mapped: bool = False) -> np.ndarray:
         raise CorruptIndexError(f"{path} is unreadable. {_REBUILD}") from exc
 
 
+def _records(rows: list[dict], kind: type, path: Path) -> list:
+    """Rows as ``kind`` records, each field checked for its type: a damaged file is named."""
+    fields = kind.__dataclass_fields__
+    types = {"int": int, "str": str, "bool": bool, "int | None": (int, type(None))}
+    records = []
+    for number, row in enumerate(rows, 1):
+        ok = isinstance(row, dict) and set(row) <= set(fields) and all(
+            name in row or fields[name].default is not MISSING for name in fields
+        )
+        if ok:
+            ok = all(
+                isinstance(value, types[fields[name].type])
+                and not (fields[name].type == "int" and isinstance(value, bool))
+                for name, value in row.items()
+            )
+        if not ok:
+            raise CorruptIndexError(f"{path} line {number} is not a {kind.__name__}. {_REBUILD}")
+        records.append(kind(**row))
+    return records
+
+
+def check_vectors(vectors: np.ndarray, path: Path, sample: int = 200_000) -> None:
+    """Every stored vector is finite and of unit length (a sample of them in a huge index).
+
+    A damaged vector file loads without complaint and then silently answers nothing.
+    """
+    rows = np.arange(len(vectors))
+    if len(rows) > sample:
+        rows = np.sort(np.random.default_rng(0).choice(len(rows), sample, replace=False))
+    for i in range(0, len(rows), 65_536):
+        block = np.asarray(vectors[rows[i : i + 65_536]], dtype=np.float32)
+        norms = np.linalg.norm(block, axis=1)
+        if not np.all(np.isfinite(block)) or np.any(np.abs(norms - 1) > 1e-2):
+            raise CorruptIndexError(
+                f"{path} holds vectors that are not finite unit vectors. {_REBUILD}"
+            )
+
+
+def check_offsets(
+    index: LoadedIndex, texts: dict[str, str], build: Path, sample: int = 200
+) -> None:
+    """Every record lies within its source, and a sample of quotes equals the source text."""
+    records = [*index.chunks, *index.sentences]
+    for record in records:
+        text = texts.get(record.source)
+        if text is None or not 0 <= record.start < record.end <= len(text):
+            raise CorruptIndexError(
+                f"{build} holds a passage of {record.source!r} at {record.start}:{record.end}, "
+                f"outside the document. {_REBUILD}"
+            )
+    step = max(1, len(records) // sample)
+    for record in records[::step]:
+        if texts[record.source][record.start : record.end] != record.text:
+            raise CorruptIndexError(
+                f"{build} quotes {record.source!r} at {record.start}:{record.end} wrongly. "
+                f"{_REBUILD}"
+            )
+
+
 def stale_reason(
     manifest: dict, model_id: str, chunker: ChunkerSettings, hashes: dict[str, str]
 ) -> str | None:
@@ -135,11 +198,8 @@ def load(build: Path, dimension: int) -> LoadedIndex:
         )
     chunk_rows = read_jsonl(build / "chunks.jsonl")
     sentence_rows = read_jsonl(build / "sentences.jsonl")
-    try:
-        chunks = [Chunk(**row) for row in chunk_rows]
-        sentences = [SentenceRecord(**row) for row in sentence_rows]
-    except TypeError as exc:
-        raise CorruptIndexError(f"{build} holds records of another format. {_REBUILD}") from exc
+    chunks = _records(chunk_rows, Chunk, build / "chunks.jsonl")
+    sentences = _records(sentence_rows, SentenceRecord, build / "sentences.jsonl")
     chunk_index = read_faiss(build / "chunks.faiss")
     has_ann = manifest.get("sentence_index", "exact scan") != "exact scan"
     ann = read_faiss(build / "sentences.faiss") if has_ann else None
@@ -165,6 +225,12 @@ def load(build: Path, dimension: int) -> LoadedIndex:
         raise CorruptIndexError(
             f"{build} is inconsistent (vector and record counts differ). {_REBUILD}"
         )
+    if any(c.chunk_id != i for i, c in enumerate(chunks)):
+        raise CorruptIndexError(f"{build / 'chunks.jsonl'} is out of order. {_REBUILD}")
+    check_vectors(vectors, build / "sentences.npy")
+    check_vectors(clause_vectors, build / "clauses.npy")
+    if isinstance(chunk_index, faiss.IndexFlat) and chunk_index.ntotal:
+        check_vectors(chunk_index.reconstruct_n(0, chunk_index.ntotal), build / "chunks.faiss")
     return LoadedIndex(
         manifest,
         chunks,
