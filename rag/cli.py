@@ -53,6 +53,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "embed_model": args.model,
         "docs_dir": args.docs,
         "index_dir": args.index_dir,
+        "store": args.store,
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "share": getattr(args, "share", None) or None,
@@ -69,22 +70,16 @@ def _holder(settings: Settings, progress: bool = False):  # noqa: ANN202
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from rag.embeddings import load_embeddings
-    from rag.store.base import IndexSpec
-    from rag.store.build import build, ensure_index
+    from rag.store import open_store
 
     settings = _settings(args)
     embeddings = load_embeddings(settings.model)
-    spec = IndexSpec.from_settings(settings)
-    if not args.rebuild:
-        index = ensure_index(spec, embeddings, progress=_progress_bar("Embedding"))
-        for item in index.skipped:
-            print(f"skipped {item.name}: {item.reason}")
-        print(f"Index ready: {len(index.chunks)} chunks from {len(index.texts)} documents.")
-        return 0
-    path, skipped = build(spec, embeddings, progress=_progress_bar("Embedding"))
-    for item in skipped:
+    store = open_store(settings, embeddings, _progress_bar("Embedding"), rebuild=args.rebuild)
+    for item in store.skipped:
         print(f"skipped {item.name}: {item.reason}")
-    print(f"Index built: {path}")
+    if args.rebuild:
+        print(f"Index built: {store.location}")
+    print(f"Index ready: {len(store.chunks)} chunks from {len(store.texts)} documents.")
     return 0
 
 
@@ -155,6 +150,9 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--model", help="embedding model: hub id or folder (env RAG_EMBED_MODEL)")
     top.add_argument("--docs", type=Path, help="documents folder (env RAG_DOCS_DIR)")
     top.add_argument("--index-dir", type=Path, help="index folder (env RAG_INDEX_DIR)")
+    top.add_argument(
+        "--store", choices=["faiss", "milvus"], help="index engine (env RAG_STORE, default faiss)"
+    )
     top.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -81,9 +81,16 @@ class DocumentSettings:
 
 @dataclass(frozen=True)
 class StoreSettings:
-    """Where the built index lives."""
+    """Which engine holds the index, and where."""
 
     index_dir: Path = PROJECT_ROOT / "index"  # RAG_INDEX_DIR
+    backend: str = "faiss"  # RAG_STORE: "faiss" (one machine) or "milvus"
+    milvus_uri: str = ""  # RAG_MILVUS_URI: empty = a Milvus Lite file in the index folder
+    milvus_token: str = field(default="", repr=False)  # RAG_MILVUS_TOKEN
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("faiss", "milvus"):
+            raise ValueError(f"RAG_STORE must be faiss or milvus, not {self.backend!r}")
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,7 @@ _FLAT = {
     "docs_dir": ("documents", "docs_dir"),
     "chunker": ("documents", "chunker"),
     "index_dir": ("store", "index_dir"),
+    "store": ("store", "backend"),
     "k": ("retrieval", "k"),
     "max_question_chars": ("answering", "max_question_chars"),
     "host": ("server", "host"),
@@ -220,7 +228,12 @@ class Settings:
                 cache_dir=_path(env, "RAG_CACHE_DIR", PROJECT_ROOT / ".cache"),
             ),
             documents=DocumentSettings(docs_dir=_path(env, "RAG_DOCS_DIR", PROJECT_ROOT / "seeds")),
-            store=StoreSettings(index_dir=_path(env, "RAG_INDEX_DIR", PROJECT_ROOT / "index")),
+            store=StoreSettings(
+                index_dir=_path(env, "RAG_INDEX_DIR", PROJECT_ROOT / "index"),
+                backend=env.get("RAG_STORE", "").strip().lower() or "faiss",
+                milvus_uri=env.get("RAG_MILVUS_URI", "").strip(),
+                milvus_token=env.get("RAG_MILVUS_TOKEN", "").strip(),
+            ),
             answering=AnsweringSettings(
                 max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", 500)
             ),

@@ -22,7 +22,8 @@ from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
 from rag.question import analyse
 from rag.retrieval import Retriever
-from rag.store.base import IndexSpec, Progress, Store
+from rag.store import open_store
+from rag.store.base import Progress
 from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.types import Answer, Evidence, Retrieval, ScoredChunk
@@ -31,13 +32,6 @@ if TYPE_CHECKING:
     from rag.langchain_retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
-
-
-def open_store(settings: Settings, embeddings: Embeddings, progress: Progress | None) -> Store:
-    """The configured store for ``settings``, built or refreshed first when needed."""
-    from rag.store.faiss_store import open_store as open_faiss
-
-    return open_faiss(IndexSpec.from_settings(settings), embeddings, progress)
 
 
 class Pipeline:

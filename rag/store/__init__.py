@@ -6,3 +6,29 @@ the default backend (FAISS files, NumPy vectors, JSON Lines records and BM25 in
 process), built by :mod:`rag.store.build` in the on-disk format of
 :mod:`rag.store.layout`. Importing this package loads no backend.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from rag.config import Settings
+    from rag.store.base import Progress, Store
+
+
+def open_store(
+    settings: Settings,
+    embeddings: Embeddings,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+) -> Store:
+    """The configured store (``settings.store.backend``), brought up to date with the
+    documents first; ``rebuild`` builds it anew."""
+    from rag.store.base import IndexSpec
+
+    spec = IndexSpec.from_settings(settings)
+    from rag.store.faiss_store import open_store as open_faiss
+
+    return open_faiss(spec, embeddings, progress, rebuild=rebuild)

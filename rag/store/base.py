@@ -76,6 +76,7 @@ class Store(Protocol):
     texts: dict[str, str]  # source name -> full decoded text, for context
     skipped: list[SkippedFile]  # files of the documents folder that gave no text
     warning: str | None  # served, but not up to date (say why to the user)
+    location: str  # where it lives: a build folder, a server's address
 
     def chunk_search(self, vector: np.ndarray, fetch: int) -> dict[int, float]:
         """Up to ``fetch`` chunk ids → cosine similarity to ``vector``, best first."""

@@ -11,7 +11,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.store.base import IndexSpec, Progress
-from rag.store.build import ensure_index
+from rag.store.build import build, ensure_index
 from rag.store.layout import LoadedIndex
 from rag.store.lexical import LexicalIndex
 from rag.store.sentence_search import SentenceScores, SentenceSearch, top_indices
@@ -28,6 +28,7 @@ class FaissStore:
         self.texts = index.texts
         self.skipped = index.skipped
         self.warning = index.warning
+        self.location = str(index.path)
         self._lexical = LexicalIndex([f"{c.section} {c.text}" for c in self.chunks])
         self._sentences = SentenceSearch(
             index.sentence_vectors, index.clause_vectors, index.clause_owners, index.sentence_ann
@@ -50,7 +51,14 @@ class FaissStore:
         return self._sentences.relevance(vector, limit)
 
 
-def open_store(spec: IndexSpec, embeddings: Embeddings, progress: Progress | None = None
-               ) -> FaissStore:
-    """The live FAISS build for ``spec``, built or refreshed first when needed."""
+def open_store(
+    spec: IndexSpec,
+    embeddings: Embeddings,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+) -> FaissStore:
+    """The live FAISS build for ``spec``, built (anew, with ``rebuild``) or refreshed first
+    when needed."""
+    if rebuild:
+        build(spec, embeddings, progress)
     return FaissStore(ensure_index(spec, embeddings, progress))

@@ -45,6 +45,7 @@ class LoadedIndex:
     skipped: list[SkippedFile] = field(default_factory=list)  # files that gave no text
     sentence_ann: faiss.Index | None = None  # over sentence then clause rows, when large
     warning: str | None = None  # served, but not up to date (e.g. a read-only index folder)
+    path: Path | None = None  # the build folder it was read from
 
     @property
     def clause_owners(self) -> np.ndarray:
@@ -241,4 +242,5 @@ def load(build: Path, dimension: int) -> LoadedIndex:
         clause_spans.astype(np.int64),
         {},
         sentence_ann=ann,
+        path=build,
     )
