@@ -52,6 +52,15 @@ _UNIT_TABLE: dict[str, tuple[str, str]] = {
     "分钟": ("minute", "minutes"),
     "周岁": ("year old", "years old"),
     "标箱": ("TEU", "TEU"),
+    "公分": ("centimetre", "centimetres"),
+    "厘米": ("centimetre", "centimetres"),
+    "毫米": ("millimetre", "millimetres"),
+    "公尺": ("metre", "metres"),
+    "km²": ("square kilometre", "square kilometres"),
+    "km": ("kilometre", "kilometres"),
+    "kg": ("kilogram", "kilograms"),
+    "cm": ("centimetre", "centimetres"),
+    "m": ("metre", "metres"),
     "元": ("yuan", "yuan"),
     "人": ("person", "people"),
     "户": ("household", "households"),
@@ -67,13 +76,17 @@ _UNIT_TABLE: dict[str, tuple[str, str]] = {
     "批": ("batch", "batches"),
     "年": ("year", "years"),
     "天": ("day", "days"),
+    "秒": ("second", "seconds"),
+    "周": ("week", "weeks"),
     "岁": ("year old", "years old"),
     "%": ("%", "%"),
     "‰": ("‰", "‰"),
 }
-CLASSIFIERS = "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届期类种批"
+CLASSIFIERS = (
+    "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届期类种批股发枚艘架层头匹首本册级门"
+)
 _UNITS = sorted([*_UNIT_TABLE, *CLASSIFIERS], key=len, reverse=True)
-_UNIT_RE = "|".join(re.escape(u) for u in _UNITS)
+_UNIT_RE = "|".join(re.escape(u) + ("(?![A-Za-z])" if u.isascii() else "") for u in _UNITS)
 _SCALE_RE = "万亿|亿|千万|百万|万|千(?![米瓦克])"
 _CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
 
