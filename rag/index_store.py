@@ -265,9 +265,7 @@ def _ivf_lists(n_vectors: int) -> int:
     return max(1, min(_IVF_LISTS, n_vectors // 64))
 
 
-def chunk_index_for(
-    vectors: np.ndarray, exact_up_to: int = EXACT_UP_TO
-) -> tuple[faiss.Index, str]:
+def chunk_index_for(vectors: np.ndarray, exact_up_to: int = EXACT_UP_TO) -> tuple[faiss.Index, str]:
     """An inner-product index holding the chunk ``vectors``, and its manifest name.
 
     Exact (``IndexFlatIP``) up to ``exact_up_to`` vectors, where a scan still takes

@@ -93,7 +93,7 @@ _CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
 _ARABIC = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CN = rf"[{_CN_NUM_CHARS}]+"
 _NUM = rf"(?:{_ARABIC}|{_CN})"
-_BEFORE = r"(?P<before>约|大约|近|接近|将近|超过|超|逾|不低于|不少于|不超过|至少|百分之)?"
+_BEFORE = r"(?P<before>(?<![签节合预制条契邀公隐简])约|大约|近|接近|将近|超过|超|逾|不低于|不少于|不超过|至少|百分之)?"
 _ONE = (
     rf"(?P<@num>{_NUM})(?P<@more>余|多)?\s*(?P<@scale>{_SCALE_RE})?"
     rf"(?P<@more2>余|多)?\s*(?P<@unit>{_UNIT_RE})?"
@@ -102,6 +102,10 @@ _QUANTITY = re.compile(
     rf"(?P<ordinal>第)?{_BEFORE}{_ONE.replace('@', 'a')}"
     rf"(?:\s*(?P<sep>[-—–~至到])\s*{_ONE.replace('@', 'b')})?"
     r"(?P<after>左右|以上|以内|以下)?"
+)
+_COMPOUND = re.compile(
+    rf"(?P<n1>\d+)(?P<s1>万亿|亿|万)(?P<n2>\d+)(?P<s2>千|百)(?P<more>多|余)?(?P<s3>万)?"
+    rf"(?P<unit>{_UNIT_RE})?"
 )
 _DATE = re.compile(
     r"(?:(?P<y>(?:1[89]|20)\d\d|[〇零一二三四五六七八九]{4})\s*年(?!代))?"
@@ -112,6 +116,7 @@ _YEAR_RANGE = re.compile(r"(?P<y1>(?:1[89]|20)\d\d)\s*[-—–~至到]\s*(?P<y2>
 _MONTH_RANGE = re.compile(
     r"(?<![\d.])(?P<m1>1[0-2]|0?[1-9])\s*[-—–~至到]\s*(?P<m2>1[0-2]|0?[1-9])\s*月"
 )
+_DAY_RANGE = re.compile(r"\s*[-—–~至到]\s*(?P<d2>3[01]|[12]\d|0?[1-9])\s*[日号]")
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]  # fmt: skip
 _APPROX = {"约": "about", "大约": "about", "左右": "about", "近": "nearly", "接近": "nearly",
@@ -148,31 +153,28 @@ def chinese_numeral(text: str) -> int | None:
     if all(c in _CN_DIGITS for c in text) and len(text) > 1:
         return None  # digit strings (二〇二三) are read by the date rules
     total, section, digit, last_small = 0, 0, None, 10**9
-    last_large = 10**13
+    last_large, zero = 10**13, False
     for ch in text:
         if ch in _CN_DIGITS:
-            if digit is not None:
-                if _CN_DIGITS[ch] == 0 or digit == 0:
-                    digit = _CN_DIGITS[ch]
-                    continue
-                return None
-            digit = _CN_DIGITS[ch]
+            value = _CN_DIGITS[ch]
+            if digit is not None and value != 0 and digit != 0:
+                return None  # two digits in a row: 一二, 十二五
+            zero = zero or value == 0
+            digit = value if value or digit is None else digit
         elif ch in _CN_SMALL:
             mult = _CN_SMALL[ch]
             if mult >= last_small:
                 return None
             section += (1 if digit is None else digit) * mult
-            digit, last_small = None, mult
+            digit, last_small, zero = None, mult, False
         else:
             mult = _CN_LARGE[ch]
-            if mult >= last_large or (section == 0 and digit in (None, 0) and total == 0):
+            if mult >= last_large or (section == 0 and not digit and total == 0):
                 return None
             total += (section + (digit or 0)) * mult
-            section, digit, last_small, last_large = 0, None, 10**9, mult
-    if digit is not None and last_small < 10**9 and last_small > 10 and digit != 0:
+            section, digit, last_small, last_large, zero = 0, None, 10**9, mult, False
+    if digit and 10 < last_small < 10**9 and not zero:
         return None  # 三百五 (colloquial 350) is too ambiguous in a report
-    if digit is not None and last_small == 10:
-        return None if section % 100 != section else total + section + digit
     return total + section + (digit or 0)
 
 
@@ -267,11 +269,14 @@ def _dates(text: str) -> list[Quantity]:
             continue
         month = _small_cn(m["m"]) if m["m"] else None
         day = _small_cn(m["d"]) if m["d"] else None
+        end = m.end()
         words = [str(day)] if day else []
+        if day and (until := _DAY_RANGE.match(text, end)):  # 10月22日至25日
+            words, end = [f"{day}–{int(until['d2'])}"], until.end()
         words += [_MONTHS[month - 1]] if month else []
         words += [str(year)] if year else []
         kind = "year" if month is None else "date"
-        found.append(Quantity(m.start(), m.end(), m[0], kind, english=" ".join(words)))
+        found.append(Quantity(m.start(), end, text[m.start() : end], kind, english=" ".join(words)))
     return found
 
 
@@ -285,13 +290,30 @@ def quantities(text: str) -> list[Quantity]:
         pos = max(m.end("anum"), m.start() + 1)
         if any(a < m.end("anum") and m.start("anum") < b for a, b in taken):
             continue
-        q = _quantity(m, norm)
+        q = _compound(norm, m.start("anum")) or _quantity(m, norm)
         if q is not None:
             found.append(q)
             pos = q.end
     found.sort(key=lambda q: q.start)
     return [Quantity(q.start, q.end, text[q.start : q.end], q.kind, q.low, q.high, q.unit,
                      q.approx, q.english) for q in found]  # fmt: skip
+
+
+def _compound(text: str, at: int) -> Quantity | None:
+    """``2万5千公里`` (25,000 km), ``1亿3千多万`` (more than 130 million)."""
+    m = _COMPOUND.match(text, at)
+    if m is None:
+        return None
+    top = SCALES[m["s1"]]
+    tail = Decimal(m["n2"]) * (1000 if m["s2"] == "千" else 100) * (10**4 if m["s3"] else 1)
+    if tail >= top:
+        return None
+    value = Decimal(m["n1"]) * top + tail
+    unit = m["unit"] or ""
+    approx = "more than" if m["more"] else ""
+    english = _say(value, None, unit, "number")
+    english = f"{approx} {english}" if approx else english
+    return Quantity(at, m.end(), m[0], "number", value, None, unit, approx, english)
 
 
 def _side(m: re.Match[str], p: str) -> tuple[Decimal | None, str]:

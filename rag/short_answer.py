@@ -357,7 +357,15 @@ def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list
             word = re.split(r"[的了是在有被]", m.group(1))[0]
             nouns.update(word[i:] for i in range(len(word)) if len(word) - i >= 1)
     elif glossary is not None:
-        for concept in glossary.concepts(question):
+        # The noun the question word governs: "which police station was …" → 派出所.
+        head = re.search(
+            r"\b(?:which|what)\s+((?:[\w'-]+\s+){0,3}?[\w'-]+)\s+"
+            r"(?:is|are|was|were|did|does|do|has|have|had|got|get|gets|will|can|of|in|on|for)\b",
+            question,
+            re.I,
+        )
+        phrase = head.group(1) if head else question
+        for concept in glossary.concepts(phrase):
             nouns.update(concept.forms)
     for noun in sorted(nouns, key=len, reverse=True):
         for m in re.finditer(re.escape(noun), sentence):
