@@ -157,7 +157,8 @@ def measure(cases: Iterable[Case], glossary: Glossary | None) -> dict[str, Tally
 def report(title: str, tallies: dict[str, Tally], examples: bool) -> None:
     print(f"\n{title}")
     print(
-        f"{'kind':<10} {'n':>5} {'answered':>9} {'exact':>9} {'exact|ans':>10} {'cont|ans':>10} {'F1|ans':>7}"
+        f"{'kind':<10} {'n':>5} {'answered':>9} {'exact':>9} {'exact|ans':>10} "
+        f"{'cont|ans':>10} {'F1|ans':>7}"
     )
     order = ["number", "date", "name", "yes-no", "other", "all"]
     for kind in sorted(tallies, key=lambda k: order.index(k) if k in order else 9):

@@ -30,11 +30,10 @@ _PARTICLES = set("的了和与及在对是为将把被由从向")
 _NEGATIONS = {"未": "not", "不": "not", "无": "no", "没": "not", "非": "non-", "零": "zero"}
 _BREAKS = set("，,；;。：:、！？!?“”‘’《》（）()「」 \t")
 # Words every report sentence uses; glossing them tells the reader nothing.
-_PLAIN = set(
-    "全年 开展 完成 实现 进一步 加强 推进 持续 各项 工作 积极 不断 深入 全面 切实 着力 "
-    "坚持 认真 有效 扎实 稳步 大力 努力 其中 以上 左右 共 全镇 全市 全区 "
-    "全省 全国 今年 去年 我们 我镇".split()
-)
+_PLAIN_TEXT = """全年 开展 完成 实现 进一步 加强 推进 持续 各项 工作 积极 不断 深入 全面
+    切实 着力 坚持 认真 有效 扎实 稳步 大力 努力 其中 以上 左右 共 全镇 全市
+    全区 全省 全国 今年 去年 我们 我镇"""
+_PLAIN = frozenset(_PLAIN_TEXT.split())
 _NUMBERING = re.compile(
     r"^\s*(?:[一二三四五六七八九十]+[、.．是]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])"
 )

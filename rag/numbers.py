@@ -20,12 +20,30 @@ from decimal import Decimal, InvalidOperation
 
 # Full-width digits and signs map one to one, so offsets into the original text hold.
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．％－～", "0123456789.%-~")
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_SMALL = {"十": 10, "百": 100, "千": 1000}
 _CN_LARGE = {"万": 10**4, "亿": 10**8}
-SCALES = {"万亿": Decimal(10) ** 12, "亿": Decimal(10) ** 8, "千万": Decimal(10) ** 7,
-          "百万": Decimal(10) ** 6, "万": Decimal(10) ** 4, "千": Decimal(10) ** 3}  # fmt: skip
+SCALES = {
+    "万亿": Decimal(10) ** 12,
+    "亿": Decimal(10) ** 8,
+    "千万": Decimal(10) ** 7,
+    "百万": Decimal(10) ** 6,
+    "万": Decimal(10) ** 4,
+    "千": Decimal(10) ** 3,
+}
 
 # Units with their English (singular, plural); classifiers have none. Longest first.
 _UNIT_TABLE: dict[str, tuple[str, str]] = {
@@ -93,7 +111,10 @@ _CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
 _ARABIC = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CN = rf"[{_CN_NUM_CHARS}]+"
 _NUM = rf"(?:{_ARABIC}|{_CN})"
-_BEFORE = r"(?P<before>(?<![签节合预制条契邀公隐简])约|大约|近|接近|将近|超过|超|逾|不低于|不少于|不超过|至少|百分之)?"
+_BEFORE = (
+    r"(?P<before>(?<![签节合预制条契邀公隐简])约|大约|近|接近|将近|超过|超|逾"
+    r"|不低于|不少于|不超过|至少|百分之)?"
+)
 _ONE = (
     rf"(?P<@num>{_NUM})(?P<@more>余|多)?\s*(?P<@scale>{_SCALE_RE})?"
     rf"(?P<@more2>余|多)?\s*(?P<@unit>{_UNIT_RE})?"
@@ -117,13 +138,40 @@ _MONTH_RANGE = re.compile(
     r"(?<![\d.])(?P<m1>1[0-2]|0?[1-9])\s*[-—–~至到]\s*(?P<m2>1[0-2]|0?[1-9])\s*月"
 )
 _DAY_RANGE = re.compile(r"\s*[-—–~至到]\s*(?P<d2>3[01]|[12]\d|0?[1-9])\s*[日号]")
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]  # fmt: skip
-_APPROX = {"约": "about", "大约": "about", "左右": "about", "近": "nearly", "接近": "nearly",
-           "将近": "nearly", "超过": "more than", "超": "more than", "逾": "more than",
-           "余": "more than", "多": "more than", "以上": "more than", "不低于": "at least",
-           "不少于": "at least", "至少": "at least", "不超过": "at most", "以内": "at most",
-           "以下": "under"}  # fmt: skip
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_APPROX = {
+    "约": "about",
+    "大约": "about",
+    "左右": "about",
+    "近": "nearly",
+    "接近": "nearly",
+    "将近": "nearly",
+    "超过": "more than",
+    "超": "more than",
+    "逾": "more than",
+    "余": "more than",
+    "多": "more than",
+    "以上": "more than",
+    "不低于": "at least",
+    "不少于": "at least",
+    "至少": "at least",
+    "不超过": "at most",
+    "以内": "at most",
+    "以下": "under",
+}
 
 
 @dataclass(frozen=True)
@@ -255,8 +303,7 @@ def _ordinal(n: int) -> str:
 def _dates(text: str) -> list[Quantity]:
     found: list[Quantity] = []
     for m in _YEAR_RANGE.finditer(text):
-        found.append(Quantity(m.start(), m.end(), m[0], "year",
-                              english=f"{m['y1']}–{m['y2']}"))  # fmt: skip
+        found.append(Quantity(m.start(), m.end(), m[0], "year", english=f"{m['y1']}–{m['y2']}"))
     for m in _MONTH_RANGE.finditer(text):
         months = f"{_MONTHS[int(m['m1']) - 1]}–{_MONTHS[int(m['m2']) - 1]}"
         found.append(Quantity(m.start(), m.end(), m[0], "date", english=months))
@@ -295,8 +342,20 @@ def quantities(text: str) -> list[Quantity]:
             found.append(q)
             pos = q.end
     found.sort(key=lambda q: q.start)
-    return [Quantity(q.start, q.end, text[q.start : q.end], q.kind, q.low, q.high, q.unit,
-                     q.approx, q.english) for q in found]  # fmt: skip
+    return [
+        Quantity(
+            q.start,
+            q.end,
+            text[q.start : q.end],
+            q.kind,
+            q.low,
+            q.high,
+            q.unit,
+            q.approx,
+            q.english,
+        )
+        for q in found
+    ]
 
 
 def _compound(text: str, at: int) -> Quantity | None:
@@ -324,8 +383,9 @@ def _side(m: re.Match[str], p: str) -> tuple[Decimal | None, str]:
 
 
 def _end_of(m: re.Match[str], p: str) -> int:
-    return max(m.end(g) for g in (f"{p}num", f"{p}more", f"{p}scale", f"{p}more2", f"{p}unit")
-               if m[g])  # fmt: skip
+    return max(
+        m.end(g) for g in (f"{p}num", f"{p}more", f"{p}scale", f"{p}more2", f"{p}unit") if m[g]
+    )
 
 
 def _quantity(m: re.Match[str], text: str) -> Quantity | None:

@@ -51,6 +51,7 @@ _EN_NAME = re.compile(r"\b(?:who|whom|whose|which|what|name[sd]?|called)\b", re.
 _ZH_CUE = re.compile(
     r"多少|几|什么时候|何时|什么|哪一?[个些位家所座条项里儿年天种类部批]?|谁|何[种处地]?|是否|有没有"
 )
+_QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
 _NEGATION = re.compile(r"未|没有|不|无|零|尚未|暂无|非")
 _SPLIT = re.compile(
     r"[？?；;]|(?:，|,)\s*(?:and\s+)?(?=.{0,12}?(?:多少|几|哪|什么|谁|何|是否|how|what|which|who|when))"
@@ -62,11 +63,18 @@ _QUESTION_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪
 _MONEY_ZH = re.compile(r"钱|资金|金额|收入|投资|产值|总额|预算|经费|生产总值|GDP|税|资产|利润")
 _PERCENT_ZH = re.compile(r"比例|占比|率|百分之几|百分比|增速|增幅|比重|几成")
 _CHANGE_ZH = re.compile(r"增长|下降|提高|上升|降低|减少|涨|降")
-_MONEY_EN = {stem(w) for w in "yuan money revenue income invest investment budget spend spent "
-             "cost fund funds funding worth output gdp tax profit capital expenditure".split()}  # fmt: skip
-_PERCENT_EN = {stem(w) for w in "percentage percent rate share proportion ratio".split()}
-_CHANGE_EN = {stem(w) for w in "grow growth increase decrease fall rise drop decline expand "
-              "up down".split()}  # fmt: skip
+
+
+def _stems(words: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words.split())
+
+
+_MONEY_EN = _stems(
+    "yuan money revenue income invest investment budget spend spent cost "
+    "fund funds funding worth output gdp tax profit capital expenditure"
+)
+_PERCENT_EN = _stems("percentage percent rate share proportion ratio")
+_CHANGE_EN = _stems("grow growth increase decrease fall rise drop decline expand up down")
 _COUNT_EN = re.compile(r"\bhow many\b", re.I)
 _MEASURE_ZH = {
     "length": re.compile(r"多长|多远|多高|多深|多宽|长度|距离|高度"),
@@ -296,9 +304,7 @@ def _score_quantities(
                 score -= 1.0
         elif asked.count and (q.unit in CLASSIFIERS or not q.unit or q.unit in "人户"):
             score += 0.5
-        elif asked.count and q.unit.endswith("元"):
-            score -= 1.0
-        elif asked.percent:
+        elif asked.count and q.unit.endswith("元") or asked.percent:
             score -= 1.0
         if gap and q.start < gap[1] and q.end > gap[0]:
             score += 3.0
@@ -345,10 +351,7 @@ def _pick_figures(
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:
     """Quoted names (“两单一制”), titles (《…》) and names ending in the asked noun."""
-    spans = [
-        Span(m.start(1), m.end(1), m[1])
-        for m in re.finditer(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]", sentence)
-    ]
+    spans = [Span(m.start(1), m.end(1), m[1]) for m in _QUOTED.finditer(sentence)]
     nouns: set[str] = set()
     if _CJK.search(question):
         for m in re.finditer(
@@ -386,6 +389,9 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
                 a += 1
             while b > a and sentence[b - 1] in "的了是，,、 ":
                 b -= 1
+            quoted = [m for m in _QUOTED.finditer(sentence) if a <= m.start() and m.end() <= b + 1]
+            if len(quoted) == 1:  # 试行了什么工作法 → 试行“两单一制”工作法: the name
+                return [Span(quoted[0].start(1), quoted[0].end(1), quoted[0][1])]
             if 0 < b - a <= 30:
                 return [Span(a, b, sentence[a:b])]
     spans = _name_spans(question, sentence, glossary)
@@ -397,9 +403,9 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
         key=lambda x: (-x[0], x[1].start),
     )
     best = scored[0][1]
-    if len(scored) > 1 and scored[0][0] - scored[1][0] < 0.05:
-        if not re.search(r"哪些|\bwhich\b.*s\b", question):
-            return None
+    tied = len(scored) > 1 and scored[0][0] - scored[1][0] < 0.05
+    if tied and not re.search(r"哪些|\bwhich\b.*s\b", question):
+        return None
     if re.search(r"哪些|分别", question) or (
         not _CJK.search(question) and re.search(r"\bwhich \w+s\b", question, re.I)
     ):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -26,16 +25,29 @@ CASES = [
     (SEED, "增值税留抵退税因素减收近7600万元", "近7600万元", "nearly 76 million yuan"),
     (SEED, "动员发动424名干部、300余名党员志愿者下沉一线", "300余名", "more than 300"),
     (SEED, "安装检修视频摄像头1600余个", "1600余个", "more than 1,600"),
-    ("guangdong_2019_province.txt", "全省地区生产总值达9.73万亿元", "9.73万亿元",
-     "9.73 trillion yuan"),
-    ("dapeng_2015_newarea.txt", "升至42.6%，年均提高10个百分点", "10个百分点", "10 percentage points"),
+    (
+        "guangdong_2019_province.txt",
+        "全省地区生产总值达9.73万亿元",
+        "9.73万亿元",
+        "9.73 trillion yuan",
+    ),
+    (
+        "dapeng_2015_newarea.txt",
+        "升至42.6%，年均提高10个百分点",
+        "10个百分点",
+        "10 percentage points",
+    ),
     ("dapeng_2015_newarea.txt", "接待游客977.7万人次", "977.7万人次", "9.777 million person-times"),
     ("guangdong_2019_province.txt", "固定资产投资增长9%左右", "9%左右", "about 9%"),
     ("guangdong_2019_province.txt", "预期目标是：地区生产总值增长6—6.5%", "6—6.5%", "6%–6.5%"),
     ("guangdong_2019_province.txt", "滚动打造10—20个示范县", "10—20个", "10–20"),
     (SEED, "打造1至2个精品示范排水点", "1至2个", "1–2"),
-    ("dapeng_2015_newarea.txt", "严格保护222平方公里基本生态控制线", "222平方公里",
-     "222 square kilometres"),
+    (
+        "dapeng_2015_newarea.txt",
+        "严格保护222平方公里基本生态控制线",
+        "222平方公里",
+        "222 square kilometres",
+    ),
     ("dapeng_2015_newarea.txt", "完成拆除3.28公顷", "3.28公顷", "3.28 hectares"),
     ("guangdong_2019_province.txt", "造林更新380万亩", "380万亩", "3.8 million mu"),
     ("dapeng_2015_newarea.txt", "累计建成污水管网106.1公里", "106.1公里", "106.1 kilometres"),
@@ -46,28 +58,49 @@ CASES = [
     ("dapeng_2015_newarea.txt", "购置2台扬程400米的大", "2台", "2 units"),
     ("dapeng_2015_newarea.txt", "购置2台扬程400米的大", "400米", "400 metres"),
     ("guangdong_2019_province.txt", "市场采购出口增长2倍", "2倍", "2 times"),
-    ("hailar_2013_district.txt", "2013年2月28日在海拉尔区第十四", "2013年2月28日", "28 February 2013"),
+    (
+        "hailar_2013_district.txt",
+        "2013年2月28日在海拉尔区第十四",
+        "2013年2月28日",
+        "28 February 2013",
+    ),
     ("hailar_2013_district.txt", "2013年2月28日在海拉尔区第十四", "第十四", "14th"),
     ("guangdong_2019_province.txt", "压降不良贷款近360亿元", "近360亿元", "nearly 36 billion yuan"),
     ("hailar_2013_district.txt", "筹措2700多万元", "2700多万元", "more than 27 million yuan"),
     ("national_2018_guowuyuan.txt", "贫困人口减少6800多万", "6800多万", "more than 68 million"),
-    ("national_2018_guowuyuan.txt", "由8300万增加到1亿3千多万", "1亿3千多万", "more than 130 million"),
-    ("national_2018_guowuyuan.txt", "从9000多公里增加到2万5千公里", "2万5千公里",
-     "25,000 kilometres"),
-    ("dapeng_2015_newarea.txt", "建筑面积38.08万平方米", "38.08万平方米",
-     "380,800 square metres"),
+    (
+        "national_2018_guowuyuan.txt",
+        "由8300万增加到1亿3千多万",
+        "1亿3千多万",
+        "more than 130 million",
+    ),
+    (
+        "national_2018_guowuyuan.txt",
+        "从9000多公里增加到2万5千公里",
+        "2万5千公里",
+        "25,000 kilometres",
+    ),
+    ("dapeng_2015_newarea.txt", "建筑面积38.08万平方米", "38.08万平方米", "380,800 square metres"),
     ("guangming_2021_fazhi_report.txt", "参考人数444人", "444人", "444 people"),
     ("guangdong_2019_province.txt", "10月22日至25日", "10月22日至25日", "22–25 October"),
     ("guangdong_2019_province.txt", "启动第二批3家省实验室建设", "第二批", "2nd"),
     ("guangdong_2019_province.txt", "启动第二批3家省实验室建设", "3家", "3"),
     ("guangdong_2019_province.txt", "佛山南海农村土地制度改革三项试点", "三项", "3"),
-    ("national_2018_guowuyuan.txt", "国内生产总值从54万亿元增加到82.7万", "54万亿元",
-     "54 trillion yuan"),
+    (
+        "national_2018_guowuyuan.txt",
+        "国内生产总值从54万亿元增加到82.7万",
+        "54万亿元",
+        "54 trillion yuan",
+    ),
     ("shenzhen_2016_city.txt", "净增商事主体42.2万户", "42.2万户", "422,000 households"),
-    ("dapeng_2015_newarea.txt", "其中注册资本1亿元以上8家、1千万元以上108家", "1千万元以上",
-     "more than 10 million yuan"),
+    (
+        "dapeng_2015_newarea.txt",
+        "其中注册资本1亿元以上8家、1千万元以上108家",
+        "1千万元以上",
+        "more than 10 million yuan",
+    ),
     ("dapeng_2015_newarea.txt", "一、2014年工作回顾", "2014年", "2014"),
-]  # fmt: skip
+]
 
 
 def _text(name: str) -> str:
@@ -101,10 +134,15 @@ def test_enough_real_cases() -> None:
     ],
 )
 def test_names_and_words_are_not_figures(fragment: str) -> None:
-    assert fragment in "".join(_text(n) for n in ("guangdong_2019_province.txt",
-                                                   "national_2018_guowuyuan.txt",
-                                                   "shenzhen_2016_city.txt",
-                                                   "dapeng_2015_newarea.txt"))  # fmt: skip
+    assert fragment in "".join(
+        _text(n)
+        for n in (
+            "guangdong_2019_province.txt",
+            "national_2018_guowuyuan.txt",
+            "shenzhen_2016_city.txt",
+            "dapeng_2015_newarea.txt",
+        )
+    )
     assert quantities(fragment) == []
 
 
@@ -128,9 +166,18 @@ def test_ranges_borrow_the_scale_of_their_upper_end() -> None:
 
 @pytest.mark.parametrize(
     ("numeral", "value"),
-    [("三", 3), ("七十三", 73), ("两", 2), ("十二", 12), ("一百零五", 105), ("一万二千", 12000),
-     ("十二五", None), ("三五", None), ("", None)],
-)  # fmt: skip
+    [
+        ("三", 3),
+        ("七十三", 73),
+        ("两", 2),
+        ("十二", 12),
+        ("一百零五", 105),
+        ("一万二千", 12000),
+        ("十二五", None),
+        ("三五", None),
+        ("", None),
+    ],
+)
 def test_chinese_numerals(numeral: str, value: int | None) -> None:
     assert chinese_numeral(numeral) == value
 
