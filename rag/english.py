@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.glossary import Glossary, english_of
+from rag.glossary import Glossary, english_lines, english_of
 from rag.numbers import CLASSIFIERS, Quantity, quantities
 from rag.short_answer import ShortAnswer, pick_span
 
@@ -58,6 +58,8 @@ def segment(text: str) -> list[Word]:
         for n in range(min(_MAX_WORD, len(text) - i), 0, -1):
             piece = text[i : i + n]
             gloss = _NEGATIONS.get(piece) if n == 1 and piece in _NEGATIONS else english_of(piece)
+            if n == 1 and gloss is not None and piece not in _NEGATIONS and gloss != _noun(piece):
+                gloss = None  # 镇 "to press down": a lone character's verb sense misleads
             if gloss is not None and (n > 1 or piece not in _PARTICLES):
                 words.append(Word(piece, gloss))
                 i += n
@@ -69,6 +71,13 @@ def segment(text: str) -> list[Word]:
                 words.append(Word(text[i], None))
             i += 1
     return words
+
+
+def _noun(char: str) -> str | None:
+    """A lone character's gloss when its first sense is not a verb (村 → "village")."""
+    said = english_of(char)
+    lines = english_lines(char)
+    return said if said and lines and "/to " not in lines[0].split("]", 1)[-1][:5] else None
 
 
 def gloss(text: str, skip_plain: bool = False) -> str:
@@ -183,7 +192,7 @@ def render_english(
         inside = [q for q in figures if start <= q.start and q.end <= end]
         if kind == "yes-no":
             inside = []
-        if inside:
+        if inside and kind in ("", "number", "date"):
             lead = "; ".join(_figures_in_span(sentence_text, inside, figures))
         else:
             text = sentence_text[start:end]
@@ -193,7 +202,7 @@ def render_english(
             lead = f"{'Yes' if polarity else 'No'}: {lead}"
         lines.append(f"{lead}.")
         others = [q for q in figures if q not in inside]
-        if others and inside:
+        if others and inside and kind in ("", "number", "date"):
             lines.append(f"Other figures quoted: {'; '.join(_figures(sentence_text, others))}.")
     elif figures:
         lines.append(f"Figures quoted: {'; '.join(_figures(sentence_text, figures))}.")

@@ -259,6 +259,11 @@ def _readable(glosses: list[str]) -> str:
     return gloss[3:] if gloss.startswith("to ") and len(gloss) > 3 else gloss
 
 
+def english_lines(word: str) -> list[str]:
+    """The dictionary's raw entries for the simplified ``word`` (none: unknown)."""
+    return _dictionary_lines().get(word, [])
+
+
 def english_of(word: str) -> str | None:
     """CC-CEDICT's English for the Chinese ``word`` (派出所 → "local police station"),
     or None when the dictionary lacks it. The first call reads the dictionary (≈1 s)."""

@@ -23,7 +23,7 @@ from rag.numbers import _UNIT_TABLE, CLASSIFIERS, Quantity, quantities
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
 _CLAUSE_END = set("，,；;。！？!?：:")
-_NAME_STOP = set("的和与及或在对将把被由从向为是了、，,。；;：:“”‘’《》（）()\"' 　年月日")
+_NAME_STOP = set("的和与及或在对将把被由从向为是了、，,。；;：:“”‘’《》（）()\"' 　年0123456789")
 
 _ZH_DATE = re.compile(
     r"什么时候|何时|哪一?年|哪天|哪一天|几月|几号|哪个月|何年|哪一?年份|日期|时间"
@@ -38,7 +38,8 @@ _EN_NUMBER = re.compile(
     r"\bhow (?:many|much|big|large|long|far|high|old|fast)\b|\bby how much\b"
     r"|\bwhat (?:percentage|percent|share|proportion|rate|number|amount|total|value|size)\b"
     r"|\b(?:number|amount|percentage|share|proportion) of\b"
-    r"|^\s*what\b.*\b(?:rate|ratio|percentage|share|proportion|total|amount|number)\b",
+    r"|^\s*what\b.*\b(?:rate|ratio|percentage|share|proportion|total|amount|number)\b"
+    r"|\bwhat (?:area|length|size|distance|height|sum|value)\b",
     re.I,
 )
 _ZH_YES_NO = re.compile(r"是否|有没有|有无|是不是|能否|会不会|可否|(?<!什)[吗么][？?。\s]*$")
@@ -75,6 +76,8 @@ _MONEY_EN = _stems(
 )
 _PERCENT_EN = _stems("percentage percent rate share proportion ratio")
 _CHANGE_EN = _stems("grow growth increase decrease fall rise drop decline expand up down")
+# "Which round of …" asks an ordinal (第二轮), as 第几 does.
+_EN_ORDINAL = re.compile(r"\bwhich (?:round|batch|session|term|phase|plenary)\b", re.I)
 _COUNT_EN = re.compile(r"\bhow many\b", re.I)
 _MEASURE_ZH = {
     "length": re.compile(r"多长|多远|多高|多深|多宽|长度|距离|高度"),
@@ -118,6 +121,8 @@ def question_kind(question: str) -> str | None:
     """``number``, ``date``, ``name`` or ``yes-no``; None for how/why questions."""
     if _ZH_DATE.search(question) or _EN_DATE.search(question):
         return "date"
+    if _EN_ORDINAL.search(question):
+        return "number"
     if _ZH_NUMBER.search(question) or _EN_NUMBER.search(question):
         return "number"
     if _ZH_YES_NO.search(question) or _EN_YES_NO.search(question):
@@ -315,7 +320,7 @@ def _score_quantities(
 def _figures(question: str, sentence: str, kind: str) -> list[Quantity]:
     """The sentence's figures of the asked kind, minus those the question names."""
     wanted = ("date", "year") if kind == "date" else ("number", "percent", "points")
-    if "第几" in question:
+    if "第几" in question or _EN_ORDINAL.search(question):
         wanted = ("ordinal",)
     asked = {re.sub(r"\D", "", q.text) for q in quantities(question)}
     return [
