@@ -129,7 +129,7 @@ _COMPOUND = re.compile(
     rf"(?P<unit>{_UNIT_RE})?"
 )
 _DATE = re.compile(
-    r"(?:(?P<y>(?:1[89]|20)\d\d|[〇零一二三四五六七八九]{4})\s*年(?!代))?"
+    r"(?:(?P<y>(?:1[0-9]|20)\d\d|[〇零一二三四五六七八九]{4})\s*年(?P<decade>代)?)?"
     r"(?:\s*(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月"
     r"(?:\s*(?P<d>3[01]|[12]\d|0?[1-9]|[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号])?)?"
 )
@@ -323,6 +323,8 @@ def _dates(text: str) -> list[Quantity]:
         words += [_MONTHS[month - 1]] if month else []
         words += [str(year)] if year else []
         kind = "year" if month is None else "date"
+        if m["decade"]:  # 1990年代 → the 1990s
+            words, kind = [f"the {year}s"], "year"
         found.append(Quantity(m.start(), end, text[m.start() : end], kind, english=" ".join(words)))
     return found
 
@@ -422,6 +424,8 @@ def _quantity(m: re.Match[str], text: str) -> Quantity | None:
     kind = "percent" if unit == "%" else "points" if "百分点" in unit else "number"
     approx = _APPROX.get(before) or _APPROX.get(more) or _APPROX.get(after, "")
     english = _say(low, high, unit, kind)
+    if kind == "number" and not unit and not m["ascale"] and high is None:
+        english = _plain(low)  # a bare figure may be a name (the 12345 hotline): as written
     if approx:
         english = f"{approx} {english}"
     return Quantity(start, end, text[start:end], kind, low, high, unit, approx, english)

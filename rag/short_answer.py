@@ -246,6 +246,11 @@ def _anchor_sizes(length: int) -> list[tuple[int, int]]:
 
 
 def _gap(question: str, sentence: str) -> tuple[int, int] | None:
+    found = _anchored_gap(question, sentence)
+    return found[:2] if found else None
+
+
+def _anchored_gap(question: str, sentence: str) -> tuple[int, int, bool] | None:
     """Where the question word's place falls in a sentence the question echoes: after
     the longest piece of the question's left side, before the longest piece of its
     right side."""
@@ -275,6 +280,7 @@ def _gap(question: str, sentence: str) -> tuple[int, int] | None:
             a_end = at + 1
     if a_end is None and b_start is None:
         return None
+    both = a_end is not None and b_start is not None
     if a_end is None:
         assert b_start is not None
         a_end = b_start
@@ -284,7 +290,7 @@ def _gap(question: str, sentence: str) -> tuple[int, int] | None:
         b_start = a_end
         while b_start < len(sentence) and sentence[b_start] not in _CLAUSE_END:
             b_start += 1
-    return (a_end, b_start) if b_start > a_end else None
+    return (a_end, b_start, both) if b_start > a_end else None
 
 
 def _score_quantities(
@@ -313,6 +319,9 @@ def _score_quantities(
             score -= 1.0
         if gap and q.start < gap[1] and q.end > gap[0]:
             score += 3.0
+            # The answer sits right where the question word was: next to an anchor.
+            if abs(q.end - gap[1]) <= 1 or abs(q.start - gap[0]) <= 1:
+                score += 1.0
         scored.append((score, q))
     return sorted(scored, key=lambda s: (-s[0], s[1].start))
 
@@ -387,9 +396,9 @@ def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list
 
 def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[Span] | None:
     if _CJK.search(question):
-        gap = _gap(question, sentence)
+        gap = _anchored_gap(question, sentence)
         if gap is not None:
-            a, b = gap
+            a, b, _ = gap
             while a < b and sentence[a] in "是为了的在有于被由以将把从向对：: ":
                 a += 1
             while b > a and sentence[b - 1] in "的了是，,、 ":

@@ -201,5 +201,11 @@ def test_to_english_rewrites_each_figure_of_a_span() -> None:
     assert to_english("提高0.5个百分点") == "提高0.5 percentage points"
 
 
+def test_a_bare_figure_stays_as_written() -> None:
+    # Seed: "12345热线" is a hotline's number, not twelve thousand of anything.
+    assert "12345热线" in _text(SEED)
+    assert quantities("12345热线")[0].english == "12345"
+
+
 def test_one_percentage_point_is_singular() -> None:
     assert quantities("提高1个百分点")[0].english == "1 percentage point"
