@@ -202,9 +202,10 @@ def test_to_english_rewrites_each_figure_of_a_span() -> None:
 
 
 def test_a_bare_figure_stays_as_written() -> None:
-    # Seed: "12345热线" is a hotline's number, not twelve thousand of anything.
-    assert "12345热线" in _text(SEED)
-    assert quantities("12345热线")[0].english == "12345"
+    # The seed's 12345 is a hotline's number, not twelve thousand of anything.
+    fragment = "全年累计办理 12345 政务服务热线"
+    assert fragment in _text(SEED)
+    assert [q.english for q in quantities(fragment)] == ["12345"]
 
 
 def test_one_percentage_point_is_singular() -> None:
