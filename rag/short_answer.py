@@ -394,7 +394,88 @@ def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list
     return spans
 
 
+_WHO = re.compile(r"谁|\bwho\b|\bwhom\b", re.I)
+# A person's name after an office: 镇长 魏 翔, 国务院总理 李克强, 区长　杜联合.
+_PERSON = re.compile(
+    r"(?:镇长|乡长|区长|县长|市长|省长|总理|主席|书记|主任|部长|局长|厅长|委员长)[\s　]*"
+    r"(?P<name>[\u4e00-\u9fff](?:[\s　]?[\u4e00-\u9fff]){1,2})(?![\u4e00-\u9fff])"
+)
+_LIST_Q = re.compile(
+    r"哪些|哪几|分别|\bwhich (?:two|three|four|five|\w+s)\b|\bwhat (?:kinds?|types?|sorts?)\b"
+    r"|^\s*(?:name|list)\b|\bwhich \w+ \w+s\b",
+    re.I,
+)
+_ITEM_STOP = set("的和与及或在对将把被由从向为是了，,；;。：:！？!?（）() ")
+
+
+def _enumerations(sentence: str) -> list[list[Span]]:
+    """The lists a sentence gives as A、B、C等, each item an exact span.
+
+    The first item starts where a function word or mark stops it, and is no
+    longer than the other items; the last ends at 等, at a mark, or just after
+    the character the other items end with (高兴村、月坊村智慧平安小区 → 月坊村).
+    """
+    out = []
+    for m in re.finditer(r"[^，,；;。：:！？!?、]+(?:、[^，,；;。：:！？!?、]+)+", sentence):
+        pieces, pos = [], m.start()
+        for piece in m.group().split("、"):
+            pieces.append([pos, pos + len(piece)])
+            pos += len(piece) + 1
+        middle = [b - a for a, b in pieces[1:-1]]
+        first_end = pieces[0][1]
+        last_start, last_end = pieces[-1]
+        suffix = sentence[first_end - 1]
+        cut = last_end
+        for i in range(last_start, last_end):
+            if sentence[i] in _ITEM_STOP or sentence[i] == "等":
+                cut = i
+                break
+            if sentence[i] == suffix and i > last_start:
+                cut = i + 1
+                break
+        pieces[-1][1] = cut
+        lengths = [*middle, cut - last_start]
+        cap = max(lengths) if lengths else 8
+        begin = first_end
+        while begin > pieces[0][0] and first_end - begin < cap:
+            if sentence[begin - 1] in _ITEM_STOP:
+                break
+            begin -= 1
+        pieces[0][0] = begin
+        items = []
+        for a, b in pieces:
+            while a < b and sentence[a] in "“”\"'":
+                a += 1
+            while b > a and sentence[b - 1] in "“”\"'":
+                b -= 1
+            if b > a:
+                items.append(Span(a, b, sentence[a:b]))
+        if len(items) >= 2:
+            out.append(items)
+    return out
+
+
+def _pick_list(question: str, sentence: str, glossary: Glossary | None) -> list[Span] | None:
+    """For a question asking for several things, the list the sentence gives."""
+    lists = _enumerations(sentence)
+    if not lists:
+        return None
+    terms = _terms(question, glossary)
+    gap = _gap(question, sentence) if _CJK.search(question) else None
+
+    def score(items: list[Span]) -> float:
+        start, end = items[0].start, items[-1].end
+        near = _proximity(sentence, terms, start, end)
+        return near + (3.0 if gap and start < gap[1] and end > gap[0] else 0.0)
+
+    return max(lists, key=score)
+
+
 def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[Span] | None:
+    if _LIST_Q.search(question) and (found := _pick_list(question, sentence, glossary)):
+        return found
+    if _WHO.search(question) and (person := _PERSON.search(sentence)):
+        return [Span(person.start("name"), person.end("name"), person["name"])]
     if _CJK.search(question):
         gap = _anchored_gap(question, sentence)
         if gap is not None:
@@ -471,10 +552,16 @@ def pick_span(question: str, sentence: str, glossary: Glossary | None = None) ->
     if not parts:
         return None
     start, end = parts[0].start, parts[-1].end
+    if len(parts) > 1 and end - start > max(40, 2 * sum(p.end - p.start for p in parts)):
+        return None  # the parts lie far apart: no one short span answers
     inside = tuple(q for q in quantities(sentence) if start <= q.start and q.end <= end)
     polarity = None
     if kind == "yes-no":
-        polarity = not _NEGATION.search(sentence[start:end])
+        negation = _NEGATION.search(sentence, start, end)
+        polarity = negation is None
+        if negation is not None:  # 全年未发生一例溺水事故 → 未发生一例溺水事故
+            start = negation.start()
+            parts = [Span(start, end, sentence[start:end])]
     return ShortAnswer(
         kind, start, end, sentence[start:end], tuple(parts), inside, polarity=polarity
     )

@@ -20,6 +20,7 @@ DROWNING = (
     "健全防溺水工作机制,加大宣传力度,配强巡查队伍,开展高频次巡查,"
     "全年未发生一例溺水事故,全力守护百姓安宁。"
 )
+VILLAGES = "高质量打造了高兴村、月坊村智慧平安小区,有力维护了全镇社会大局总体安全稳定。"
 METHOD = "创新试行“两单一制”工作法,从细从实摸清人员底数,加强辖区出租房管理。"
 
 
@@ -72,6 +73,27 @@ def test_yes_no_reads_the_negation(glossary: Glossary) -> None:
         assert answer is not None and answer.kind == "yes-no"
         assert "未发生一例溺水事故" in answer.text
         assert answer.polarity is False
+
+
+def test_lists_come_back_item_by_item(glossary: Glossary) -> None:
+    sentence = (
+        "全年,我镇新增数字经济企业128 家,总数达305 家,培育壮大了江西抖酒甄选、鲸动传媒、"
+        "巨量引擎科技等一批知名数字经济企业。"
+    )
+    answer = pick_span("培育壮大了哪些知名数字经济企业？", sentence, glossary)
+    assert answer is not None
+    assert [p.text for p in answer.parts] == ["江西抖酒甄选", "鲸动传媒", "巨量引擎科技"]
+    assert answer.text == "江西抖酒甄选、鲸动传媒、巨量引擎科技"
+    villages = pick_span("Which villages got smart 'safe community' projects?", VILLAGES, glossary)
+    assert villages is not None and [p.text for p in villages.parts] == ["高兴村", "月坊村"]
+
+
+def test_who_reads_the_name_after_the_office(glossary: Glossary, seed_text: str) -> None:
+    cover = "镇人民政府镇长 魏 翔"
+    assert cover in seed_text
+    for question in ("这份政府工作报告是谁作的？", "Who delivered the report?"):
+        answer = pick_span(question, cover, glossary)
+        assert answer is not None and answer.text == "魏 翔"
 
 
 def test_unsure_means_no_span(glossary: Glossary) -> None:
