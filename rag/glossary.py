@@ -256,6 +256,9 @@ def _readable(glosses: list[str]) -> str:
         g for g in short if g.startswith("to ")
     ]
     gloss = short[0] if short else min(tidy, key=len).split(", ")[0]
+    gloss = gloss.removeprefix("also ")
+    if len(gloss.split()) > 3 and gloss[:1].isupper():  # "Jiangxi province in southeast China"
+        gloss = " ".join(w for w in gloss.split()[:3] if w[:1].isupper()) or gloss
     return gloss[3:] if gloss.startswith("to ") and len(gloss) > 3 else gloss
 
 
@@ -267,8 +270,7 @@ def english_lines(word: str) -> list[str]:
 def english_of(word: str) -> str | None:
     """CC-CEDICT's English for the Chinese ``word`` (派出所 → "local police station"),
     or None when the dictionary lacks it. The first call reads the dictionary (≈1 s)."""
-    for line in _dictionary_lines().get(word, ()):
-        headword, _, glosses = _parse(line)
-        if headword == word and glosses:
-            return _readable(glosses)
-    return None
+    # A word read two ways (重点: chong2dian3 "to recount", zhong4dian3 "key point"):
+    # the reading with more senses is the common one.
+    senses = [g for g in (_parse(line)[2] for line in _dictionary_lines().get(word, ())) if g]
+    return _readable(max(senses, key=len)) if senses else None
