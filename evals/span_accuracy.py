@@ -137,7 +137,8 @@ def measure(cases: Iterable[Case], glossary: Glossary | None) -> dict[str, Tally
     for case in cases:
         kind = question_kind(case.question) or "other"
         span = pick_span(case.question, case.sentence, glossary)
-        for name in (kind, "all"):
+        names = [kind, "all"] + ([f"by:{span.how}"] if span is not None else [])
+        for name in names:
             tally = tallies[name]
             tally.n += 1
             if span is None:
@@ -149,7 +150,7 @@ def measure(cases: Iterable[Case], glossary: Glossary | None) -> dict[str, Tally
             tally.f1 += sum(
                 max(char_f1(p.text, a) for p in span.parts for a in forms) for forms in case.answers
             ) / len(case.answers)
-            if not exact and len(tally.examples) < 8 and name != "all":
+            if not exact and len(tally.examples) < 8 and name in (kind,):
                 tally.examples.append(f"{case.question} | {span.text} | {case.answers}")
     return dict(tallies)
 
@@ -161,6 +162,9 @@ def report(title: str, tallies: dict[str, Tally], examples: bool) -> None:
         f"{'cont|ans':>10} {'F1|ans':>7}"
     )
     order = ["number", "date", "name", "yes-no", "other", "all"]
+    order += [
+        f"by:{how}" for how in ("figure", "quote", "list", "person", "name", "echo", "clause")
+    ]
     for kind in sorted(tallies, key=lambda k: order.index(k) if k in order else 9):
         print(tallies[kind].row(kind))
         if examples:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
 from rag.numbers import _UNIT_TABLE, CLASSIFIERS, Quantity, quantities
@@ -52,6 +52,7 @@ _EN_NAME = re.compile(r"\b(?:who|whom|whose|which|what|name[sd]?|called)\b", re.
 _ZH_CUE = re.compile(
     r"多少|几|什么时候|何时|什么|哪一?[个些位家所座条项里儿年天种类部批]?|谁|何[种处地]?|是否|有没有"
 )
+_PREPOSITIONS = set("由在从向于被对给用以把将")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
 _NEGATION = re.compile(r"未|没有|不|无|零|尚未|暂无|非")
 _SPLIT = re.compile(
@@ -102,6 +103,7 @@ class Span:
     start: int
     end: int
     text: str
+    how: str = ""  # "figure", "quote", "list", "person", "name", "echo" or "clause"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,12 @@ class ShortAnswer:
     parts: tuple[Span, ...]  # one per thing asked (a two-part question has two)
     quantities: tuple[Quantity, ...] = ()  # the figures inside the span, in order
     polarity: bool | None = None  # yes-no: False when the answering clause negates
+
+    @property
+    def how(self) -> str:
+        """How the span was found: figures, quotes, lists and names after an office
+        are the surest; an echoed question's gap and a yes-no clause less so."""
+        return self.parts[0].how
 
 
 def question_kind(question: str) -> str | None:
@@ -265,18 +273,19 @@ def _anchored_gap(question: str, sentence: str) -> tuple[int, int, bool] | None:
         if at >= 0:
             b_start = at
             break
-    a_end = None
+    a_end, left_skip = None, 0
     limit = len(sentence) if b_start is None else b_start
     for skip, n in _anchor_sizes(len(left)):
         piece = left[len(left) - skip - n : len(left) - skip]
         at = sentence.rfind(piece, 0, limit)
         if at >= 0:
-            a_end = at + n
+            a_end, left_skip = at + n, skip
             break
-    if a_end is not None and left:
-        # 由谁, 在哪里: the character just before the question word marks the answer's start.
-        at = sentence.rfind(left[-1], a_end, len(sentence) if b_start is None else b_start)
-        if at >= 0 and _CJK.match(left[-1]):
+    if a_end is not None and left_skip and left[-1] in _PREPOSITIONS:
+        # 由谁, 在哪里: when the anchor stopped short of it, the preposition just before
+        # the question word marks where the answer starts (…1975年由泰国国家铁路局).
+        at = sentence.find(left[-1], a_end, min(limit, a_end + 10))
+        if at >= 0:
             a_end = at + 1
     if a_end is None and b_start is None:
         return None
@@ -365,7 +374,7 @@ def _pick_figures(
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:
     """Quoted names (“两单一制”), titles (《…》) and names ending in the asked noun."""
-    spans = [Span(m.start(1), m.end(1), m[1]) for m in _QUOTED.finditer(sentence)]
+    spans = [Span(m.start(1), m.end(1), m[1], "quote") for m in _QUOTED.finditer(sentence)]
     nouns: set[str] = set()
     if _CJK.search(question):
         for m in re.finditer(
@@ -449,7 +458,7 @@ def _enumerations(sentence: str) -> list[list[Span]]:
             while b > a and sentence[b - 1] in "“”\"'":
                 b -= 1
             if b > a:
-                items.append(Span(a, b, sentence[a:b]))
+                items.append(Span(a, b, sentence[a:b], "list"))
         if len(items) >= 2:
             out.append(items)
     return out
@@ -475,20 +484,25 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
     if _LIST_Q.search(question) and (found := _pick_list(question, sentence, glossary)):
         return found
     if _WHO.search(question) and (person := _PERSON.search(sentence)):
-        return [Span(person.start("name"), person.end("name"), person["name"])]
+        return [Span(person.start("name"), person.end("name"), person["name"], "person")]
     if _CJK.search(question):
         gap = _anchored_gap(question, sentence)
         if gap is not None:
             a, b, _ = gap
-            while a < b and sentence[a] in "是为了的在有于被由以将把从向对：: ":
-                a += 1
+            while a < b:  # function words, marks and (asides) before the answer
+                if sentence[a] in "是为了的在有于被由以将把从向对自：:，, ":
+                    a += 1
+                elif (aside := re.match(r"[（(][^）)]*[）)]", sentence[a:b])) is not None:
+                    a += aside.end()
+                else:
+                    break
             while b > a and sentence[b - 1] in "的了是，,、 ":
                 b -= 1
             quoted = [m for m in _QUOTED.finditer(sentence) if a <= m.start() and m.end() <= b + 1]
             if len(quoted) == 1:  # 试行了什么工作法 → 试行“两单一制”工作法: the name
-                return [Span(quoted[0].start(1), quoted[0].end(1), quoted[0][1])]
+                return [Span(quoted[0].start(1), quoted[0].end(1), quoted[0][1], "quote")]
             if 0 < b - a <= 30:
-                return [Span(a, b, sentence[a:b])]
+                return [Span(a, b, sentence[a:b], "echo")]
     spans = _name_spans(question, sentence, glossary)
     if not spans:
         return None
@@ -510,8 +524,8 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
             last = chain[-1]
             if s.start > last.end and re.fullmatch(r"[、和及与,，]", sentence[last.end : s.start]):
                 chain.append(s)
-        return chain
-    return [best]
+        return [replace(s, how=s.how or "name") for s in chain]
+    return [replace(best, how=best.how or "name")]
 
 
 def _clause(sentence: str, terms: Sequence[_Term]) -> Span | None:
@@ -538,7 +552,7 @@ def pick_span(question: str, sentence: str, glossary: Glossary | None = None) ->
         figures = _pick_figures(question, sentence, kind, glossary)
         if figures is None:
             return None
-        parts = [Span(q.start, q.end, q.text) for q in figures]
+        parts = [Span(q.start, q.end, q.text, "figure") for q in figures]
     elif kind == "name":
         parts = []
         for part in split_parts(question):
@@ -548,7 +562,7 @@ def pick_span(question: str, sentence: str, glossary: Glossary | None = None) ->
         parts.sort(key=lambda p: p.start)
     else:
         clause = _clause(sentence, _terms(question, glossary))
-        parts = [clause] if clause else None
+        parts = [replace(clause, how="clause")] if clause else None
     if not parts:
         return None
     start, end = parts[0].start, parts[-1].end
@@ -561,7 +575,7 @@ def pick_span(question: str, sentence: str, glossary: Glossary | None = None) ->
         polarity = negation is None
         if negation is not None:  # 全年未发生一例溺水事故 → 未发生一例溺水事故
             start = negation.start()
-            parts = [Span(start, end, sentence[start:end])]
+            parts = [Span(start, end, sentence[start:end], "clause")]
     return ShortAnswer(
         kind, start, end, sentence[start:end], tuple(parts), inside, polarity=polarity
     )
