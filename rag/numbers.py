@@ -43,6 +43,7 @@ SCALES = {
     "百万": Decimal(10) ** 6,
     "万": Decimal(10) ** 4,
     "千": Decimal(10) ** 3,
+    "百": Decimal(100),
 }
 
 # Units with their English (singular, plural); classifiers have none. Longest first.
@@ -95,17 +96,18 @@ _UNIT_TABLE: dict[str, tuple[str, str]] = {
     "年": ("year", "years"),
     "天": ("day", "days"),
     "秒": ("second", "seconds"),
+    "周年": ("year", "years"),
     "周": ("week", "weeks"),
     "岁": ("year old", "years old"),
     "%": ("%", "%"),
     "‰": ("‰", "‰"),
 }
 CLASSIFIERS = (
-    "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届期类种批股发枚艘架层头匹首本册级门"
+    "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届类种批股发枚艘架层头匹首本册级门"
 )
 _UNITS = sorted([*_UNIT_TABLE, *CLASSIFIERS], key=len, reverse=True)
 _UNIT_RE = "|".join(re.escape(u) + ("(?![A-Za-z])" if u.isascii() else "") for u in _UNITS)
-_SCALE_RE = "万亿|亿|千万|百万|万|千(?![米瓦克])"
+_SCALE_RE = "万亿|亿|千万|百万|万|千(?![米瓦克])|百(?![分])"
 _CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
 
 _ARABIC = r"\d+(?:,\d{3})*(?:\.\d+)?"
@@ -400,6 +402,23 @@ def _quantity(m: re.Match[str], text: str) -> Quantity | None:
         return None  # 统一, 一是: a Chinese numeral counts only with a unit
     if not arabic and m.start("anum") > 0 and text[m.start("anum") - 1] in '“"《「':
         return None  # “四个意识”: a name that starts with a numeral
+    at = m.start("anum")
+    if not arabic and (
+        (m.end() < len(text) and text[m.end()] in _CN_NUM_CHARS)
+        or (at >= 2 and text[at - 1] in CLASSIFIERS and text[at - 2] in _CN_NUM_CHARS)
+    ):
+        return None  # 三位一体, 一件一件: an idiom
+    before, after = text[m.start("anum") - 1 : m.start("anum")], text[m.end() : m.end() + 1]
+    if arabic and (before.isascii() and before.isalpha() or after.isascii() and after.isalpha()):
+        return None  # IPv6, 5G, PM2.5: part of a name
+    if (
+        arabic
+        and not m["aunit"]
+        and not m["ascale"]
+        and after in ".．、"
+        and (m.start() == 0 or text[m.start() - 1].isspace())
+    ):
+        return None  # "20.激发…": a list's numbering
     start = m.start()
     if m["ordinal"]:
         end = _end_of(m, "a")

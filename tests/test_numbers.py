@@ -131,18 +131,16 @@ def test_enough_real_cases() -> None:
         "促进全省政府系统树牢“四个意识”",  # a slogan's name
         "深入贯彻落实新发展理念",
         "规模以上工业企业",
+        "城域网IPv6升级改造",  # part of a name
+        "流域开发”三位一体的生",  # an idiom
+        "切最烦心的事一件一件解决",  # an idiom
     ],
 )
 def test_names_and_words_are_not_figures(fragment: str) -> None:
-    assert fragment in "".join(
-        _text(n)
-        for n in (
-            "guangdong_2019_province.txt",
-            "national_2018_guowuyuan.txt",
-            "shenzhen_2016_city.txt",
-            "dapeng_2015_newarea.txt",
-        )
-    )
+    corpus = "".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt")))
+    if not corpus:
+        pytest.skip(f"{CORPUS} is missing (the shared corpus sits beside the checkout)")
+    assert fragment in corpus
     assert quantities(fragment) == []
 
 
