@@ -414,7 +414,8 @@ _LIST_Q = re.compile(
     r"|^\s*(?:name|list)\b|\bwhich \w+ \w+s\b",
     re.I,
 )
-_ITEM_STOP = set("的和与及或在对将把被由从向为是了，,；;。：:！？!?（）() ")
+_ITEM_STOP = set("的和与及或在对将把被由从向为是了于，,；;。：:！？!?（）() ")
+_LIST_LEAD = re.compile(r"(?:包括|包含|例如|比如|诸如|如|有)")
 
 
 def _enumerations(sentence: str) -> list[list[Span]]:
@@ -450,6 +451,8 @@ def _enumerations(sentence: str) -> list[list[Span]]:
             if sentence[begin - 1] in _ITEM_STOP:
                 break
             begin -= 1
+        if lead := _LIST_LEAD.match(sentence, begin, first_end):
+            begin = lead.end()
         pieces[0][0] = begin
         items = []
         for a, b in pieces:
