@@ -248,13 +248,14 @@ def _dictionary_lines() -> dict[str, list[str]]:
 def _readable(glosses: list[str]) -> str:
     """The first gloss of at most three words among the first four, a noun's before a
     verb's (收入 → "income", 累计 → "cumulative", not "to calculate the running
-    total"); "to " dropped."""
+    total"), one the verb senses share first (工作 → "work"); "to " dropped."""
     tidy = [re.sub(r"\s+", " ", g).strip(" ,") for g in glosses[:4]]
     tidy = [g for g in tidy if g] or [glosses[0].strip()]
     short = [g for g in tidy if len(g.split()) <= 3]
-    short = [g for g in short if not g.startswith("to ")] + [
-        g for g in short if g.startswith("to ")
-    ]
+    verbs = {g[3:] for g in short if g.startswith("to ")}
+    nouns = [g for g in short if not g.startswith("to ")]
+    # 工作 glosses "to work" and "work": the word both senses share says it best.
+    short = [g for g in nouns if g in verbs] + nouns + [g for g in short if g[3:] in verbs]
     gloss = short[0] if short else min(tidy, key=len).split(", ")[0]
     gloss = gloss.removeprefix("also ")
     if len(gloss.split()) > 3 and gloss[:1].isupper():  # "Jiangxi province in southeast China"

@@ -23,6 +23,7 @@ def test_dictionary_lookup() -> None:
     assert english_of("核酸") == "nucleic acid"
     assert english_of("累计") == "cumulative"  # a short gloss, not "to calculate the running total"
     assert english_of("收入") == "income"  # a noun's gloss before a verb's
+    assert english_of("工作") == "work"  # the sense "to work" and "work" share, not "job"
     assert english_of("重点") == "important point"  # zhong4dian3, not chong2dian3 "to recount"
     assert english_of("江西") == "Jiangxi"  # not "Jiangxi province in southeast China"
     assert english_of("不是一个词") is None
