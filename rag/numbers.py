@@ -103,7 +103,7 @@ _UNIT_TABLE: dict[str, tuple[str, str]] = {
     "‰": ("‰", "‰"),
 }
 CLASSIFIERS = (
-    "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届类种批股发枚艘架层头匹首本册级门"
+    "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届类种批股发枚艘架层头匹首本册级门盏口眼根"
 )
 _UNITS = sorted([*_UNIT_TABLE, *CLASSIFIERS], key=len, reverse=True)
 _UNIT_RE = "|".join(re.escape(u) + ("(?![A-Za-z])" if u.isascii() else "") for u in _UNITS)

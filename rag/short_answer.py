@@ -32,7 +32,7 @@ _EN_DATE = re.compile(
     r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time)\b|\bsince when\b", re.I
 )
 _ZH_NUMBER = re.compile(
-    r"多少|几(?![乎])|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
+    r"多少|(?<!哪)几(?![乎])|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
 )
 _EN_NUMBER = re.compile(
     r"\bhow (?:many|much|big|large|long|far|high|old|fast)\b|\bby how much\b"
@@ -140,7 +140,9 @@ def question_kind(question: str) -> str | None:
     return None
 
 
-_RESPECTIVELY = re.compile(r"^(?P<a>.+?)(?:和|与|及|、)(?P<b>[^和与及、]+?)分别(?P<rest>.+)$")
+_RESPECTIVELY = re.compile(
+    r"^(?P<a>.+?)(?:和|与|及|、)(?P<b>[^和与及、]+?)(?:分别|各)(?P<rest>.+)$"
+)
 
 
 def split_parts(question: str) -> list[str]:
@@ -346,6 +348,16 @@ def _figures(question: str, sentence: str, kind: str) -> list[Quantity]:
         for q in quantities(sentence)
         if q.kind in wanted and not (re.sub(r"\D", "", q.text) in asked and asked != {""})
     ]
+
+
+def _with_measure(question: str, sentence: str, q: Quantity) -> Span:
+    """A figure's span, taking in the measure word the question asks for when the
+    sentence writes it right after a bare figure (几盏 → 28盏)."""
+    end = q.end
+    asked = re.search(r"(?:多少|几)([\u4e00-\u9fff])", question)
+    if not q.unit and asked and sentence[end : end + 1] == asked.group(1):
+        end += 1
+    return Span(q.start, end, sentence[q.start : end], "figure")
 
 
 def _pick_figures(
@@ -555,7 +567,7 @@ def pick_span(question: str, sentence: str, glossary: Glossary | None = None) ->
         figures = _pick_figures(question, sentence, kind, glossary)
         if figures is None:
             return None
-        parts = [Span(q.start, q.end, q.text, "figure") for q in figures]
+        parts = [_with_measure(question, sentence, q) for q in figures]
     elif kind == "name":
         parts = []
         for part in split_parts(question):

@@ -103,6 +103,13 @@ def test_unsure_means_no_span(glossary: Glossary) -> None:
     assert pick_span("多少？", "", glossary) is None
 
 
+def test_the_asked_measure_word_joins_a_bare_figure(seed_text: str) -> None:
+    sentence = "修复镇管道路路灯28盏"
+    assert "镇管道路路灯28盏" in seed_text
+    answer = pick_span("镇管道路的路灯修了几盏？", sentence)
+    assert answer is not None and answer.text == "28盏"
+
+
 def test_echoed_question_fills_the_gap() -> None:
     # CMRC 2018 trial (Cui et al., 2019, CC BY-SA 4.0), TRIAL_800_QUERY_1.
     sentence = "若游戏中离，则4分钟内不得进行配对(每次中离+4分钟)。"
@@ -118,12 +125,17 @@ def test_question_kinds() -> None:
     assert question_kind("二十大期间有没有人进京上访？") == "yes-no"
     assert question_kind("Did the town meet its target?") == "yes-no"
     assert question_kind("Why did revenue fall?") is None
+    assert question_kind("2022年启动了哪几个村的安置房分配工作？") == "name"
 
 
 def test_split_parts() -> None:
     assert split_parts("社会消费品零售总额完成了多少，增速是多少？") == [
         "社会消费品零售总额完成了多少",
         "增速是多少",
+    ]
+    assert split_parts("独生子女奖励资金和孤儿生活补贴各发放了多少？") == [
+        "独生子女奖励资金发放了多少",
+        "孤儿生活补贴发放了多少",
     ]
     assert split_parts("“黄赌毒”警情和刑事警情分别下降了多少？") == [
         "“黄赌毒”警情下降了多少",
