@@ -6,11 +6,12 @@ lead gives what they can rely on: the asked figure in English words and units
 just before it, glossed word by word from CC-CEDICT), the quote's other key terms
 and the section name glossed. Nothing is paraphrased or invented: every English
 word is a converted figure or a dictionary gloss of a word of the quote, so the
-Chinese quote that follows (with its marker) stays the evidence. Example::
+Chinese quote that follows (with its marker) stays the evidence. For "How many
+tests were carried out in total?" on the seed's COVID sentence::
 
-    7.14 million person-times (累计检测: cumulative · detect).
-    Figures quoted: 73 rounds (全员核酸检测: all personnel · nucleic acid · detect);
-    7.14 million person-times (累计检测: cumulative · detect).
+    7.14 million person-times (累计检测: cumulative · detection).
+    Other figures quoted: 73 rounds (全员核酸检测: all personnel · nucleic acid · detection).
+    Key terms: 圆满 satisfactory; 防控 prevent and control; 任务 mission.
     Section: 疫情防控 (epidemic situation · prevent and control).
 """
 
@@ -129,8 +130,11 @@ def _figures(sentence: str, figures: Sequence[Quantity]) -> list[str]:
     return out
 
 
-def key_terms(sentence: str, question: str = "", glossary: Glossary | None = None) -> list[Word]:
-    """The sentence's glossed words, the question's own first, then longest; at most six."""
+def key_terms(
+    sentence: str, question: str = "", glossary: Glossary | None = None, shown: str = ""
+) -> list[Word]:
+    """The sentence's glossed words, the question's own first, then longest; at most six.
+    Words already glossed in ``shown`` (the lead's lines) are not repeated."""
     asked: set[str] = set()
     if glossary is not None and question and not _CJK.search(question):
         for concept in glossary.concepts(question):
@@ -142,6 +146,7 @@ def key_terms(sentence: str, question: str = "", glossary: Glossary | None = Non
             and len(word.chinese) > 1
             and word.chinese not in _PLAIN
             and word.chinese not in seen
+            and word.chinese not in shown
         ):
             seen[word.chinese] = word
     ranked = sorted(
@@ -206,7 +211,7 @@ def render_english(
             lines.append(f"Other figures quoted: {'; '.join(_figures(sentence_text, others))}.")
     elif figures:
         lines.append(f"Figures quoted: {'; '.join(_figures(sentence_text, figures))}.")
-    terms = key_terms(sentence_text, question, glossary)
+    terms = key_terms(sentence_text, question, glossary, shown="\n".join(lines))
     if terms:
         said = "; ".join(f"{w.chinese} {w.english}" for w in terms)
         lines.append(f"Key terms: {said}.")
