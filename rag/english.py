@@ -3,7 +3,7 @@
 An English reader cannot use "全年开展73轮全员核酸检测,累计检测714万人次" alone. The
 lead gives what they can rely on: the asked figure in English words and units
 ("7.14 million person-times"), what each figure of the quote measures (the words
-just before it, glossed word by word from CC-CEDICT), the quote's other key terms
+next to it, glossed word by word from CC-CEDICT), the quote's other key terms
 and the section name glossed. Nothing is paraphrased or invented: every English
 word is a converted figure or a dictionary gloss of a word of the quote, so the
 Chinese quote that follows (with its marker) stays the evidence. For "How many
