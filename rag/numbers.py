@@ -47,7 +47,7 @@ SCALES = {
 }
 
 # Units with their English (singular, plural); classifiers have none. Longest first.
-_UNIT_TABLE: dict[str, tuple[str, str]] = {
+UNITS: dict[str, tuple[str, str]] = {
     "平方公里": ("square kilometre", "square kilometres"),
     "平方千米": ("square kilometre", "square kilometres"),
     "平方米": ("square metre", "square metres"),
@@ -105,7 +105,7 @@ _UNIT_TABLE: dict[str, tuple[str, str]] = {
 CLASSIFIERS = (
     "个家项所座条件处宗名位只栋幢间张份块片棵株支部起例场届类种批股发枚艘架层头匹首本册级门盏口眼根"
 )
-_UNITS = sorted([*_UNIT_TABLE, *CLASSIFIERS], key=len, reverse=True)
+_UNITS = sorted([*UNITS, *CLASSIFIERS], key=len, reverse=True)
 _UNIT_RE = "|".join(re.escape(u) + ("(?![A-Za-z])" if u.isascii() else "") for u in _UNITS)
 _SCALE_RE = "万亿|亿|千万|百万|万|千(?![米瓦克])|百(?![分])"
 _CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
@@ -273,9 +273,9 @@ def _scale_word(value: Decimal) -> tuple[str, Decimal]:
 
 
 def _unit_english(unit: str, value: Decimal | None) -> str:
-    if unit not in _UNIT_TABLE:
+    if unit not in UNITS:
         return ""
-    one, many = _UNIT_TABLE[unit]
+    one, many = UNITS[unit]
     return one if value == 1 else many
 
 

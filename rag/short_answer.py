@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
-from rag.numbers import _UNIT_TABLE, CLASSIFIERS, Quantity, quantities
+from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
@@ -26,7 +26,7 @@ _CLAUSE_END = set("，,；;。！？!?：:")
 _NAME_STOP = set("的和与及或在对将把被由从向为是了、，,。；;：:“”‘’《》（）()\"' 　年0123456789")
 
 _ZH_DATE = re.compile(
-    r"什么时候|何时|哪一?年|哪天|哪一天|几月|几号|哪个月|何年|哪一?年份|日期|时间"
+    r"什么时候|何时|哪一?年|哪天|哪一天|几月|几号|哪个月|何年|哪一?年份|日期|(?<!长)时间"
 )
 _EN_DATE = re.compile(
     r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time)\b|\bsince when\b", re.I
@@ -227,7 +227,7 @@ def _asked(question: str) -> _Asked:
     if _CJK.search(question):
         for m in re.finditer(r"(?:多少|几)(?:万|亿|千)?([\u4e00-\u9fff]{1,4})", question):
             after = m.group(1)
-            units.update(u for u in _UNIT_TABLE if after.startswith(u))
+            units.update(u for u in UNITS if after.startswith(u))
             units.update(c for c in after[:1] if c in CLASSIFIERS)
         percent = bool(_PERCENT_ZH.search(question))
         money = bool(_MONEY_ZH.search(question)) and not percent
@@ -236,7 +236,7 @@ def _asked(question: str) -> _Asked:
         change = bool(_CHANGE_ZH.search(question))
         return _Asked(frozenset(units), money, percent, change, count, measure)
     stems = set(english_stems(question))
-    for unit, (one, many) in _UNIT_TABLE.items():
+    for unit, (one, many) in UNITS.items():
         if any(stem(w) in stems for w in f"{one} {many}".lower().split() if w.isalpha()):
             units.add(unit)
     if stems & {stem("people"), stem("persons"), stem("residents")}:
