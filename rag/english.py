@@ -89,6 +89,32 @@ def gloss(text: str, skip_plain: bool = False) -> str:
     return " · ".join(w.english for w in words if w.english)
 
 
+def pinyin(text: str) -> str:
+    """``text`` romanised word by word from the dictionary's readings, without tones
+    (高兴村、月坊村 → "Gaoxing Cun, Yue Fang Cun"); characters it cannot read are kept."""
+    items = []
+    for item in re.split(r"[、，,和及与]", text):
+        words = []
+        for word in segment(_blank_figures(item)):
+            reading = _reading(word.chinese)
+            words.append(reading.capitalize() if reading else word.chinese)
+        if words:
+            items.append(" ".join(words))
+    return ", ".join(items)
+
+
+def _reading(word: str) -> str:
+    """The reading of ``word``'s commonest entry ("gao1 xing4" → "gaoxing"); "" if none."""
+    entries = [line for line in english_lines(word) if "[" in line]
+    if not entries and len(word) > 1:
+        return "".join(_reading(char) for char in word)
+    if not entries:
+        return ""
+    line = max(entries, key=lambda e: e.count("/"))
+    reading = line.split("[", 1)[1].split("]", 1)[0].lower().replace("u:", "ü")
+    return re.sub(r"[^a-zü]", "", reading)
+
+
 def _blank_figures(text: str) -> str:
     """``text`` with its figures blanked, so 714万人次 never reads as the word 万人."""
     for q in quantities(text):
@@ -202,6 +228,8 @@ def render_english(
         else:
             text = sentence_text[start:end]
             said = gloss(text)
+            if kind == "name":  # a name is read aloud too: 高兴村 is Gaoxing Cun, not "happy"
+                said = "; ".join(x for x in (pinyin(text), said) if x)
             lead = f"{text} ({said})" if said else text
         if kind == "yes-no" and polarity is not None:
             lead = f"{'Yes' if polarity else 'No'}: {lead}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.english import gloss, key_terms, render_english, section_english, segment
+from rag.english import gloss, key_terms, pinyin, render_english, section_english, segment
 from rag.glossary import Glossary, english_of, load_glossary
 from rag.short_answer import pick_span
 
@@ -87,6 +87,14 @@ def test_key_terms_put_the_question_words_first(glossary: Glossary) -> None:
     terms = key_terms(COVID, "How many nucleic acid tests?", glossary)
     assert "核酸" in [t.chinese for t in terms][:3]
     assert len(terms) <= 6
+
+
+def test_names_are_read_aloud_as_well_as_glossed(glossary: Glossary) -> None:
+    assert pinyin("高兴村、月坊村") == "Gaoxing Cun, Yue Fang Cun"
+    sentence = "京东派出所被评为全国优秀公安基层单位。"
+    question = "Which police station was named a national outstanding grassroots unit?"
+    lead = render_english(question, sentence, "", None, glossary)
+    assert lead.startswith("京东派出所 (Jingdong Paichusuo; Jingdong · local police station).")
 
 
 def test_section_names_are_glossed_without_numbering() -> None:
