@@ -218,9 +218,10 @@ def render_english(
     elif span is not None:
         start, end, kind, polarity = span.start, span.end, span.kind, span.polarity
     lines: list[str] = []
-    figures = [q for q in quantities(sentence_text) if q.kind != "ordinal"]
+    every = quantities(sentence_text)
+    figures = [q for q in every if q.kind != "ordinal"]
     if span is not None:
-        inside = [q for q in figures if start <= q.start and q.end <= end]
+        inside = [q for q in every if start <= q.start and q.end <= end]
         if kind == "yes-no":
             inside = []
         if inside and kind in ("", "number", "date"):
@@ -229,7 +230,12 @@ def render_english(
             text = sentence_text[start:end]
             said = gloss(text)
             if kind == "name":  # a name is read aloud too: 高兴村 is Gaoxing Cun, not "happy"
-                said = "; ".join(x for x in (pinyin(text), said) if x)
+                how = span.how if isinstance(span, ShortAnswer) else ""
+                said = (
+                    pinyin(text)
+                    if how == "person"
+                    else "; ".join(x for x in (pinyin(text), said) if x)
+                )
             lead = f"{text} ({said})" if said else text
         if kind == "yes-no" and polarity is not None:
             lead = f"{'Yes' if polarity else 'No'}: {lead}"

@@ -422,7 +422,10 @@ def _quantity(m: re.Match[str], text: str) -> Quantity | None:
     start = m.start()
     if m["ordinal"]:
         end = _end_of(m, "a")
-        return Quantity(start, end, text[start:end], "ordinal", low, english=_ordinal(int(low)))
+        unit = m["aunit"] or ""
+        name = UNITS[unit][0] if unit in UNITS else ""  # 第二轮 → "2nd round"
+        english = f"{_ordinal(int(low))} {name}".strip()
+        return Quantity(start, end, text[start:end], "ordinal", low, unit=unit, english=english)
     high, end, more = None, _end_of(m, "a"), m["amore"] or m["amore2"] or ""
     if m["sep"]:
         b, unit_b = _side(m, "b")

@@ -23,7 +23,9 @@ from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
 _CLAUSE_END = set("，,；;。！？!?：:")
-_NAME_STOP = set("的和与及或在对将把被由从向为是了、，,。；;：:“”‘’《》（）()\"' 　年0123456789")
+_NAME_STOP = set(
+    "的和与及或在对将把被由从向为是了、，,。；;：:“”‘’《》（）()\"' 　年0123456789%.．"
+)
 
 _ZH_DATE = re.compile(
     r"什么时候|何时|哪一?年|哪天|哪一天|几月|几号|哪个月|何年|哪一?年份|日期|(?<!长)时间"

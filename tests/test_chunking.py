@@ -34,7 +34,14 @@ def test_sentences_end_at_chinese_and_ascii_terminators() -> None:
     text = "第一句。第二句！第三句？第四句；fifth; sixth! seventh? 最后"
     spans = [text[s:e] for s, e in sentence_spans(text, 0, len(text))]
     assert spans == [
-        "第一句。", "第二句！", "第三句？", "第四句；", "fifth;", "sixth!", "seventh?", "最后"
+        "第一句。",
+        "第二句！",
+        "第三句？",
+        "第四句；",
+        "fifth;",
+        "sixth!",
+        "seventh?",
+        "最后",
     ]
 
 

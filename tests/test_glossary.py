@@ -7,8 +7,7 @@ import pytest
 from rag.glossary import Glossary, english_stems, load_glossary
 
 TEXT = (
-    "京东派出所被评为全国优秀公安基层单位。"
-    "配合做好了南昌轨道交通融资用地。桃湖垃圾中转站设备升级。"
+    "京东派出所被评为全国优秀公安基层单位。配合做好了南昌轨道交通融资用地。桃湖垃圾中转站设备升级。"
 )
 
 

@@ -88,5 +88,12 @@ def test_summary_of_no_requests_is_well_formed() -> None:
     report = summarise([], 1.0, QUESTIONS)
     assert report["requests"] == 0 and report["latency_ms"]["p50"] is None
     json.dumps(report)
-    assert "n/a" in table({**report, "clients": 1, "seconds": 1.0, "server_concurrency_limit": 4,
-                           "server_memory_mib": {"rss_when_ready": None, "peak_rss": None}})
+    assert "n/a" in table(
+        {
+            **report,
+            "clients": 1,
+            "seconds": 1.0,
+            "server_concurrency_limit": 4,
+            "server_memory_mib": {"rss_when_ready": None, "peak_rss": None},
+        }
+    )

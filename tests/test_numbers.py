@@ -83,7 +83,7 @@ CASES = [
     ("dapeng_2015_newarea.txt", "建筑面积38.08万平方米", "38.08万平方米", "380,800 square metres"),
     ("guangming_2021_fazhi_report.txt", "参考人数444人", "444人", "444 people"),
     ("guangdong_2019_province.txt", "10月22日至25日", "10月22日至25日", "22–25 October"),
-    ("guangdong_2019_province.txt", "启动第二批3家省实验室建设", "第二批", "2nd"),
+    ("guangdong_2019_province.txt", "启动第二批3家省实验室建设", "第二批", "2nd batch"),
     ("guangdong_2019_province.txt", "启动第二批3家省实验室建设", "3家", "3"),
     ("guangdong_2019_province.txt", "佛山南海农村土地制度改革三项试点", "三项", "3"),
     (

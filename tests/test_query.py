@@ -93,8 +93,13 @@ def test_public_api_from_a_fresh_process(tmp_path) -> None:
     env = os.environ | {"RAG_INDEX_DIR": str(tmp_path / "index")}
     code = "from rag import query; a = query('全年开展了多少轮全员核酸检测？'); print(a.text)"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True,
-        text=True, timeout=300, check=True,
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     assert "73轮" in out.stdout
 
@@ -107,6 +112,11 @@ def test_cli_ask_prints_answer_and_citation(tmp_path) -> None:
     env = os.environ | {"RAG_INDEX_DIR": str(tmp_path / "index")}
     out = subprocess.run(
         [sys.executable, "-m", "rag", "ask", "全年开展了多少轮全员核酸检测？"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     assert "73轮" in out.stdout and f"{SEED_NAME}:11" in out.stdout

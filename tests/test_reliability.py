@@ -48,9 +48,7 @@ EXTRA_REPORTS = 30  # makes a --rebuild embed for minutes: plenty of time to kil
 
 
 def _rag_env(docs: Path, index_dir: Path) -> dict[str, str]:
-    return app_env(
-        RAG_DOCS_DIR=str(docs), RAG_INDEX_DIR=str(index_dir), RAG_EMBED_MODEL="bundled"
-    )
+    return app_env(RAG_DOCS_DIR=str(docs), RAG_INDEX_DIR=str(index_dir), RAG_EMBED_MODEL="bundled")
 
 
 def _write_shuffled_reports(docs: Path, count: int, seed_text: str, paragraphs: int = 0) -> None:
@@ -64,9 +62,7 @@ def _write_shuffled_reports(docs: Path, count: int, seed_text: str, paragraphs: 
 
 def _copy_index(source: Path, target: Path) -> Path:
     """A private copy of a built index (the session's), so no test embeds the seed twice."""
-    shutil.copytree(
-        source, target, ignore=shutil.ignore_patterns(".lock", ".tmp-*", ".CURRENT-*")
-    )
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock", ".tmp-*", ".CURRENT-*"))
     return target
 
 
@@ -101,8 +97,17 @@ def _drain(stream: Any, sink: list[str]) -> threading.Thread:
 
 def _leaks(text: str) -> list[str]:
     """Signs of an internal error or of the server's file system in user-facing text."""
-    marks = ["Traceback", 'File "', str(PROJECT_ROOT), "site-packages", "/tmp/", "/home/",
-             "/root/", "/usr/", "Error:"]
+    marks = [
+        "Traceback",
+        'File "',
+        str(PROJECT_ROOT),
+        "site-packages",
+        "/tmp/",
+        "/home/",
+        "/root/",
+        "/usr/",
+        "Error:",
+    ]
     return [m for m in marks if m in text]
 
 
@@ -268,8 +273,13 @@ def test_two_builds_at_once_leave_one_consistent_live_build(
 HOSTILE: list[tuple[str, str, list[str], str | None, str]] = [
     ("1 MiB string", "x" * 1_048_576, [], None, "message"),
     ("1 MiB of Chinese", ("核酸检测" * 262_144), [], None, "message"),
-    ("NUL/control bytes around a question", "\x00\x07\x1b" + COVID + "\x7f\x00\x1f", [], None,
-     "answer:73"),
+    (
+        "NUL/control bytes around a question",
+        "\x00\x07\x1b" + COVID + "\x7f\x00\x1f",
+        [],
+        None,
+        "answer:73",
+    ),
     ("ANSI colour codes around a question", "\x1b[31m" + COVID + "\x1b[0m", [], None, "any"),
     ("only NUL/control bytes", "\x00\x01\x02\x1b\x7f\u200b" * 200, [], None, "message"),
     ("emoji only", "😀🎉🔥👍🏽🇨🇳", [], None, "message"),
@@ -289,8 +299,9 @@ HOSTILE: list[tuple[str, str, list[str], str | None, str]] = [
 ]
 
 
-def _check(label: str, kind: str, text: str, abstained: bool, citations: list, seconds: float
-           ) -> None:
+def _check(
+    label: str, kind: str, text: str, abstained: bool, citations: list, seconds: float
+) -> None:
     assert isinstance(text, str) and text.strip(), label
     assert not _leaks(text), (label, _leaks(text))
     assert seconds < ANSWER_BOUND_S, (label, seconds)
@@ -305,8 +316,9 @@ def _check(label: str, kind: str, text: str, abstained: bool, citations: list, s
 def test_hostile_questions_through_the_python_api(pipeline: Pipeline) -> None:
     rows = []
     for label, question, history, source, kind in HOSTILE:
-        answer, seconds = _timed(lambda q=question, h=history, s=source: pipeline.query(
-            q, history=h, source=s))
+        answer, seconds = _timed(
+            lambda q=question, h=history, s=source: pipeline.query(q, history=h, source=s)
+        )
         rows.append((label, str(answer.abstained), f"{seconds:.2f}", _prefix(answer.text)))
         _check(label, kind, answer.text, answer.abstained, answer.citations, seconds)
         for c in answer.citations:
@@ -406,8 +418,11 @@ def test_hostile_questions_through_the_http_api(api_client: Any, ui_server: str)
     for label, question, history, source, kind in HOSTILE:
         if any("\ud800" <= ch <= "\udfff" for ch in question):
             continue  # not encodable as UTF-8 by the client; sent raw below
-        result, seconds = _timed(lambda q=question, h=history, s=source: api_client.predict(
-            q, h or None, s, api_name="/ask"))
+        result, seconds = _timed(
+            lambda q=question, h=history, s=source: api_client.predict(
+                q, h or None, s, api_name="/ask"
+            )
+        )
         assert isinstance(result, dict) and {"text", "abstained", "citations"} <= set(result)
         rows.append((label, str(result["abstained"]), f"{seconds:.2f}", _prefix(result["text"])))
         _check(label, kind, result["text"], result["abstained"], result["citations"], seconds)
@@ -416,18 +431,29 @@ def test_hostile_questions_through_the_http_api(api_client: Any, ui_server: str)
 
     # Raw requests no well-behaved client sends.
     raw: list[tuple[str, bytes, str]] = [
-        ("lone surrogate (JSON \\udcff escape)",
-         json.dumps({"data": ["全年开展了多少轮全员核酸检测\udcff？", None, None]}).encode(),
-         "answer:73"),
-        ("only lone surrogates (JSON escapes)",
-         b'{"data": ["\\udcff\\ud800", null, null]}', "message"),
-        ("invalid UTF-8 bytes in the body", b'{"data": ["\xff\xfe\xc3\x28", null, null]}',
-         "rejected"),
+        (
+            "lone surrogate (JSON \\udcff escape)",
+            json.dumps({"data": ["全年开展了多少轮全员核酸检测\udcff？", None, None]}).encode(),
+            "answer:73",
+        ),
+        (
+            "only lone surrogates (JSON escapes)",
+            b'{"data": ["\\udcff\\ud800", null, null]}',
+            "message",
+        ),
+        (
+            "invalid UTF-8 bytes in the body",
+            b'{"data": ["\xff\xfe\xc3\x28", null, null]}',
+            "rejected",
+        ),
         ("not JSON at all", b"\x00\x01 DROP TABLE", "rejected"),
         ("question is a number", b'{"data": [12345, null, null]}', "any"),
         ("question is a list", b'{"data": [["a", "b"], null, null]}', "any"),
-        ("history is an object", b'{"data": ["' + COVID.encode() + b'", {"a": 1}, null]}',
-         "answer:73"),
+        (
+            "history is an object",
+            b'{"data": ["' + COVID.encode() + b'", {"a": 1}, null]}',
+            "answer:73",
+        ),
         ("missing arguments", b'{"data": []}', "any"),
     ]
     for label, payload, kind in raw:
@@ -539,9 +565,14 @@ def test_with_rag_auth_the_api_refuses_anonymous_requests(
     assert "share=False" in started and "gradio.live" not in started
 
     with httpx.Client(base_url=url, timeout=10) as anonymous:
-        for path in ("/config", "/gradio_api/info", "/gradio_api/openapi.json",
-                     "/gradio_api/queue/data?session_hash=x", "/gradio_api/call/ask/x",
-                     "/gradio_api/file=" + str(SEED)):
+        for path in (
+            "/config",
+            "/gradio_api/info",
+            "/gradio_api/openapi.json",
+            "/gradio_api/queue/data?session_hash=x",
+            "/gradio_api/call/ask/x",
+            "/gradio_api/file=" + str(SEED),
+        ):
             response = anonymous.get(path)
             assert response.status_code == 401, (path, response.status_code)
         body = {"data": [COVID, None, None]}
@@ -558,8 +589,10 @@ def test_with_rag_auth_the_api_refuses_anonymous_requests(
         page = anonymous.get("/")  # the login page, and nothing of the report
         assert page.status_code == 200 and '"auth_required":true' in page.text.replace(" ", "")
         assert "73轮" not in page.text and seed_text.splitlines()[8][:20] not in page.text
-        assert anonymous.post("/login", data={"username": "user", "password": "nope"}
-                              ).status_code == 400
+        assert (
+            anonymous.post("/login", data={"username": "user", "password": "nope"}).status_code
+            == 400
+        )
 
     from gradio_client import Client
 
@@ -568,8 +601,7 @@ def test_with_rag_auth_the_api_refuses_anonymous_requests(
         Client(url, verbose=False)  # whatever it raises, it must not connect
 
     with httpx.Client(base_url=url, timeout=10) as user:  # the same requests, logged in
-        assert user.post("/login", data={"username": "user", "password": "pw"}
-                         ).status_code == 200
+        assert user.post("/login", data={"username": "user", "password": "pw"}).status_code == 200
         info = user.get("/gradio_api/info")
         assert info.status_code == 200 and "/ask" in info.text
         assert user.get("/config").status_code == 200
