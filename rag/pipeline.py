@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag.answer_lead import lead_answer
 from rag.answering import TermWeights, compose, decide, question_terms, score_sentences
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
@@ -177,7 +178,7 @@ class Pipeline:
         answer = compose(
             asked.text, evidence.chosen, closest, evidence.abstained, sentences, chunk_of
         )
-        return Retrieval(answer, hits, evidence)
+        return Retrieval(lead_answer(asked.text, answer, glossary), hits, evidence)
 
 
 class PipelineHolder:
