@@ -24,6 +24,7 @@ from typing import Any
 import gradio as gr
 
 from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
+from rag.names import BadNameError, plain_markdown, safe_upload_name
 from rag.pipeline import Pipeline, default_pipeline
 from rag.types import Answer, Citation
 
@@ -247,23 +248,26 @@ class ChatHandlers:
         if not file_path:
             return "请选择一个文件。 Choose a file to add."
         upload = Path(file_path)
-        name = re.sub(r"[\x00-\x1f\\/]", "_", upload.name).strip().lstrip(".")
+        try:
+            name = safe_upload_name(upload.name)
+        except BadNameError as exc:
+            return f"文件名无效。 {plain_markdown(exc)}."
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
             return (
-                f"不支持这种文件。 {_text(upload.name)} is not a supported type; "
+                f"不支持这种文件。 {plain_markdown(upload.name)} is not a supported type; "
                 f"use {', '.join(SUPPORTED_SUFFIXES)}."
             )
         try:
             size = upload.stat().st_size
             if size > MAX_UPLOAD_BYTES:
                 return (
-                    f"文件太大。 {_text(name)} is {size / 2**20:.1f} MB; "
+                    f"文件太大。 {plain_markdown(name)} is {size / 2**20:.1f} MB; "
                     f"the limit is {MAX_UPLOAD_BYTES // 2**20} MB."
                 )
             data = upload.read_bytes()
             extract_text(upload, data)
         except UnreadableError as exc:
-            return f"无法读取。 {_text(name)} cannot be indexed: {_text(exc)}."
+            return f"无法读取。 {plain_markdown(name)} cannot be indexed: {plain_markdown(exc)}."
         except OSError:
             log.exception("Reading the upload %s failed", upload)
             return GENERIC_ERROR
@@ -274,7 +278,7 @@ class ChatHandlers:
                 target = docs_dir / name
                 previous = target.read_bytes() if target.is_file() else None
                 if previous == data:
-                    return f"{_text(name)} is already indexed. 该文档已在索引中。"
+                    return f"{plain_markdown(name)} is already indexed. 该文档已在索引中。"
                 docs_dir.mkdir(parents=True, exist_ok=True)
                 _write_atomically(target, data)
             except Exception:
@@ -294,7 +298,7 @@ class ChatHandlers:
         embedded = new.index.manifest.get("embedded", 0)
         log.info("Added %s: %d chunks (%d texts embedded)", name, chunks, embedded)
         verb = "Updated" if previous is not None else "Added"
-        return f"{verb} {_text(name)}: {chunks} chunks indexed. 文档已加入索引。"
+        return f"{verb} {plain_markdown(name)}: {chunks} chunks indexed. 文档已加入索引。"
 
     def answer(
         self,
