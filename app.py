@@ -73,9 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
 
+    from rag.http_limits import launch_limits
     from rag.pipeline import default_pipeline
-    from rag.ui import CSS, build_ui
+    from rag.ui import CSS, MAX_UPLOAD_BYTES, build_ui
 
+    try:
+        limits = launch_limits(MAX_UPLOAD_BYTES)  # body and upload caps, login back-off
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     demo = build_ui(default_pipeline)
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     log.info(
@@ -93,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth_message="Log in to ask about the report." if auth else None,
         css=CSS,
         show_error=False,
+        **limits,
     )
     return 0
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag.http_limits import UPLOAD_CACHE
 from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
 from rag.names import BadNameError, plain_markdown, safe_upload_name
 from rag.pipeline import Pipeline, default_pipeline
@@ -480,7 +481,11 @@ def build_ui(pipeline_factory: Callable[[], Pipeline] = default_pipeline) -> gr.
         value = current if current in choices else ALL_DOCUMENTS
         return message, text, gr.Dropdown(choices=choices, value=value), None
 
-    with gr.Blocks(title="Work report QA · 政府工作报告问答", analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="Work report QA · 政府工作报告问答",
+        analytics_enabled=False,
+        delete_cache=UPLOAD_CACHE,  # uploads are copied to the documents folder: drop the temp
+    ) as demo:
         gr.Markdown(
             "## 政府工作报告问答 · Work report QA\n"
             "Ask about the town government work report in Chinese or English. Every answer "
