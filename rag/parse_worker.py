@@ -115,6 +115,9 @@ def _child_main(
     try:
         if resource is not None:
             cap = memory_mb * 2**20
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if hard != resource.RLIM_INFINITY:
+                cap = min(cap, hard)  # never above what this process may have anyway
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         result: tuple[str, Any] = ("ok", target(*args))
     except UnreadableError as exc:
