@@ -17,7 +17,7 @@ import pytest
 
 from rag.ingest import read_sources
 from rag.limits import IngestLimits
-from rag.loaders import UnreadableError, extract_text
+from rag.loaders import UnreadableError, extract_text, parse_rich
 from rag.parse_worker import run_isolated
 
 ENV_NAMES = set(IngestLimits.ENV.values())
@@ -86,15 +86,21 @@ def _refused(path: Path, data: bytes, limits: IngestLimits | None = None) -> tup
 def test_a_40k_paragraph_word_file_loads_within_two_seconds() -> None:
     data = _docx_bytes(40_000)
     assert len(data) < 60_000  # tiny on disk: the cost was all in reading it
-    seconds = []
-    for _ in range(2):  # the better of two: the machine is shared
-        started = time.perf_counter()
-        extracted = extract_text(Path("empty.docx"), data)
-        seconds.append(time.perf_counter() - started)
+    # The loader's own cost, in CPU seconds (the machine is shared: wall time is noisy).
+    cpu = time.process_time()
+    extracted = parse_rich(".docx", data, IngestLimits())
+    cpu = time.process_time() - cpu
     lines = extracted.text.split("\n")
     assert lines[0] == "# Water supply" and lines[-1].startswith("The reservoir holds")
     assert len(lines) == 40_002
-    assert min(seconds) <= 2.0, seconds
+    assert cpu <= 2.0, cpu  # it was 161 s: python-docx scanned all styles twice a paragraph
+    # Through the worker process, as an upload is read: the same text, in bounded time.
+    walls = []
+    for _ in range(2):
+        started = time.perf_counter()
+        assert extract_text(Path("empty.docx"), data) == extracted
+        walls.append(time.perf_counter() - started)
+    assert min(walls) <= 5.0, walls
 
 
 def test_a_pdf_over_the_page_limit_is_refused_fast() -> None:
@@ -102,6 +108,12 @@ def test_a_pdf_over_the_page_limit_is_refused_fast() -> None:
     message, seconds = _refused(Path("long.pdf"), data)
     assert "RAG_MAX_PAGES=2000" in message and "2,000 pages" in message, message
     assert seconds < 5.0, seconds  # no page is extracted: ~0.5 s is process start and parsing
+    # A file that claims to have one page is counted page by page, and refused all the same.
+    assert data.count(b"/Count 2001") == 1
+    liar = data.replace(b"/Count 2001", b"/Count 1   ")  # same length: the offsets stay right
+    message, seconds = _refused(Path("liar.pdf"), liar)
+    assert "RAG_MAX_PAGES=2000" in message, message
+    assert seconds < 10.0, seconds
     short = extract_text(Path("short.pdf"), _pdf_bytes(3))  # a normal PDF still reads
     assert short.pages is not None and len(short.pages) == 3
     assert short.text[short.pages[2] :] == "Page 3 of the annual report."
