@@ -19,6 +19,8 @@ from rag.ingest import read_sources
 from rag.limits import IngestLimits
 from rag.loaders import UnreadableError, extract_text, parse_rich
 from rag.parse_worker import run_isolated
+from rag.pipeline import Pipeline
+from rag.ui import ChatHandlers
 
 ENV_NAMES = set(IngestLimits.ENV.values())
 
@@ -192,3 +194,29 @@ def test_a_worker_over_its_time_limit_is_stopped() -> None:
 def test_a_failing_parser_gives_one_line() -> None:
     with pytest.raises(UnreadableError, match=r"^the parser failed \(ValueError: .*\)$"):
         run_isolated(int, ("not a number",), IngestLimits())
+
+
+def test_hostile_uploads_are_refused_and_the_reports_still_answer(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the UI's upload handler, on the real index: refused in bounded time, nothing
+    written, and the report still answers. (Messages are Markdown-escaped: ``RAG\\_MAX…``.)"""
+    handlers = ChatHandlers(lambda: pipeline)
+    monkeypatch.setenv("RAG_PARSE_MEMORY_MB", "200")
+    attacks = {
+        "long.pdf": (_pdf_bytes(2_001), r"RAG\_MAX\_PAGES\=2000"),
+        "empty.docx": (_docx_bytes(250_000), r"RAG\_MAX\_PARAGRAPHS\=200000"),
+        "bomb.docx": (_docx_bomb(300), r"RAG\_PARSE\_MEMORY\_MB\=200"),
+    }
+    for name, (data, setting) in attacks.items():
+        upload = tmp_path / name
+        upload.write_bytes(data)
+        started = time.perf_counter()
+        message = handlers.add_document(str(upload))
+        seconds = time.perf_counter() - started
+        print(f"{name}: {len(data) / 1e6:.2f} MB refused in {seconds:.1f} s: {message}")
+        assert "cannot be indexed" in message and setting in message, message
+        assert seconds < 30.0, (name, seconds)
+        assert not (pipeline.settings.docs_dir / name).exists()
+    answer = handlers.answer("全年开展了多少轮全员核酸检测？", [], None)
+    assert "73" in answer.text and not answer.abstained
