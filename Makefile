@@ -4,17 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint eval bench load index browser clean
+.PHONY: install lock run test lint eval bench load index browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build first: anything else would pull a multi-GB CUDA torch.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# The exact versions the tests passed with (constraints.txt), within pyproject's ranges.
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After an upgrade that passes `make test`: record the versions for everyone else.
+# (torch's local "+cpu" tag is dropped: torch==2.13.0 matches the CPU build installed first.)
+lock: install
+	{ echo "# The tested versions, for reproducible installs: make install uses it (pip install -c constraints.txt)."; \
+	  echo "# Regenerate from a passing environment with: make lock"; \
+	  $(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+cpu$$/\1/'; } > constraints.txt
 
 run: install
 	$(PY) app.py

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from rag.limits import IngestLimits
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,7 @@ class DocumentSettings:
     docs_dir: Path = PROJECT_ROOT / "seeds"  # RAG_DOCS_DIR
     chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
     max_upload_bytes: int = 20 * 1024 * 1024  # a long report as PDF is a few MB
+    limits: IngestLimits = field(default_factory=IngestLimits)  # RAG_MAX_PAGES, …
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,10 @@ class Settings:
                 name=env.get("RAG_EMBED_MODEL", "").strip() or "bundled",
                 cache_dir=_path(env, "RAG_CACHE_DIR", PROJECT_ROOT / ".cache"),
             ),
-            documents=DocumentSettings(docs_dir=_path(env, "RAG_DOCS_DIR", PROJECT_ROOT / "seeds")),
+            documents=DocumentSettings(
+                docs_dir=_path(env, "RAG_DOCS_DIR", PROJECT_ROOT / "seeds"),
+                limits=IngestLimits.from_env(env),
+            ),
             store=StoreSettings(
                 index_dir=_path(env, "RAG_INDEX_DIR", PROJECT_ROOT / "index"),
                 backend=env.get("RAG_STORE", "").strip().lower() or "faiss",

@@ -10,14 +10,15 @@ fails, the folder is put back as it was.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.atomic import write_atomically
+from rag.limits import IngestLimits
 from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
+from rag.names import BadNameError, safe_upload_name
 from rag.pipeline import Pipeline, PipelineHolder
 from rag.store.base import Progress
 
@@ -60,12 +61,7 @@ class DocumentInfo:
     characters: int
 
 
-def upload_name(raw: str) -> str:
-    """The name a file is stored under: no path, no control characters, no leading dot."""
-    return re.sub(r"[\x00-\x1f\\/]", "_", Path(raw).name).strip().lstrip(".")
-
-
-def _check(path: Path, name: str, max_bytes: int) -> bytes:
+def _check(path: Path, name: str, max_bytes: int, limits: IngestLimits) -> bytes:
     """The file's bytes, once it is known to be indexable; otherwise :class:`DocumentError`."""
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DocumentError(
@@ -80,7 +76,7 @@ def _check(path: Path, name: str, max_bytes: int) -> bytes:
                 f"the limit is {max_bytes // 2**20} MB."
             )
         data = path.read_bytes()
-        extract_text(path, data)
+        extract_text(path, data, limits)
     except UnreadableError as exc:
         raise DocumentError(f"无法读取。 {name} cannot be indexed: {exc}.") from exc
     except OSError as exc:
@@ -103,8 +99,12 @@ def add_document(
     the file is refused; on a failed re-index the folder is restored and the error
     re-raised.
     """
-    name = upload_name(str(path))
-    data = _check(path, name, holder.get().settings.documents.max_upload_bytes)
+    try:
+        name = safe_upload_name(path.name)
+    except BadNameError as exc:
+        raise DocumentError(f"文件名无效。 {exc}.") from exc
+    documents = holder.settings.documents  # a refusal needs no model
+    data = _check(path, name, documents.max_upload_bytes, documents.limits)
     with _change_lock:
         old = holder.get()
         docs_dir = old.settings.documents.docs_dir

@@ -6,6 +6,11 @@ and the converted text is what citations quote: PDF through ``pypdf`` (its text
 layer, page by page), Word through ``python-docx`` (paragraphs and tables in
 order), HTML through the standard library's ``html.parser``. Headings of Word
 and HTML files become Markdown ``#`` lines, which the chunker reads as sections.
+
+Every loader counts what it reads against :class:`rag.limits.IngestLimits` and
+stops at the first limit crossed. PDF, Word and HTML are parsed in a separate
+process (:mod:`rag.parse_worker`) with a memory cap and a timeout; plain text
+is decoded here.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag.limits import IngestLimits, LimitExceeded, ReadBudget
+
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm")
 PAGE_BREAK = "\n\f\n"  # between PDF pages: a blank line to the chunker, never inside a sentence
@@ -27,6 +34,7 @@ _CJK = re.compile(r"[\u3000-\u9fff\uf900-\uffef]")
 _HEADING_LINE = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一二三四五六七八九十]+[章节部分]|#)")
 _WRAPPED_LINE = 0.75  # a PDF line this close to the page's longest line was wrapped, not ended
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
+_HTML_PIECE = 1 << 16  # characters fed to the HTML parser between two checks of the limits
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,11 @@ def page_of(pages: list[int] | None, offset: int) -> int | None:
     return max(bisect.bisect_right(pages, offset), 1) if pages else None
 
 
-def extract_text(path: Path, data: bytes | None = None) -> ExtractedText:
-    """The text of ``path`` (``data``: its bytes, when already read).
+def extract_text(
+    path: Path, data: bytes | None = None, limits: IngestLimits | None = None
+) -> ExtractedText:
+    """The text of ``path`` (``data``: its bytes, when already read), within ``limits``
+    (default: from the environment).
 
     Raises :class:`UnreadableError` with a reason a person can act on.
     """
@@ -70,34 +81,63 @@ def extract_text(path: Path, data: bytes | None = None) -> ExtractedText:
         data = path.read_bytes()
     if not data:
         raise UnreadableError("empty (0 bytes)")
+    limits = limits or IngestLimits.from_env()
     if suffix in TEXT_SUFFIXES:
-        text = decode(data)
-        if text is None:
-            raise UnreadableError("not a text file (binary or unknown encoding)")
-        result = ExtractedText(text)
-    elif suffix == ".pdf":
-        result = _pdf(data)
-    elif suffix == ".docx":
-        result = ExtractedText(_docx(data))
+        result = _plain_text(data, limits)
     else:
-        result = ExtractedText(_html(data))
+        from rag.parse_worker import parse_isolated  # imports this module: import it late
+
+        result = parse_isolated(suffix, data, limits)
     if not result.text.strip():
         raise UnreadableError("no text in it")
     return result
 
 
+def _plain_text(data: bytes, limits: IngestLimits) -> ExtractedText:
+    """A .txt or .md file, decoded in this process (fast, and its cost is its size)."""
+    if len(data) > 4 * limits.max_chars:  # UTF-8 needs at most 4 bytes a character
+        raise UnreadableError(limits.exceeded("characters", "max_chars"))
+    text = decode(data)
+    if text is None:
+        raise UnreadableError("not a text file (binary or unknown encoding)")
+    try:
+        ReadBudget(limits).add(len(text), text.count("\n") + 1)
+    except LimitExceeded as exc:
+        raise UnreadableError(str(exc)) from None
+    return ExtractedText(text)
+
+
+def parse_rich(suffix: str, data: bytes, limits: IngestLimits) -> ExtractedText:
+    """A PDF, Word or HTML file, parsed in this process (the parse worker calls this)."""
+    budget = ReadBudget(limits)
+    try:
+        if suffix == ".pdf":
+            return _pdf(data, budget)
+        if suffix == ".docx":
+            return ExtractedText(_docx(data, budget))
+        return ExtractedText(_html(data, budget))
+    except LimitExceeded as exc:
+        raise UnreadableError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- PDF
 
 
-def _pdf(data: bytes) -> ExtractedText:
+def _pdf(data: bytes, budget: ReadBudget) -> ExtractedText:
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableError("encrypted PDF (needs a password); save an unprotected copy")
-        texts = [_reflow(page.extract_text() or "") for page in reader.pages]
-    except UnreadableError:
+        budget.pages(_declared_pages(reader))  # before walking the page tree (25 s at 100k)
+        budget.pages(len(reader.pages))  # the declared count may lie; the tree does not
+        texts = []
+        for page in reader.pages:
+            text = _reflow(page.extract_text() or "")
+            budget.add(len(text) + len(PAGE_BREAK), text.count("\n") + 1)
+            texts.append(text)
+    except (UnreadableError, LimitExceeded, MemoryError):  # MemoryError: see parse_worker
         raise
     except Exception as exc:  # pypdf reports damage (and unsupported ciphers) in many types
         raise UnreadableError(f"damaged or unsupported PDF ({type(exc).__name__}: {exc})") from exc
@@ -108,6 +148,15 @@ def _pdf(data: bytes) -> ExtractedText:
         pages.append(pos)
         pos += len(text) + len(PAGE_BREAK)
     return ExtractedText(PAGE_BREAK.join(texts), pages)
+
+
+def _declared_pages(reader: object) -> int:
+    """The page count the file states (``/Count``), read without walking the page tree."""
+    try:
+        count = reader.root_object["/Pages"]["/Count"]  # type: ignore[attr-defined]
+    except Exception:  # a damaged tree: counting the real pages will say more
+        return 0
+    return count if isinstance(count, int) else 0
 
 
 def _reflow(page: str) -> str:
@@ -137,14 +186,19 @@ def _reflow(page: str) -> str:
 # --------------------------------------------------------------------------- Word
 
 
-def _docx(data: bytes) -> str:
-    """Paragraphs one per line (so a citation's line is its paragraph), tables row by row."""
+def _docx(data: bytes, budget: ReadBudget) -> str:
+    """Paragraphs one per line (so a citation's line is its paragraph), tables row by row.
+
+    Each style is resolved once: python-docx looks a paragraph's style up by
+    scanning all the styles, which made a file of 40,000 paragraphs take minutes.
+    """
     import docx
     from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(data))
         lines: list[str] = []
+        levels: dict[str | None, int] = {}  # style id -> heading level
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 for row in block.rows:
@@ -154,11 +208,18 @@ def _docx(data: bytes) -> str:
                         if not cells or cells[-1] != text:
                             cells.append(text)
                     lines.append(" | ".join(cells))
+                    budget.add(len(lines[-1]))
             else:
-                style = (block.style.name if block.style is not None else "") or ""
-                level = _heading_level(style)
+                style_id = block._p.style  # the id only; ``block.style`` does the slow lookup
+                if style_id not in levels:
+                    style = block.style
+                    levels[style_id] = _heading_level((style.name if style else "") or "")
+                level = levels[style_id]
                 text = block.text.replace("\n", " ").strip()
                 lines.append(f"{'#' * level} {text}" if level and text else text)
+                budget.add(len(lines[-1]))
+    except (LimitExceeded, MemoryError):
+        raise
     except Exception as exc:  # zip, lxml and python-docx report a corrupt package in many types
         raise UnreadableError(f"damaged Word file ({type(exc).__name__}: {exc})") from exc
     return "\n".join(lines)
@@ -184,8 +245,9 @@ class _HtmlText(HTMLParser):
     }  # fmt: skip
     _HIDDEN = {"script", "style", "noscript", "template", "svg", "head"}
 
-    def __init__(self) -> None:
+    def __init__(self, budget: ReadBudget) -> None:
         super().__init__(convert_charrefs=True)
+        self.budget = budget
         self.lines: list[str] = []
         self._line: list[str] = []
         self._hidden = 0
@@ -195,6 +257,7 @@ class _HtmlText(HTMLParser):
         text = " ".join("".join(self._line).split())
         if text.strip("# |"):  # not an empty heading or table row
             self.lines.append(text)
+            self.budget.add(len(text))
         self._line = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -226,7 +289,7 @@ class _HtmlText(HTMLParser):
         return "\n".join(self.lines)
 
 
-def _html(data: bytes) -> str:
+def _html(data: bytes, budget: ReadBudget) -> str:
     declared = _META_CHARSET.search(data[:4096])
     text = None
     if declared and not data.startswith(codecs.BOM_UTF8):  # a BOM outranks the declaration
@@ -238,7 +301,9 @@ def _html(data: bytes) -> str:
         text = decode(data)
     if text is None:
         raise UnreadableError("not an HTML file (binary or unknown encoding)")
-    parser = _HtmlText()
-    parser.feed(text)
+    parser = _HtmlText(budget)
+    for start in range(0, len(text), _HTML_PIECE):
+        parser.feed(text[start : start + _HTML_PIECE])
+        budget.check_time()
     parser.close()
     return parser.text()

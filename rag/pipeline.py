@@ -203,6 +203,13 @@ class PipelineHolder:
         self._failure: tuple[Exception, float, object] | None = None  # error, retry at, docs
         self._backoff_s = 5.0
 
+    @property
+    def settings(self) -> Settings:
+        """The settings in force, without loading anything for them."""
+        if self._pipeline is not None:
+            return self._pipeline.settings
+        return self._settings or Settings.from_env()
+
     def _make(self) -> Pipeline:
         if self._factory is not None:
             return self._factory()

@@ -24,10 +24,12 @@ def configure_logging(level: str) -> None:
 
 def serve(settings: Settings) -> int:
     """Build the UI, load the pipeline in the background and serve until interrupted."""
+    from rag.http_limits import launch_limits
     from rag.pipeline import default_holder
     from rag.ui import CSS, build_ui
 
     server = settings.server
+    limits = launch_limits(settings.documents.max_upload_bytes)  # body caps, login back-off
     holder = default_holder()
     demo = build_ui(settings, holder)
     holder.warm_up_in_background()
@@ -46,5 +48,6 @@ def serve(settings: Settings) -> int:
         auth_message="Log in to ask about the report." if server.auth else None,
         css=CSS,
         show_error=False,
+        **limits,
     )
     return 0

@@ -24,7 +24,9 @@ import gradio as gr
 from rag.config import Settings
 from rag.documents import DocumentError, add_document
 from rag.embeddings import EmbeddingModelError
+from rag.http_limits import UPLOAD_CACHE
 from rag.loaders import SUPPORTED_SUFFIXES
+from rag.names import plain_markdown
 from rag.pipeline import Pipeline, PipelineHolder, default_holder
 from rag.store.base import IndexError_, Progress
 from rag.types import Answer, Citation
@@ -218,11 +220,11 @@ class ChatHandlers:
         try:
             change = add_document(self.holder, Path(file_path), progress)
         except DocumentError as exc:
-            return _text(exc)
+            return plain_markdown(exc)
         except Exception:
             log.exception("Adding %s failed", file_path)
             return GENERIC_ERROR
-        return _text(change.message)
+        return plain_markdown(change.message)
 
     def answer(
         self,
@@ -402,7 +404,11 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
         value = current if current in choices else ALL_DOCUMENTS
         return message, text, gr.Dropdown(choices=choices, value=value), None
 
-    with gr.Blocks(title="Work report QA · 政府工作报告问答", analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="Work report QA · 政府工作报告问答",
+        analytics_enabled=False,
+        delete_cache=UPLOAD_CACHE,  # uploads are copied to the documents folder: drop the temp
+    ) as demo:
         gr.Markdown(
             "## 政府工作报告问答 · Work report QA\n"
             "Ask about the town government work report in Chinese or English. Every answer "

@@ -32,6 +32,7 @@ from conftest import SEED, copy_seeds
 from benchmarks.app_process import AppStartError, app_env, log_tail, running_app
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import model_identity
+from rag.http_limits import DEFAULT_MAX_REQUEST_BYTES
 from rag.pipeline import Pipeline
 from rag.store.base import IndexSpec
 from rag.store.build import build
@@ -406,6 +407,14 @@ def test_hostile_questions_through_the_http_api(api_client: Any, ui_server: str)
     for label, question, history, source, kind in HOSTILE:
         if any("\ud800" <= ch <= "\udfff" for ch in question):
             continue  # not encodable as UTF-8 by the client; sent raw below
+        if len(question.encode()) >= DEFAULT_MAX_REQUEST_BYTES:  # refused at the door (413)
+            started = time.perf_counter()
+            with pytest.raises(Exception, match="413"):  # whatever the client raises, it says 413
+                api_client.predict(question, history or None, source, api_name="/ask")
+            seconds = time.perf_counter() - started
+            assert seconds < ANSWER_BOUND_S, (label, seconds)
+            rows.append((label, "-", f"{seconds:.2f}", "HTTP 413 (RAG_MAX_REQUEST_BYTES)"))
+            continue
         result, seconds = _timed(lambda q=question, h=history, s=source: api_client.predict(
             q, h or None, s, api_name="/ask"))
         assert isinstance(result, dict) and {"text", "abstained", "citations"} <= set(result)

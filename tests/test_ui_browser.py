@@ -123,3 +123,26 @@ def test_follow_up_example_and_clear(page: Any) -> None:
     )
     english = ask(page, page.locator("#question textarea").input_value())
     assert "73" in english.locator(".rag-answer-text").inner_text()
+
+
+def test_a_hostile_upload_name_is_shown_as_text(page: Any) -> None:
+    """A Markdown link, emphasis and an autolink in a file name stay text in the message.
+
+    The file is a damaged Word file, so it is refused (by the parse worker, inside the
+    server) and never reaches the documents folder.
+    """
+    from playwright.sync_api import expect
+
+    name = "[clickme](javascript:alert(7)) _em_ **bold** www.example.com.docx"
+    page.locator("#upload input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": b"not a zip"}]
+    )
+    message = page.locator("#upload-message")
+    expect(message).to_contain_text("cannot be indexed", timeout=ANSWER_TIMEOUT_MS)
+    # Gradio drops some characters of an upload's name (':' and '*'); the rest is shown as typed.
+    for piece in ("[clickme](javascript", "alert(7))", " _em_ ", "www.example.com.docx"):
+        expect(message).to_contain_text(piece)
+    assert message.locator("a, em, strong, code").count() == 0
+    assert page.dialogs == []
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "ui_upload_name.png"), full_page=True)
