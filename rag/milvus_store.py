@@ -384,10 +384,11 @@ def _sync(
                 )
         if any(settings.get(k) != v for k, v in wanted.items()):
             log.info("Milvus collections were built with other chunker settings; rebuilding")
-            settings = None
-    if settings is None or rebuild:
-        if any(client.has_collection(n) for n in names.all()) and not rebuild and not known:
-            log.warning("Milvus collections at %s hold no finished build; rebuilding", conn.uri)
+            rebuild = True
+    elif settings is None and any(client.has_collection(n) for n in names.all()):
+        log.warning("Milvus collections at %s hold no finished build; rebuilding", conn.uri)
+    reset = rebuild or settings is None
+    if reset:
         _reset(client, names, dimension, wanted)
         known = {}
     current = {s.name for s in sources}
@@ -396,16 +397,15 @@ def _sync(
     for name in removed:
         _delete_source(client, names, name)
         client.delete(names.manifest, ids=[f"source:{name}"])
-    if todo:
-        # Rows of a source whose first insert was cut short are in no source row.
+    if todo and not reset:
+        # Rows of a removed source whose first insert was cut short are in no source row.
         for collection in (names.chunks, names.terms, names.sentences):
             listed = ", ".join(_quoted(name) for name in sorted(current))
             client.delete(collection, filter=f"not (source in [{listed}])")
     spans = {s.name: _spans([s], spec.chunker) for s in todo}
     reusable: dict[str, np.ndarray] = {}
-    for s in todo:
-        if s.name in known:
-            reusable |= _known_vectors(client, names, s.name)
+    for s in [] if reset else todo:  # also a source whose insert was cut short
+        reusable |= _known_vectors(client, names, s.name)
     every = (t for s in todo for kind in spans[s.name][2].values() for t in kind)
     texts = [t for t in dict.fromkeys(every) if t not in reusable]
     done = 0
