@@ -90,6 +90,7 @@ _QUERY_ROWS = 4000  # ids per ``in`` filter
 _FETCH = 8  # sentence/clause hits wanted per sentence, as in rag.sentence_search
 _MAX_TOPK = 16384  # Milvus's limit on one search
 _VARCHAR = 65535
+_AUTH_FAILED = 1800  # Milvus's status code for a refused user or token
 _BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's Lucene defaults
 
 
@@ -120,16 +121,18 @@ def milvus_connection(
 def _explain(exc: MilvusException, conn: MilvusConnection, action: str) -> MilvusStoreError:
     reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
     lower = reason.lower()
-    if any(w in lower for w in ("auth", "credential", "password", "token", "permission")):
+    refused = ("auth", "credential", "password", "token", "permission", "api key")
+    if getattr(exc, "code", None) == _AUTH_FAILED or any(w in lower for w in refused):
         return MilvusStoreError(
             f"Milvus at {conn.uri} refused the credentials ({ENV_TOKEN}): {reason}. "
             f"Fix: set {ENV_TOKEN} to 'user:password' or an API key that server accepts."
         )
     if any(w in lower for w in ("fail connecting", "unavailable", "deadline", "timeout")):
+        token = f" (or, with {ENV_TOKEN} set, check the token)" if conn.token else ""
         return MilvusStoreError(
             f"Cannot reach Milvus at {conn.uri} ({ENV_URI}) within {CONNECT_TIMEOUT_S:.0f} s: "
             f"{reason}. Fix: start the server, or set {ENV_URI} to its address "
-            "(http://host:19530) or to a file path ending in .db for Milvus Lite."
+            f"(http://host:19530) or to a file path ending in .db for Milvus Lite{token}."
         )
     return MilvusStoreError(
         f"Milvus at {conn.uri} ({ENV_URI}) failed while {action}: {reason}. Fix: check the "
@@ -677,14 +680,15 @@ def open_milvus_store(
     """
     started = time.perf_counter()
     conn = milvus_connection(spec.index_dir, uri, token)
+    client = _connect(conn)  # first: a wrong address fails before any other work
     sources, skipped = read_sources(spec.docs_dir)
     if not sources:
+        client.close()
         raise NoDocumentsError(
             f"No readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {spec.docs_dir}. "
             "Fix: put the reports there (or set RAG_DOCS_DIR / --docs)."
         )
     dimension = len(embeddings.embed_query("dimension probe"))
-    client = _connect(conn)
     names = _Names.of(_PREFIX)
     with _milvus_errors(conn, "syncing the collections"):
         keys, embedded = _sync(

@@ -15,13 +15,22 @@ import numpy as np
 import pytest
 from conftest import SEED, copy_seeds
 from langchain_core.embeddings import Embeddings
+from pymilvus import MilvusException
 
 from rag.chunking import ChunkerSettings
 from rag.config import PROJECT_ROOT
 from rag.embeddings import model_identity
 from rag.index_store import _spans, ensure_index
 from rag.ingest import read_sources
-from rag.milvus_store import ENV_URI, MilvusStoreError, open_milvus_store
+from rag.milvus_store import (
+    CONNECT_TIMEOUT_S,
+    ENV_TOKEN,
+    ENV_URI,
+    MilvusConnection,
+    MilvusStoreError,
+    _explain,
+    open_milvus_store,
+)
 from rag.retriever import LexicalIndex
 from rag.sentence_search import SentenceSearch
 from rag.store_protocol import IndexSpec
@@ -244,3 +253,23 @@ def test_an_unreachable_server_fails_fast_and_clearly(tmp_path, memo, monkeypatc
     assert time.monotonic() - started < 10
     assert "\n" not in str(caught.value)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_server_that_never_answers_times_out(tmp_path, memo) -> None:  # noqa: ANN001
+    """A port that accepts connections and then says nothing (a hung server or a proxy)."""
+    copy_seeds(tmp_path / "docs")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(MilvusStoreError, match=ENV_URI):
+            open_milvus_store(spec_for(tmp_path), memo, uri=uri, token="root:Milvus")
+        assert time.monotonic() - started < CONNECT_TIMEOUT_S + 5
+
+
+def test_a_refused_token_names_its_setting() -> None:
+    """Milvus Lite takes no credentials, so the server's refusal is given as Milvus reports it."""
+    refusal = MilvusException(code=1800, message="auth check failure, please check username")
+    error = _explain(refusal, MilvusConnection("http://milvus:19530", "root:wrong"), "connecting")
+    assert ENV_TOKEN in str(error) and "Fix:" in str(error)
