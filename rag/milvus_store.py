@@ -605,8 +605,10 @@ class MilvusStore:
             return []
         with _milvus_errors(self._conn, "searching the chunk terms"):
             hits = self._lexical.similarity_search_with_score(words, k=fetch)
-        # Milvus Lite reports BM25 as a negative distance, a server as a positive score.
-        found = ((self._chunk_at.get(doc.metadata["key"]), abs(s)) for doc, s in hits)
+        # Milvus Lite reports BM25 as a negative distance, a server as a positive score;
+        # both scale it by (k1 + 1), which Lucene's variant (bm25s, the FAISS store) drops.
+        scale = 1 + _BM25["bm25_k1"]
+        found = ((self._chunk_at.get(doc.metadata["key"]), abs(s) / scale) for doc, s in hits)
         ranked = sorted(
             ((i, s) for i, s in found if i is not None and s > 0), key=lambda hit: -hit[1]
         )
