@@ -171,16 +171,37 @@ def lexical_words(text: str) -> str:
     return " ".join("t" + token.encode().hex() for token in lexical_tokens(text))
 
 
-def _create(client: MilvusClient, names: _Names, dimension: int) -> None:
-    def schema(fields: list[tuple[str, DataType, dict]]):  # noqa: ANN202 - CollectionSchema
-        s = client.create_schema(auto_id=False, enable_dynamic_field=False)
-        for name, dtype, extra in fields:
-            s.add_field(name, dtype, **extra)
-        return s
+def _collection(
+    client: MilvusClient,
+    name: str,
+    fields: list[tuple[str, DataType, dict]],
+    metric: str,
+    function: BM25BuiltInFunction | None = None,
+) -> None:
+    """Create ``name`` with ``fields``; its last field is the vector, indexed for ``metric``."""
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    for field, dtype, extra in fields:
+        schema.add_field(field, dtype, **extra)
+    if function is not None:
+        schema.add_function(function.function)
+    index = client.prepare_index_params()
+    bm25 = metric == "BM25"
+    index.add_index(
+        fields[-1][0],
+        index_type="SPARSE_INVERTED_INDEX" if bm25 else "FLAT",  # FLAT: exact, as FAISS
+        metric_type=metric,
+        params=_BM25 if bm25 else {},
+    )
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
+
+def _create(client: MilvusClient, names: _Names, dimension: int) -> None:
     text = {"max_length": _VARCHAR}
+    key = ("key", DataType.INT64, {"is_primary": True})
+    source = ("source", DataType.VARCHAR, text)
     record = [
-        ("source", DataType.VARCHAR, text),
+        key,
+        source,
         ("ordinal", DataType.INT64, {}),
         ("section", DataType.VARCHAR, text),
         ("start", DataType.INT64, {}),
@@ -188,47 +209,32 @@ def _create(client: MilvusClient, names: _Names, dimension: int) -> None:
         ("line", DataType.INT64, {}),
         ("text", DataType.VARCHAR, text),
     ]
-    key = [("key", DataType.INT64, {"is_primary": True})]
     dense = ("vector", DataType.FLOAT_VECTOR, {"dim": dimension})
-
-    def create(name: str, fields: list, vector: str, metric: str, **params: object) -> None:
-        index = client.prepare_index_params()
-        index_type = "SPARSE_INVERTED_INDEX" if metric == "BM25" else "FLAT"
-        index.add_index(vector, index_type=index_type, metric_type=metric, params=params)
-        functions = fields.pop() if callable(fields[-1]) else None
-        s = schema(fields)
-        if functions:
-            functions(s)
-        client.create_collection(name, schema=s, index_params=index, consistency_level="Strong")
-
-    create(names.chunks, key + record + [dense], "vector", "IP")
+    _collection(client, names.chunks, [*record, dense], "IP")
     analyzer = {"enable_analyzer": True, "analyzer_params": {"tokenizer": "standard"}}
+    terms = [
+        key,
+        source,
+        ("lexical", DataType.VARCHAR, text | analyzer),
+        ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
+    ]
     bm25 = BM25BuiltInFunction(
         input_field_names="lexical", output_field_names="sparse", function_name="bm25"
     )
-    create(
-        names.terms,
-        key
-        + [("source", DataType.VARCHAR, text), ("lexical", DataType.VARCHAR, text | analyzer)]
-        + [("sparse", DataType.SPARSE_FLOAT_VECTOR, {"is_function_output": True})]
-        + [lambda s: s.add_function(bm25.function)],
-        "sparse",
-        "BM25",
-        **_BM25,
-    )
+    _collection(client, names.terms, terms, "BM25", bm25)
     sentence = [
-        ("owner", DataType.INT64, {}),
-        ("clause", DataType.BOOL, {}),
+        ("owner", DataType.INT64, {}),  # key of the sentence a row belongs to (itself, or
+        ("clause", DataType.BOOL, {}),  # the sentence of a clause)
         ("label", DataType.BOOL, {}),
         ("page", DataType.INT64, {}),  # 0: no pages
     ]
-    create(names.sentences, key + record + sentence + [dense], "vector", "IP")
+    _collection(client, names.sentences, [*record, *sentence, dense], "IP")
     meta = [
         ("name", DataType.VARCHAR, {"is_primary": True, "max_length": _VARCHAR}),
-        ("value", DataType.VARCHAR, text),
-        ("vector", DataType.FLOAT_VECTOR, {"dim": 2}),
+        ("value", DataType.VARCHAR, text),  # JSON
+        ("vector", DataType.FLOAT_VECTOR, {"dim": 2}),  # Milvus needs one; unused
     ]
-    create(names.manifest, meta, "vector", "L2")
+    _collection(client, names.manifest, meta, "L2")
 
 
 def _reset(client: MilvusClient, names: _Names, dimension: int, settings: dict) -> None:
