@@ -81,7 +81,10 @@ log = logging.getLogger(__name__)
 
 ENV_URI = "RAG_MILVUS_URI"
 ENV_TOKEN = "RAG_MILVUS_TOKEN"
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 5.0  # a server: an unreachable one fails this fast
+# Milvus Lite serves from threads of this process (pure Python): nothing remote to wait for,
+# but on a busy machine it can miss 5 s, and a reconnect would then fail as "unreachable".
+LITE_TIMEOUT_S = 60.0
 LITE_FILE = "milvus.db"
 _PREFIX = "rag"
 _KEY_SHIFT = 32  # rows per source < 2**32
@@ -107,6 +110,10 @@ class MilvusConnection:
     def is_lite(self) -> bool:
         return not self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
+    @property
+    def timeout_s(self) -> float:
+        return LITE_TIMEOUT_S if self.is_lite else CONNECT_TIMEOUT_S
+
 
 def milvus_connection(
     index_dir: Path, uri: str | None = None, token: str | None = None
@@ -130,7 +137,7 @@ def _explain(exc: MilvusException, conn: MilvusConnection, action: str) -> Milvu
     if any(w in lower for w in ("fail connecting", "unavailable", "deadline", "timeout")):
         token = f" (or, with {ENV_TOKEN} set, check the token)" if conn.token else ""
         return MilvusStoreError(
-            f"Cannot reach Milvus at {conn.uri} ({ENV_URI}) within {CONNECT_TIMEOUT_S:.0f} s: "
+            f"Cannot reach Milvus at {conn.uri} ({ENV_URI}) within {conn.timeout_s:.0f} s: "
             f"{reason}. Fix: start the server, or set {ENV_URI} to its address "
             f"(http://host:19530) or to a file path ending in .db for Milvus Lite{token}."
         )
@@ -555,7 +562,7 @@ class MilvusStore:
             )
         self._chunk_at = {int(k): n for n, k in enumerate(self._chunk_keys)}
         self._sentence_at = {int(k): n for n, k in enumerate(self._sentence_keys)}
-        args = {"uri": conn.uri, "token": conn.token, "timeout": CONNECT_TIMEOUT_S}
+        args = {"uri": conn.uri, "token": conn.token, "timeout": conn.timeout_s}
         with _milvus_errors(conn, "opening the vector stores"):
             self._dense = Milvus(
                 embeddings,
@@ -670,7 +677,7 @@ def _connect(conn: MilvusConnection) -> MilvusClient:
     if conn.is_lite:
         Path(conn.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
     with _milvus_errors(conn, "connecting"):
-        return MilvusClient(uri=conn.uri, token=conn.token, timeout=CONNECT_TIMEOUT_S)
+        return MilvusClient(uri=conn.uri, token=conn.token, timeout=conn.timeout_s)
 
 
 def open_milvus_store(

@@ -109,6 +109,10 @@ def test_the_73_rounds_sentence_and_its_chunk_are_found(seed, memo) -> None:  # 
     assert scores.ranked[:10].tolist() == exact.ranked[:10].tolist()
     rows = exact.ranked[:40].tolist()
     assert np.allclose(scores.of(rows), exact.of(rows), atol=1e-4)
+    narrow = store.sentence_relevance(vector, 3)  # 24 hits: most rows scored on demand
+    assert narrow.ranked.tolist() == exact.ranked[:3].tolist()
+    every = list(range(len(store.sentences)))
+    assert np.allclose(narrow.of(every), exact.every, atol=1e-5)
     row = int(scores.ranked[0])
     sentence = store.sentences[row]
     holding = {
