@@ -26,9 +26,26 @@ def open_store(
 ) -> Store:
     """The configured store (``settings.store.backend``), brought up to date with the
     documents first; ``rebuild`` builds it anew."""
-    from rag.store.base import IndexSpec
+    from rag.store.base import IndexError_, IndexSpec
 
     spec = IndexSpec.from_settings(settings)
+    store = settings.store
+    if store.backend == "milvus":
+        try:
+            from rag.store.milvus_store import open_milvus_store
+        except ImportError as exc:
+            raise IndexError_(
+                f"RAG_STORE=milvus needs the Milvus client ({exc.name} is not installed). "
+                "Fix: pip install -e '.[milvus]', or unset RAG_STORE for the FAISS store."
+            ) from exc
+        return open_milvus_store(
+            spec,
+            embeddings,
+            progress,
+            uri=store.milvus_uri or None,
+            token=store.milvus_token or None,
+            rebuild=rebuild,
+        )
     from rag.store.faiss_store import open_store as open_faiss
 
     return open_faiss(spec, embeddings, progress, rebuild=rebuild)

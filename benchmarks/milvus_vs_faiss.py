@@ -1,0 +1,279 @@
+"""FAISS files vs Milvus Lite on the same synthetic reports, side by side in one run.
+
+``python -m benchmarks.milvus_vs_faiss --reports 10`` prints a JSON report:
+
+* ``build``: seconds per store, split into time in the embedding model and time in the
+  store itself. Both stores embed through one memo, so the model runs once per distinct
+  text (for FAISS, built first) and Milvus's build measures its own writing.
+* ``query``: p50/p95 of the store's share of one question (chunk search, BM25 and sentence
+  relevance from a vector computed beforehand; the model's time is the same for both).
+* ``memory``: resident memory after the FAISS build, and with Milvus Lite (whose server
+  runs in threads of this process) added.
+* ``recall``: Milvus's dense top 10 against FAISS's exact search; ``lexical``: Milvus BM25
+  top 10 against :class:`rag.retriever.LexicalIndex`, for our tokens and for Milvus's jieba
+  analyzer (:func:`lexical_agreement`), over the Chinese eval questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.config import PROJECT_ROOT
+
+QUESTIONS_FILE = PROJECT_ROOT / "evals" / "questions.jsonl"
+_BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}
+
+
+class TimedMemo(Embeddings):
+    """The real model, each distinct text once; ``model_s`` is the time spent in it."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner, self.memo, self.model_s = inner, {}, 0.0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        new = [t for t in dict.fromkeys(texts) if t not in self.memo]
+        if new:
+            started = time.perf_counter()
+            self.memo.update(zip(new, self.inner.embed_documents(new), strict=True))
+            self.model_s += time.perf_counter() - started
+        return [self.memo[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def chinese_questions() -> list[str]:
+    rows = [json.loads(line) for line in QUESTIONS_FILE.open(encoding="utf-8") if line.strip()]
+    return [r["question"] for r in rows if r["lang"] == "zh"]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _top_overlap(found: Sequence[int], expected: Sequence[int]) -> float:
+    return len(set(found) & set(expected)) / len(expected) if expected else 1.0
+
+
+def lexical_agreement(texts: list[str], questions: list[str], uri: str, k: int = 10) -> dict:
+    """Milvus BM25 top ``k`` against LexicalIndex's, for our tokens and for jieba.
+
+    ``texts`` are what the retriever indexes (``f"{section} {text}"`` per chunk). Each
+    variant gets a scratch collection; none needs the embedding model.
+    """
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    from rag.store.lexical import LexicalIndex
+    from rag.store.milvus_store import lexical_words
+
+    reference = LexicalIndex(texts)
+    client = MilvusClient(uri)
+    variants = {"tokens": ("standard", lexical_words), "jieba": ("jieba", lambda t: t)}
+    report = {}
+    for name, (tokenizer, prepare) in variants.items():
+        collection = f"lexical_{name}"
+        if client.has_collection(collection):
+            client.drop_collection(collection)
+        schema = client.create_schema(auto_id=False)
+        schema.add_field("key", DataType.INT64, is_primary=True)
+        schema.add_field(
+            "text",
+            DataType.VARCHAR,
+            max_length=65535,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": tokenizer},
+        )
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index(
+            "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=_BM25
+        )
+        client.create_collection(
+            collection, schema=schema, index_params=index, consistency_level="Strong"
+        )
+        rows = [{"key": i, "text": prepare(t)} for i, t in enumerate(texts)]
+        for i in range(0, len(rows), 1000):
+            client.insert(collection, rows[i : i + 1000])
+        overlaps, top1 = [], []
+        for question in questions:
+            scores = reference.scores(question)
+            expected = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+            query = prepare(question)
+            hits = (
+                client.search(
+                    collection,
+                    data=[query],
+                    anns_field="sparse",
+                    limit=k,
+                    search_params={"metric_type": "BM25"},
+                    output_fields=["key"],
+                )[0]
+                if query
+                else []
+            )
+            found = [h["key"] if "key" in h else h["entity"]["key"] for h in hits]
+            overlaps.append(_top_overlap(found, expected))
+            top1.append(bool(found and expected and found[0] == expected[0]))
+        report[name] = {
+            "tokenizer": tokenizer,
+            f"mean_overlap_at_{k}": round(float(np.mean(overlaps)), 4),
+            "same_top_1": round(float(np.mean(top1)), 4),
+            "questions": len(questions),
+        }
+        client.drop_collection(collection)
+    client.close()
+    return report
+
+
+def _percentiles(seconds: list[float]) -> dict:
+    ms = np.asarray(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "n": len(ms),
+    }
+
+
+def compare(n: int, work: Path, embeddings: Embeddings, model_id: str) -> dict:
+    """Both stores on ``n`` synthetic reports; see the module docstring for the figures."""
+    from benchmarks import corpus
+    from rag.config import ChunkerSettings
+    from rag.store.base import IndexSpec
+    from rag.store.build import ensure_index
+    from rag.store.lexical import LexicalIndex
+    from rag.store.milvus_store import open_milvus_store
+    from rag.store.sentence_search import SentenceSearch, top_indices
+
+    seed = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))[0].read_text(encoding="utf-8")
+    docs = work / "docs"
+    reports = corpus.generate(seed, n, docs, plants=min(n, 20))
+    memo = TimedMemo(embeddings)
+    questions = [r.planted.question for r in reports if r.planted] + chinese_questions()
+    build: dict[str, dict] = {}
+
+    started, model_before = time.perf_counter(), memo.model_s
+    faiss_index = ensure_index(IndexSpec(docs, work / "faiss", model_id), memo)
+    total = time.perf_counter() - started
+    build["faiss"] = {
+        "total_s": round(total, 2),
+        "model_s": round(memo.model_s - model_before, 2),
+        "store_s": round(total - (memo.model_s - model_before), 2),
+    }
+    rss_after_faiss = rss_mb(os.getpid())
+
+    spec = IndexSpec(docs, work / "milvus", model_id, ChunkerSettings())
+    started, model_before = time.perf_counter(), memo.model_s
+    store = open_milvus_store(spec, memo)
+    total = time.perf_counter() - started
+    build["milvus_lite"] = {
+        "total_s": round(total, 2),
+        "model_s": round(memo.model_s - model_before, 2),
+        "store_s": round(total - (memo.model_s - model_before), 2),
+    }
+
+    vectors = np.asarray([embeddings.embed_query(q) for q in questions], np.float32)
+    lexical = LexicalIndex([f"{c.section} {c.text}" for c in faiss_index.chunks])
+    sentences = SentenceSearch(
+        faiss_index.sentence_vectors,
+        faiss_index.clause_vectors,
+        faiss_index.clause_owners,
+        faiss_index.sentence_ann,
+    )
+    fetch, limit = 30, 120  # as the retriever asks for k=5
+    faiss_s, milvus_s, recall, recall_ties, same_sentence, best_sentence = [], [], [], [], [], []
+    for question, vector in zip(questions, vectors, strict=True):
+        t0 = time.perf_counter()
+        similarities, ids = faiss_index.chunk_index.search(vector.reshape(1, -1), fetch)
+        scores = lexical.scores(question)
+        [i for i in top_indices(scores, fetch) if scores[i] > 0]
+        exact = sentences.relevance(vector, limit)
+        faiss_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        dense = store.chunk_search(vector, fetch)
+        store.lexical_search(question, fetch)
+        relevance = store.sentence_relevance(vector, limit)
+        milvus_s.append(time.perf_counter() - t0)
+        recall.append(_top_overlap(list(dense)[:10], ids[0][:10].tolist()))
+        # Reports repeat sentences word for word: equal vectors tie, in any order.
+        tenth = similarities[0][min(9, len(ids[0]) - 1)]
+        recall_ties.append(np.mean([s >= tenth - 1e-5 for s in list(dense.values())[:10]]))
+        top, best = int(relevance.ranked[0]), int(exact.ranked[0])
+        same_sentence.append(top == best)
+        best_sentence.append(bool(exact.of([top])[0] >= exact.of([best])[0] - 1e-5))
+    # Milvus Lite 3.2 serves from threads of this process: its memory is the difference.
+    memory = {
+        "process_after_faiss_mb": rss_after_faiss,
+        "process_with_milvus_lite_mb": rss_mb(os.getpid()),
+    }
+    report = {
+        "reports": n,
+        "chunks": len(faiss_index.chunks),
+        "sentences": len(faiss_index.sentences),
+        "distinct_texts_embedded": len(memo.memo),
+        "build": build,
+        "query": {"faiss": _percentiles(faiss_s), "milvus_lite": _percentiles(milvus_s)},
+        "memory": memory,
+        "recall_dense_at_10_vs_exact": round(float(np.mean(recall)), 4),
+        "recall_dense_at_10_counting_ties": round(float(np.mean(recall_ties)), 4),
+        "same_top_sentence": round(float(np.mean(same_sentence)), 4),
+        "top_sentence_as_relevant_as_exact": round(float(np.mean(best_sentence)), 4),
+        "lexical": lexical_agreement(
+            [f"{c.section} {c.text}" for c in faiss_index.chunks],
+            chinese_questions(),
+            str(work / "lexical.db"),
+        ),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    store.close()
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=10, help="synthetic reports (default 10)")
+    parser.add_argument("--out", type=Path, help="also write the JSON report here")
+    args = parser.parse_args(argv)
+    from rag.config import Settings
+    from rag.embeddings import load_embeddings, model_identity
+
+    settings = Settings.from_env().override(llm=None)
+    embeddings = load_embeddings(settings.model)
+    work = Path(tempfile.mkdtemp(prefix="milvus-vs-faiss-"))
+    try:
+        report = compare(args.reports, work, embeddings, model_identity(settings.model.name))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
