@@ -295,3 +295,33 @@ def test_a_refused_token_names_its_setting() -> None:
     refusal = MilvusException(code=1800, message="auth check failure, please check username")
     error = _explain(refusal, MilvusConnection("http://milvus:19530", "root:wrong"), "connecting")
     assert ENV_TOKEN in str(error) and "Fix:" in str(error)
+
+
+def test_the_pipeline_on_milvus_answers_as_on_faiss(tmp_path, memo, pipeline) -> None:  # noqa: ANN001
+    """``RAG_STORE=milvus``: the whole query path on Milvus Lite, and the seed eval on it
+    against the FAISS pipeline's, question by question."""
+    from rag.eval_metrics import citation_hit
+    from rag.evaluation import DEFAULT_QUESTIONS, load_questions, run_question
+    from rag.pipeline import Pipeline
+
+    copy_seeds(tmp_path / "docs")
+    settings = pipeline.settings.override(
+        docs_dir=tmp_path / "docs", index_dir=tmp_path / "index", store="milvus"
+    )
+    on_milvus = Pipeline(settings, embeddings=memo)
+    try:
+        answer = on_milvus.query(QUESTION)
+        assert not answer.abstained and "73轮" in answer.citations[0].quote
+
+        questions = load_questions(DEFAULT_QUESTIONS)
+        milvus = [run_question(on_milvus, q) for q in questions]
+        faiss = [run_question(pipeline, q) for q in questions]
+    finally:
+        on_milvus.store.close()
+    for name, score in (
+        ("cite@1", lambda r: r.answerable and citation_hit(r.first_quote, r.gold)),
+        ("facts", lambda r: r.correct),
+    ):
+        on_m, on_f = sum(map(score, milvus)), sum(map(score, faiss))
+        print(f"{name}: Milvus {on_m}, FAISS {on_f} of {len(questions)}")
+        assert abs(on_m - on_f) <= 1, name
