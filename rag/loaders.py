@@ -13,13 +13,17 @@ from __future__ import annotations
 import bisect
 import codecs
 import io
+import logging
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag import ocr
+from rag.types import OcrLine
+
 TEXT_SUFFIXES = (".txt", ".md")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm", *ocr.IMAGE_SUFFIXES)
 PAGE_BREAK = "\n\f\n"  # between PDF pages: a blank line to the chunker, never inside a sentence
 _ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK, common for Chinese files
 _SENTENCE_END = tuple("。！？；;!?：:")
@@ -28,13 +32,19 @@ _HEADING_LINE = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一�
 _WRAPPED_LINE = 0.75  # a PDF line this close to the page's longest line was wrapped, not ended
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ExtractedText:
-    """A document's text; for a PDF, ``pages[i]`` is the offset where page ``i + 1`` starts."""
+    """A document's text; for a PDF, ``pages[i]`` is the offset where page ``i + 1`` starts.
+
+    ``ocr_lines``: the lines of the pages read by OCR (rag.ocr), with their boxes.
+    """
 
     text: str
     pages: list[int] | None = None
+    ocr_lines: list[OcrLine] | None = None
 
 
 class UnreadableError(ValueError):
@@ -77,6 +87,8 @@ def extract_text(path: Path, data: bytes | None = None) -> ExtractedText:
         result = ExtractedText(text)
     elif suffix == ".pdf":
         result = _pdf(data)
+    elif suffix in ocr.IMAGE_SUFFIXES:
+        result = _image(data)
     elif suffix == ".docx":
         result = ExtractedText(_docx(data))
     else:
@@ -101,13 +113,45 @@ def _pdf(data: bytes) -> ExtractedText:
         raise
     except Exception as exc:  # pypdf reports damage (and unsupported ciphers) in many types
         raise UnreadableError(f"damaged or unsupported PDF ({type(exc).__name__}: {exc})") from exc
+    scanned = [i + 1 for i, t in enumerate(texts) if len("".join(t.split())) < ocr.MIN_TEXT_CHARS]
+    read: dict[int, ocr.OcrPage] = {}
+    if scanned and ocr.available():
+        try:
+            read = ocr.read_pdf_pages(data, scanned)
+        except ocr.OcrError as exc:
+            raise UnreadableError(str(exc)) from exc
+    elif scanned:
+        log.warning("%d PDF pages without a text layer; to read them: %s", len(scanned), ocr.HINT)
+    for number, page in read.items():
+        texts[number - 1] = page.text
     if not any(t.strip() for t in texts):
-        raise UnreadableError("PDF without a text layer (scanned?); run OCR on it first")
-    pages, pos = [], 0
-    for text in texts:
+        hint = "no text found by OCR" if ocr.available() else f"enable OCR: {ocr.HINT}"
+        raise UnreadableError(f"PDF without a text layer (scanned?); {hint}")
+    return _paged(texts, read)
+
+
+def _image(data: bytes) -> ExtractedText:
+    """An image is read by OCR, one page per frame."""
+    if not ocr.available():
+        raise UnreadableError(f"an image needs OCR; enable it with {ocr.HINT}")
+    try:
+        read = ocr.read_image(data)
+    except ocr.OcrError as exc:
+        raise UnreadableError(str(exc)) from exc
+    return _paged([page.text for page in read], dict(enumerate(read, start=1)))
+
+
+def _paged(texts: list[str], read: dict[int, ocr.OcrPage]) -> ExtractedText:
+    """Pages joined by ``PAGE_BREAK``; the OCR lines re-based onto the joined text."""
+    pages: list[int] = []
+    lines: list[OcrLine] = []
+    pos = 0
+    for number, text in enumerate(texts, start=1):
         pages.append(pos)
+        if number in read:
+            lines += read[number].shifted(pos)
         pos += len(text) + len(PAGE_BREAK)
-    return ExtractedText(PAGE_BREAK.join(texts), pages)
+    return ExtractedText(PAGE_BREAK.join(texts), pages, lines if read else None)
 
 
 def _reflow(page: str) -> str:

@@ -42,3 +42,27 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     checks: dict | None = None  # how an LLM answer was verified (rag.llm); None otherwise
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One line read by OCR (rag.ocr): where it is on its page and how sure the reading is.
+
+    ``box`` is ``(x0, y0, x1, y1)`` as fractions of the upright page (0–1), so a
+    viewer can highlight it at any resolution; ``rotation`` is the clockwise turn
+    (0/90/180/270) that made the page upright. ``start``/``end`` index the
+    document text; they are ``None`` for a low-confidence line, which is kept out
+    of the text so no answer can quote it.
+    """
+
+    page: int  # 1-based
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+    rotation: int = 0
+    start: int | None = None
+    end: int | None = None
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.start is None
