@@ -210,7 +210,7 @@ def _recognise(pixels: np.ndarray) -> dict[str, Any]:
     lines = []
     for points, text, score in result or []:
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        text = _DIGIT_MARK.sub(lambda m: "," if m.group() == "，" else ".", text.strip())
+        text = text.strip()
         if text:
             lines.append([text, round(float(score), 4), min(xs), min(ys), max(xs), max(ys)])
     return {"version": CACHE_VERSION, "width": width, "height": height,
@@ -311,6 +311,11 @@ def _segments(boxes: list[_Box], char: float) -> list[tuple[list[list[_Box]], fl
     return out
 
 
+def _digit_marks(text: str) -> str:
+    """``1，250`` is ``1,250``: OCR reads a digit group's comma as full width."""
+    return _DIGIT_MARK.sub(lambda m: "," if m.group() == "，" else ".", text)
+
+
 def _glue(before: str, after: str) -> str:
     """Chinese lines join with nothing between them, other scripts with a space."""
     if not before or not after or _CJK.match(before[-1]) or _CJK.match(after[0]):
@@ -325,7 +330,7 @@ def layout(reading: dict[str, Any], page: int) -> OcrPage:
     an indented line or a heading (numbered ``一、``, or larger than the body text).
     """
     width, height, rotation = reading["width"], reading["height"], reading["rotation"]
-    boxes = [_Box(*line) for line in reading["lines"]]
+    boxes = [_Box(_digit_marks(line[0]), *line[1:]) for line in reading["lines"]]
     if not boxes:
         return OcrPage("", [])
     heights = sorted(b.height for b in boxes)
@@ -432,7 +437,8 @@ def read_pdf_pages(
 
             page = document[number - 1]
             scale = min(DPI / 72, MAX_SIDE / max(page.get_size()))
-            return np.asarray(page.render(scale=scale, grayscale=True).to_numpy())[:, :, 0]
+            pixels = np.asarray(page.render(scale=scale, grayscale=True).to_numpy())
+            return pixels if pixels.ndim == 2 else pixels[:, :, 0]
 
         return run
 
