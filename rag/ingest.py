@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.loaders import SUPPORTED_SUFFIXES, UnreadableError, extract_text
+from rag.types import OcrLine
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ class SourceText:
     text: str
     sha256: str  # of the file's bytes, so a changed file is re-embedded
     pages: list[int] | None = None  # PDF: offset in ``text`` where each page starts
+    ocr_lines: list[OcrLine] | None = None  # pages read by OCR: each line's box and confidence
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ def read_source(path: Path, name: str) -> SourceText:
     """One document; raises :class:`UnreadableError` with the reason when it gives no text."""
     data = path.read_bytes()
     extracted = extract_text(path, data)
-    return SourceText(name, extracted.text, hashlib.sha256(data).hexdigest(), extracted.pages)
+    digest = hashlib.sha256(data).hexdigest()
+    return SourceText(name, extracted.text, digest, extracted.pages, extracted.ocr_lines)
 
 
 def read_sources(docs_dir: Path) -> tuple[list[SourceText], list[SkippedFile]]:

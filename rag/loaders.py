@@ -113,21 +113,27 @@ def _pdf(data: bytes) -> ExtractedText:
         raise
     except Exception as exc:  # pypdf reports damage (and unsupported ciphers) in many types
         raise UnreadableError(f"damaged or unsupported PDF ({type(exc).__name__}: {exc})") from exc
-    scanned = [i + 1 for i, t in enumerate(texts) if len("".join(t.split())) < ocr.MIN_TEXT_CHARS]
+    scanned = [i + 1 for i, t in enumerate(texts) if _visible(t) < ocr.MIN_TEXT_CHARS]
     read: dict[int, ocr.OcrPage] = {}
     if scanned and ocr.available():
         try:
             read = ocr.read_pdf_pages(data, scanned)
         except ocr.OcrError as exc:
             raise UnreadableError(str(exc)) from exc
-    elif scanned:
-        log.warning("%d PDF pages without a text layer; to read them: %s", len(scanned), ocr.HINT)
+    elif any(not texts[n - 1].strip() for n in scanned):
+        log.warning("PDF pages without a text layer are left out; to read them: %s", ocr.HINT)
+    # A short text layer (a page number over a scan, a cover title) stays unless OCR reads more.
+    read = {n: page for n, page in read.items() if _visible(page.text) > _visible(texts[n - 1])}
     for number, page in read.items():
         texts[number - 1] = page.text
     if not any(t.strip() for t in texts):
         hint = "no text found by OCR" if ocr.available() else f"enable OCR: {ocr.HINT}"
         raise UnreadableError(f"PDF without a text layer (scanned?); {hint}")
     return _paged(texts, read)
+
+
+def _visible(text: str) -> int:
+    return len("".join(text.split()))
 
 
 def _image(data: bytes) -> ExtractedText:

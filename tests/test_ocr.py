@@ -19,124 +19,34 @@ import pytest
 pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra: pip install -e '.[ocr]'")
 pytest.importorskip("pypdfium2", reason="the ocr extra: pip install -e '.[ocr]'")
 
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from PIL import Image  # noqa: E402
 
+from benchmarks.scans import (  # noqa: E402
+    A4,
+    FONT_PATH,
+    LINE_PX,
+    MARGIN,
+    cer,
+    paragraphs_of,
+    plain,
+    png,
+    render,
+    scanned_pdf,
+    sentences,
+)
 from rag import ocr  # noqa: E402
 from rag.config import PROJECT_ROOT, Settings  # noqa: E402
 from rag.loaders import PAGE_BREAK, UnreadableError, extract_text  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
-FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
-DPI = 200
-A4 = (round(8.27 * DPI), round(11.69 * DPI))
-MARGIN = DPI  # one inch
-FONT_PX = round(12 / 72 * DPI)  # 12 pt
 MAX_CER = 0.02
 
 pytestmark = pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei")
 
 
-# --------------------------------------------------------------------------- making scans
-
-
 def report_paragraphs(name: str) -> list[str]:
-    text = (CORPUS / name).read_text(encoding="utf-8")
-    return [p for p in (line.strip(" \u3000\r") for line in text.splitlines()) if p]
-
-
-def sentences(paragraph: str, count: int) -> str:
-    """The first ``count`` sentences of a paragraph."""
-    return "".join(re.findall(r"[^。]*。", paragraph)[:count])
-
-
-def wrap(text: str, font: ImageFont.FreeTypeFont, width: float, indent: float) -> list[str]:
-    lines, line = [], ""
-    for ch in text:
-        room = width - (indent if not lines else 0)
-        if line and font.getlength(line + ch) > room:
-            lines.append(line)
-            line = ""
-        line += ch
-    return [*lines, line] if line else lines
-
-
-def render(
-    blocks: list[list[tuple[str, str]]], size: tuple[int, int] = A4
-) -> tuple[Image.Image, list[str]]:
-    """A page: each block is a column (side by side), holding ("title"|"para", text) items.
-
-    Returns the page and its paragraphs in reading order, as the reference.
-    """
-    font = ImageFont.truetype(str(FONT_PATH), FONT_PX)
-    title_font = ImageFont.truetype(str(FONT_PATH), round(FONT_PX * 1.5))
-    page = Image.new("L", size, 255)
-    draw = ImageDraw.Draw(page)
-    gutter = 2 * FONT_PX
-    column_width = (size[0] - 2 * MARGIN - gutter * (len(blocks) - 1)) / len(blocks)
-    reference: list[str] = []
-    top = MARGIN
-    for number, block in enumerate(blocks):
-        x, y = MARGIN + number * (column_width + gutter), top
-        for kind, text in block:
-            if kind == "title":  # centred over the whole page, above the columns
-                width = title_font.getlength(text)
-                draw.text(((size[0] - width) / 2, y), text, font=title_font, fill=0)
-                y += round(title_font.size * 2.2)
-                top = y
-            else:
-                indent = 2 * FONT_PX
-                for i, line in enumerate(wrap(text, font, column_width, indent)):
-                    draw.text((x + (indent if i == 0 else 0), y), line, font=font, fill=0)
-                    y += round(FONT_PX * 1.6)
-                y += round(FONT_PX * 0.4)
-            reference.append(text)
-    return page, reference
-
-
-def scanned_pdf(path: Path, scan: Image.Image, cover: str | None) -> Path:
-    """Page 1 has a text layer (``cover``), if any; the next page is only the scan, a JPEG."""
-    from fpdf import FPDF
-
-    jpeg = io.BytesIO()
-    scan.convert("RGB").save(jpeg, "JPEG", quality=90)
-    pdf = FPDF()  # A4
-    pdf.set_font("Helvetica", size=14)
-    if cover:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, cover, new_x="LMARGIN", new_y="NEXT")
-    pdf.add_page()
-    pdf.image(io.BytesIO(jpeg.getvalue()), x=0, y=0, w=210, h=297)
-    pdf.output(str(path))
-    return path
-
-
-def png(path: Path, image: Image.Image) -> Path:
-    image.save(path, "PNG")
-    return path
-
-
-# --------------------------------------------------------------------------- measuring
-
-
-def _plain(text: str) -> str:
-    return "".join(text.split())
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
-def cer(read: str, reference: list[str]) -> float:
-    """Character error rate, whitespace aside (OCR places line breaks, not the page)."""
-    truth = _plain("".join(reference))
-    return edit_distance(_plain(read), truth) / len(truth)
+    return paragraphs_of((CORPUS / name).read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -163,7 +73,7 @@ def figure_page() -> tuple[Image.Image, list[str]]:
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory: pytest.TempPathFactory, figure_page, ocr_cache: Path) -> Path:  # noqa: ANN001
     docs = tmp_path_factory.mktemp("scans")
-    scanned_pdf(docs / "scan.pdf", figure_page[0], "Hailar District Government Work Report 2013")
+    scanned_pdf(docs / "scan.pdf", [figure_page[0]], "Hailar District Government Work Report 2013")
     png(docs / "scan.png", figure_page[0])
     return docs
 
@@ -233,7 +143,7 @@ def short_page() -> tuple[Image.Image, list[str]]:
     paragraphs = report_paragraphs("shenzhen_2016_city.txt")
     body = next(p for p in paragraphs if len(re.findall(r"\d", p)) > 10)
     page, reference = render([[("para", sentences(body, 2)[:100])]])
-    return page.crop((0, 0, A4[0], MARGIN + 5 * round(FONT_PX * 1.6))), reference
+    return page.crop((0, 0, A4[0], MARGIN + 5 * LINE_PX)), reference
 
 
 @pytest.mark.parametrize("turn", [90, 180])
@@ -251,12 +161,12 @@ def test_two_columns_are_read_one_after_the_other(ocr_cache: Path, tmp_path: Pat
     long = [p for p in paragraphs if len(p) > 200]
     left, right = sentences(long[0], 1)[:60], sentences(long[1], 1)[:60]
     page, reference = render([[("title", "政府工作报告"), ("para", left)], [("para", right)]])
-    page = page.crop((0, 0, A4[0], MARGIN + 12 * round(FONT_PX * 1.6)))
+    page = page.crop((0, 0, A4[0], MARGIN + 12 * LINE_PX))
     extracted = extract_text(png(tmp_path / "columns.png", page))
-    text = _plain(extracted.text)
+    text = plain(extracted.text)
     assert cer(extracted.text, reference) <= MAX_CER, extracted.text
     assert text.startswith("政府工作报告")
-    assert text.index(_plain(left)[-8:]) < text.index(_plain(right)[:8])  # left column whole first
+    assert text.index(plain(left)[-8:]) < text.index(plain(right)[:8])  # left column whole first
 
 
 def test_low_confidence_lines_are_flagged_and_kept_out_of_the_text() -> None:
@@ -303,7 +213,7 @@ def test_without_the_ocr_extra_the_skip_says_how_to_enable_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # as if not installed
     assert not ocr.available()
-    scan = scanned_pdf(tmp_path / "scan.pdf", short_page[0], cover=None)
+    scan = scanned_pdf(tmp_path / "scan.pdf", [short_page[0]])
     with pytest.raises(UnreadableError, match=r"text layer.*pip install -e '\.\[ocr\]'"):
         extract_text(scan)
     with pytest.raises(UnreadableError, match=r"pip install -e '\.\[ocr\]'"):
