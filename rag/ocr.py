@@ -39,7 +39,7 @@ MIN_TEXT_CHARS = 20  # a PDF page with fewer visible characters has no usable te
 DPI = 200  # keeps 9-point characters about 25 pixels high
 MAX_SIDE = 2400  # pixels: bounds memory and time (an A4 page at 200 dpi is 2339 high)
 MAX_PIXELS = 64_000_000  # an image larger than this is refused before decoding it whole
-CACHE_VERSION = "rapidocr-1.4.4/ppocrv4/1"  # change to re-read every cached page
+CACHE_VERSION = "rapidocr-1.4.4/ppocrv4/2"  # change to re-read every cached page
 _ORIENT_SIDE = 1024  # the page is turned upright from a reading at this size
 _SENTENCE_END = tuple("。！？；;!?：:")
 _HEADING = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一二三四五六七八九十]+[章节部分])")
@@ -172,7 +172,10 @@ def _upright_turns(engine: Any, pixels: np.ndarray) -> int:
         if boxes is None or len(boxes) == 0:
             return turns
     longest = sorted(boxes, key=lambda b: -np.linalg.norm(b[0] - b[1]))[:30]
-    _, labels, _ = engine.text_cls(engine.get_crop_img_list(small, longest))
+    # The classifier sees 192×48 pixels: a whole line squeezed that small is read wrong
+    # a third of the time, its first few characters almost never.
+    heads = [c[:, : 6 * c.shape[0]] for c in engine.get_crop_img_list(small, longest)]
+    _, labels, _ = engine.text_cls(heads)
     flipped = sum(score for label, score in labels if label == "180")
     if flipped > sum(score for label, score in labels if label != "180"):
         turns += 2
@@ -205,7 +208,7 @@ def _recognise(pixels: np.ndarray) -> dict[str, Any]:
         engine = _ocr_engine()
         turns = _upright_turns(engine, pixels)
         upright = np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else pixels
-        result, _ = engine(upright)
+        result, _ = engine(upright, use_cls=False)  # upright already; see _upright_turns
     height, width = upright.shape[:2]
     lines = []
     for points, text, score in result or []:
@@ -326,8 +329,9 @@ def _glue(before: str, after: str) -> str:
 def layout(reading: dict[str, Any], page: int) -> OcrPage:
     """A page's text: paragraphs one per line, in reading order, low-confidence lines left out.
 
-    A paragraph ends after a short line, a sentence end or a heading, and before
-    an indented line or a heading (numbered ``一、``, or larger than the body text).
+    A paragraph ends after a short line or a heading, and before an indented line
+    or a heading (numbered ``一、``, or larger than the body text); on a page whose
+    paragraphs are not indented, also after a line ending a sentence.
     """
     width, height, rotation = reading["width"], reading["height"], reading["rotation"]
     boxes = [_Box(_digit_marks(line[0]), *line[1:]) for line in reading["lines"]]
@@ -346,12 +350,14 @@ def layout(reading: dict[str, Any], page: int) -> OcrPage:
 
     paragraph_open = False
     for rows, left, right in _segments(boxes, char):
-        for i, row in enumerate(rows):
+        # Where paragraphs start indented, a full line ending a sentence goes on in the next.
+        indents = any(row[0].x0 > left + 0.8 * char for row in rows)
+        for row in rows:
             kept = [b for b in row if b.confidence >= MIN_CONFIDENCE]
             row_text = "".join(b.text for b in kept)
             heading = bool(_HEADING.match(row_text)) or max(b.height for b in row) > 1.3 * char
             indented = row[0].x0 > left + 0.8 * char
-            if paragraph_open and (heading or indented or i == 0):
+            if paragraph_open and (heading or indented):
                 emit("\n")
                 paragraph_open = False
             for box in row:
@@ -367,7 +373,8 @@ def layout(reading: dict[str, Any], page: int) -> OcrPage:
                 lines.append(OcrLine(page, box.text, box.confidence, frac, rotation, start, pos))
                 paragraph_open = True
             short = row[-1].x1 < right - 1.5 * char
-            if paragraph_open and (short or heading or row_text.endswith(_SENTENCE_END)):
+            ends = not indents and row_text.endswith(_SENTENCE_END)
+            if paragraph_open and (short or heading or ends):
                 emit("\n")
                 paragraph_open = False
         if paragraph_open:
