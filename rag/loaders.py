@@ -4,7 +4,8 @@ Plain text is decoded exactly (UTF-8, UTF-8 with BOM or GB18030), so offsets
 index the original file. Other formats are converted once, deterministically,
 and the converted text is what citations quote: PDF through ``pypdf`` (its text
 layer, page by page), Word through ``python-docx`` (paragraphs and tables in
-order), HTML through the standard library's ``html.parser``. Headings of Word
+order), HTML through the standard library's ``html.parser``; PDF pages without a text
+layer and images through OCR (``rag.ocr``, the optional ``ocr`` extra). Headings of Word
 and HTML files become Markdown ``#`` lines, which the chunker reads as sections.
 """
 
