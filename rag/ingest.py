@@ -16,7 +16,8 @@ def read_source(path: Path, name: str) -> SourceText:
     """One document; raises :class:`UnreadableError` with the reason when it gives no text."""
     data = path.read_bytes()
     extracted = extract_text(path, data)
-    return SourceText(name, extracted.text, hashlib.sha256(data).hexdigest(), extracted.pages)
+    digest = hashlib.sha256(data).hexdigest()
+    return SourceText(name, extracted.text, digest, extracted.pages, extracted.ocr_lines)
 
 
 def read_sources(docs_dir: Path) -> tuple[list[SourceText], list[SkippedFile]]:

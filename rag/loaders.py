@@ -4,7 +4,8 @@ Plain text is decoded exactly (UTF-8, UTF-8 with BOM or GB18030), so offsets
 index the original file. Other formats are converted once, deterministically,
 and the converted text is what citations quote: PDF through ``pypdf`` (its text
 layer, page by page), Word through ``python-docx`` (paragraphs and tables in
-order), HTML through the standard library's ``html.parser``. Headings of Word
+order), HTML through the standard library's ``html.parser``; PDF pages without a text
+layer and images through OCR (``rag.ocr``, the optional ``ocr`` extra). Headings of Word
 and HTML files become Markdown ``#`` lines, which the chunker reads as sections.
 
 Every loader counts what it reads against :class:`rag.limits.IngestLimits` and
@@ -18,15 +19,18 @@ from __future__ import annotations
 import bisect
 import codecs
 import io
+import logging
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag import ocr
 from rag.limits import IngestLimits, LimitExceeded, ReadBudget
+from rag.types import OcrLine
 
 TEXT_SUFFIXES = (".txt", ".md")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm", *ocr.IMAGE_SUFFIXES)
 PAGE_BREAK = "\n\f\n"  # between PDF pages: a blank line to the chunker, never inside a sentence
 _ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK, common for Chinese files
 _SENTENCE_END = tuple("。！？；;!?：:")
@@ -36,13 +40,19 @@ _WRAPPED_LINE = 0.75  # a PDF line this close to the page's longest line was wra
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
 _HTML_PIECE = 1 << 16  # characters fed to the HTML parser between two checks of the limits
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ExtractedText:
-    """A document's text; for a PDF, ``pages[i]`` is the offset where page ``i + 1`` starts."""
+    """A document's text; for a PDF, ``pages[i]`` is the offset where page ``i + 1`` starts.
+
+    ``ocr_lines``: the lines of the pages read by OCR (rag.ocr), with their boxes.
+    """
 
     text: str
     pages: list[int] | None = None
+    ocr_lines: list[OcrLine] | None = None
 
 
 class UnreadableError(ValueError):
@@ -108,13 +118,15 @@ def _plain_text(data: bytes, limits: IngestLimits) -> ExtractedText:
 
 
 def parse_rich(suffix: str, data: bytes, limits: IngestLimits) -> ExtractedText:
-    """A PDF, Word or HTML file, parsed in this process (the parse worker calls this)."""
+    """A PDF, Word, HTML or image file, parsed in this process (the parse worker calls this)."""
     budget = ReadBudget(limits)
     try:
         if suffix == ".pdf":
             return _pdf(data, budget)
         if suffix == ".docx":
             return ExtractedText(_docx(data, budget))
+        if suffix in ocr.IMAGE_SUFFIXES:
+            return _image(data)
         return ExtractedText(_html(data, budget))
     except LimitExceeded as exc:
         raise UnreadableError(str(exc)) from None
@@ -141,13 +153,51 @@ def _pdf(data: bytes, budget: ReadBudget) -> ExtractedText:
         raise
     except Exception as exc:  # pypdf reports damage (and unsupported ciphers) in many types
         raise UnreadableError(f"damaged or unsupported PDF ({type(exc).__name__}: {exc})") from exc
+    scanned = [i + 1 for i, t in enumerate(texts) if _visible(t) < ocr.MIN_TEXT_CHARS]
+    read: dict[int, ocr.OcrPage] = {}
+    if scanned and ocr.available():
+        try:
+            read = ocr.read_pdf_pages(data, scanned)
+        except ocr.OcrError as exc:
+            raise UnreadableError(str(exc)) from exc
+    elif any(not texts[n - 1].strip() for n in scanned):
+        log.warning("PDF pages without a text layer are left out; to read them: %s", ocr.HINT)
+    # A short text layer (a page number over a scan, a cover title) stays unless OCR reads more.
+    read = {n: page for n, page in read.items() if _visible(page.text) > _visible(texts[n - 1])}
+    for number, page in read.items():
+        texts[number - 1] = page.text
     if not any(t.strip() for t in texts):
-        raise UnreadableError("PDF without a text layer (scanned?); run OCR on it first")
-    pages, pos = [], 0
-    for text in texts:
+        hint = "no text found by OCR" if ocr.available() else f"enable OCR: {ocr.HINT}"
+        raise UnreadableError(f"PDF without a text layer (scanned?); {hint}")
+    return _paged(texts, read)
+
+
+def _visible(text: str) -> int:
+    return len("".join(text.split()))
+
+
+def _image(data: bytes) -> ExtractedText:
+    """An image is read by OCR, one page per frame."""
+    if not ocr.available():
+        raise UnreadableError(f"an image needs OCR; enable it with {ocr.HINT}")
+    try:
+        read = ocr.read_image(data)
+    except ocr.OcrError as exc:
+        raise UnreadableError(str(exc)) from exc
+    return _paged([page.text for page in read], dict(enumerate(read, start=1)))
+
+
+def _paged(texts: list[str], read: dict[int, ocr.OcrPage]) -> ExtractedText:
+    """Pages joined by ``PAGE_BREAK``; the OCR lines re-based onto the joined text."""
+    pages: list[int] = []
+    lines: list[OcrLine] = []
+    pos = 0
+    for number, text in enumerate(texts, start=1):
         pages.append(pos)
+        if number in read:
+            lines += read[number].shifted(pos)
         pos += len(text) + len(PAGE_BREAK)
-    return ExtractedText(PAGE_BREAK.join(texts), pages)
+    return ExtractedText(PAGE_BREAK.join(texts), pages, lines if read else None)
 
 
 def _declared_pages(reader: object) -> int:

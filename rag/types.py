@@ -20,6 +20,7 @@ class SourceText:
     text: str
     sha256: str  # of the file's bytes, so a changed file is re-embedded
     pages: list[int] | None = None  # PDF: offset in ``text`` where each page starts
+    ocr_lines: list[OcrLine] | None = None  # pages read by OCR: each line's box and confidence
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,27 @@ class Retrieval:
     answer: Answer
     hits: list[ScoredChunk]
     evidence: Evidence
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One line read by OCR (rag.ocr): where it is on its page and how sure the reading is.
+
+    ``box`` is ``(x0, y0, x1, y1)`` as fractions of the upright page (0–1), so a
+    viewer can highlight it at any resolution; ``rotation`` is the clockwise turn
+    (0/90/180/270) that made the page upright. ``start``/``end`` index the
+    document text; they are ``None`` for a low-confidence line, which is kept out
+    of the text so no answer can quote it.
+    """
+
+    page: int  # 1-based
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+    rotation: int = 0
+    start: int | None = None
+    end: int | None = None
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.start is None

@@ -1,0 +1,229 @@
+"""Scanned reports: pages of a real report rendered here to images, read back by the real OCR.
+
+The scans are made in the test with Debian's WenQuanYi Micro Hei at 12 pt on an
+A4 page at 200 dpi (what a 200-dpi scanner gives), saved as an image-only PDF page
+and as a PNG, and indexed with the real model. OCR costs seconds a page on two
+cores, so the pages hold a few lines each.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra: pip install -e '.[ocr]'")
+pytest.importorskip("pypdfium2", reason="the ocr extra: pip install -e '.[ocr]'")
+
+from PIL import Image  # noqa: E402
+
+from benchmarks.scans import (  # noqa: E402
+    A4,
+    FONT_PATH,
+    LINE_PX,
+    MARGIN,
+    cer,
+    paragraphs_of,
+    plain,
+    png,
+    render,
+    scanned_pdf,
+    sentences,
+)
+from rag import ocr  # noqa: E402
+from rag.config import PROJECT_ROOT, Settings  # noqa: E402
+from rag.loaders import PAGE_BREAK, UnreadableError, extract_text  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+
+CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+MAX_CER = 0.02
+
+pytestmark = pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei")
+
+
+def report_paragraphs(name: str) -> list[str]:
+    return paragraphs_of((CORPUS / name).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def ocr_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAG_CACHE_DIR", str(folder))
+        yield folder / "ocr"
+
+
+@pytest.fixture(scope="module")
+def figure_page() -> tuple[Image.Image, list[str]]:
+    """The opening of 海拉尔区's 2013 report: a heading and two paragraphs full of figures."""
+    paragraphs = report_paragraphs("hailar_2013_district.txt")
+    heading = next(p for p in paragraphs if re.match(r"一、", p))
+    body = paragraphs[paragraphs.index(heading) + 1 :]
+    return render([[("para", heading), ("para", sentences(body[0], 1)),
+                    ("para", sentences(body[1], 3))]])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory, figure_page, ocr_cache: Path) -> Path:  # noqa: ANN001
+    docs = tmp_path_factory.mktemp("scans")
+    scanned_pdf(docs / "scan.pdf", [figure_page[0]], "Hailar District Government Work Report 2013")
+    png(docs / "scan.png", figure_page[0])
+    return docs
+
+
+@pytest.fixture(scope="module")
+def scan_pipeline(scans: Path, embeddings, tmp_path_factory) -> Pipeline:  # noqa: ANN001
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=scans, index_dir=tmp_path_factory.mktemp("index"), llm=None
+    )
+    return Pipeline(settings, embeddings=embeddings)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_a_figure_on_a_scanned_page_is_cited_with_its_page(scan_pipeline: Pipeline) -> None:
+    report = (CORPUS / "hailar_2013_district.txt").read_text(encoding="utf-8")
+    for source, page in (("scan.pdf", 2), ("scan.png", 1)):
+        answer = scan_pipeline.query("全年社会消费品零售总额完成多少？", source=source)
+        assert not answer.abstained, answer.text
+        cite = answer.citations[0]
+        assert (cite.source, cite.page) == (source, page)
+        assert scan_pipeline.store.texts[source][cite.start : cite.end] == cite.quote
+        figures = re.findall(r"零售总额完成([\d.]+亿元)", cite.quote)
+        # The figure the answer gives is the one the report prints.
+        assert figures and figures[0] in answer.text and f"零售总额完成{figures[0]}" in report
+
+
+def test_ocr_reads_the_rendered_page_within_2_percent_cer(scans: Path, figure_page) -> None:  # noqa: ANN001
+    extracted = extract_text(scans / "scan.png")
+    rate = cer(extracted.text, figure_page[1])
+    print(f"CER on the rendered page: {rate:.2%}")
+    assert rate <= MAX_CER
+    assert extracted.pages == [0] and extracted.ocr_lines
+    for line in extracted.ocr_lines:
+        assert line.page == 1 and line.confidence >= ocr.MIN_CONFIDENCE
+        assert line.start is not None and extracted.text[line.start : line.end] == line.text
+        assert 0 <= line.box[0] < line.box[2] <= 1 and 0 <= line.box[1] < line.box[3] <= 1
+    # Paragraphs come back one per line, as the report has them.
+    assert len(extracted.text.split("\n")) == len(figure_page[1])
+
+
+def test_a_pdf_page_with_a_text_layer_keeps_it(scans: Path, figure_page) -> None:  # noqa: ANN001
+    extracted = extract_text(scans / "scan.pdf")
+    assert extracted.pages is not None and len(extracted.pages) == 2
+    first, second = extracted.text.split(PAGE_BREAK)
+    assert first == "Hailar District Government Work Report 2013"
+    assert cer(second, figure_page[1]) <= MAX_CER
+    assert extracted.ocr_lines and {line.page for line in extracted.ocr_lines} == {2}
+    assert all(line.start >= extracted.pages[1] for line in extracted.ocr_lines)
+
+
+def test_a_page_read_once_is_not_read_again(scans: Path, ocr_cache: Path, monkeypatch) -> None:  # noqa: ANN001
+    before = extract_text(scans / "scan.png")
+    assert len(list(ocr_cache.glob("*.json"))) >= 2  # the PNG and the rendered PDF page
+
+    def no_ocr(pixels: object) -> None:
+        raise AssertionError("the page was read again instead of taken from the cache")
+
+    monkeypatch.setattr(ocr, "_recognise", no_ocr)
+    assert extract_text(scans / "scan.png") == before
+
+
+@pytest.fixture(scope="module")
+def short_page() -> tuple[Image.Image, list[str]]:
+    """Three lines of 深圳's 2016 report, on the top of an A4 page."""
+    paragraphs = report_paragraphs("shenzhen_2016_city.txt")
+    body = next(p for p in paragraphs if len(re.findall(r"\d", p)) > 10)
+    page, reference = render([[("para", sentences(body, 2)[:100])]])
+    return page.crop((0, 0, A4[0], MARGIN + 5 * LINE_PX)), reference
+
+
+@pytest.mark.parametrize("turn", [90, 180])
+def test_a_rotated_page_is_read_upright(
+    turn: int, short_page, ocr_cache: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
+    image, reference = short_page
+    extracted = extract_text(png(tmp_path / "turned.png", image.rotate(turn, expand=True)))
+    assert cer(extracted.text, reference) <= MAX_CER, extracted.text
+    assert extracted.ocr_lines and {line.rotation for line in extracted.ocr_lines} == {turn}
+
+
+def test_two_columns_are_read_one_after_the_other(ocr_cache: Path, tmp_path: Path) -> None:
+    paragraphs = report_paragraphs("national_2018_guowuyuan.txt")
+    long = [p for p in paragraphs if len(p) > 200]
+    left, right = sentences(long[0], 1)[:60], sentences(long[1], 1)[:60]
+    page, reference = render([[("title", "政府工作报告"), ("para", left)], [("para", right)]])
+    page = page.crop((0, 0, A4[0], MARGIN + 12 * LINE_PX))
+    extracted = extract_text(png(tmp_path / "columns.png", page))
+    text = plain(extracted.text)
+    assert cer(extracted.text, reference) <= MAX_CER, extracted.text
+    assert text.startswith("政府工作报告")
+    assert text.index(plain(left)[-8:]) < text.index(plain(right)[:8])  # left column whole first
+
+
+def test_low_confidence_lines_are_flagged_and_kept_out_of_the_text() -> None:
+    reading = {
+        "version": ocr.CACHE_VERSION, "width": 1000, "height": 1000, "rotation": 0,
+        "lines": [
+            ["全年新增就业岗位1.2万个，", 0.98, 100, 100, 900, 130],
+            ["城镇登记失业率为3.1%。", 0.31, 100, 150, 420, 180],
+            ["财政收入增长6%。", 0.97, 100, 200, 380, 230],
+        ],
+    }  # fmt: skip
+    page = ocr.layout(reading, page=3)
+    assert "3.1%" not in page.text and "1.2万个" in page.text and "6%" in page.text
+    unsure = [line for line in page.lines if line.low_confidence]
+    assert [line.text for line in unsure] == ["城镇登记失业率为3.1%。"]
+    assert unsure[0].start is None and unsure[0].page == 3
+
+
+def test_page_and_time_limits_name_their_setting(
+    ocr_cache: Path, short_page, monkeypatch  # noqa: ANN001
+) -> None:
+    image = short_page[0]
+    tiff = io.BytesIO()
+    image.save(tiff, "TIFF", save_all=True, append_images=[image])
+    data = tiff.getvalue()
+    monkeypatch.setenv("RAG_MAX_PAGES", "1")
+    with pytest.raises(ocr.OcrError, match=r"2 pages to OCR, more than RAG_MAX_PAGES=1"):
+        ocr.read_image(data)
+    monkeypatch.setenv("RAG_MAX_PAGES", "many")
+    with pytest.raises(ValueError, match="RAG_MAX_PAGES must be a positive number"):
+        ocr.read_image(data)
+    monkeypatch.delenv("RAG_MAX_PAGES")
+    monkeypatch.setenv("RAG_MAX_PARSE_SECONDS", "0.001")
+    with pytest.raises(ocr.OcrError, match=r"after 1 of 2 pages \(RAG_MAX_PARSE_SECONDS=0.001\)"):
+        ocr.read_image(data)
+    monkeypatch.delenv("RAG_MAX_PARSE_SECONDS")
+    pages = ocr.read_image(data)  # page 1 is cached, and page 2 is the same pixels
+    assert len(pages) == 2 and pages[0].text == pages[1].text
+    assert {line.page for line in pages[1].lines} == {2}
+
+
+def test_without_the_ocr_extra_the_skip_says_how_to_enable_it(
+    tmp_path: Path, short_page, monkeypatch  # noqa: ANN001
+) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # as if not installed
+    assert not ocr.available()
+    scan = scanned_pdf(tmp_path / "scan.pdf", [short_page[0]])
+    with pytest.raises(UnreadableError, match=r"text layer.*pip install -e '\.\[ocr\]'"):
+        extract_text(scan)
+    with pytest.raises(UnreadableError, match=r"pip install -e '\.\[ocr\]'"):
+        extract_text(png(tmp_path / "page.png", short_page[0]))
+
+
+def test_full_width_marks_between_digits_are_read_as_digit_marks() -> None:
+    reading = {
+        "version": ocr.CACHE_VERSION, "width": 1000, "height": 1000, "rotation": 0,
+        "lines": [["完成投资1，250．5亿元，增长8%。", 0.95, 100, 100, 900, 130]],
+    }  # fmt: skip
+    page = ocr.layout(reading, page=1)
+    assert page.text == "完成投资1,250.5亿元，增长8%。" == page.lines[0].text
