@@ -10,9 +10,11 @@ ship them we supply the documented ones, so a prefix is never added twice.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from langchain_huggingface import HuggingFaceEmbeddings
@@ -20,9 +22,13 @@ from langchain_huggingface import HuggingFaceEmbeddings
 from rag.bundled_model import BUNDLED_MODEL_ID, materialise
 from rag.config import Settings
 
+if TYPE_CHECKING:
+    from rag.onnx_embeddings import OnnxEmbeddings
+
 log = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
+BACKENDS = ("torch", "onnx")
 
 # Prompts documented by the model authors, for hub models whose folders lack them.
 _KNOWN_PROMPTS: dict[str, dict[str, str]] = {
@@ -46,9 +52,24 @@ class EmbeddingModelError(RuntimeError):
     """The configured embedding model cannot be loaded; the message names the setting."""
 
 
+def embed_backend() -> str:
+    """``RAG_EMBED_BACKEND``: how the bundled model runs (see rag.onnx_embeddings)."""
+    value = os.environ.get("RAG_EMBED_BACKEND", "").strip().lower() or "torch"
+    if value not in BACKENDS:
+        raise EmbeddingModelError(
+            f"RAG_EMBED_BACKEND={value!r} is not a backend; set it to torch or onnx (or unset it)."
+        )
+    return value
+
+
 def model_identity(setting: str) -> str:
-    """A stable name for the manifest, so an index built by another model is stale."""
-    return BUNDLED_MODEL_ID if setting == BUNDLED else setting
+    """A stable name for the manifest, so an index built by another model is stale.
+
+    The int8 ONNX engine gives slightly different vectors, so it counts as another model.
+    """
+    if setting != BUNDLED:
+        return setting
+    return BUNDLED_MODEL_ID + ("+onnx-int8" if embed_backend() == "onnx" else "")
 
 
 def _known_prompts(name: str) -> dict[str, str] | None:
@@ -83,12 +104,28 @@ def _load_error(setting: str, reason: str) -> EmbeddingModelError:
     )
 
 
-def load_embeddings(settings: Settings) -> QueryEmbeddings:
+def load_embeddings(settings: Settings) -> QueryEmbeddings | OnnxEmbeddings:
     """Load the model named by ``settings.embed_model`` (env ``RAG_EMBED_MODEL``)."""
     setting = settings.embed_model
     started = time.perf_counter()
     bundled = setting == BUNDLED
     name = str(materialise(settings.cache_dir / "models")) if bundled else setting
+    if embed_backend() == "onnx":
+        if bundled:
+            from rag.onnx_embeddings import load_onnx_embeddings
+
+            onnx = load_onnx_embeddings(Path(name))
+            log.info(
+                "Embedding model %s (ONNX int8) loaded in %.1f s",
+                setting,
+                time.perf_counter() - started,
+            )
+            return onnx
+        log.info(
+            "RAG_EMBED_BACKEND=onnx serves the bundled model only; %s runs on "
+            "sentence-transformers",
+            setting,
+        )
     if not bundled and Path(setting).expanduser().exists():
         name = str(Path(setting).expanduser())
     model_kwargs: dict[str, object] = {"device": "cpu"}
