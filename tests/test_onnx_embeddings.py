@@ -51,13 +51,14 @@ def onnx_embeddings(model_folder: Path) -> OnnxEmbeddings:
 
 @pytest.fixture(scope="session")
 def parity_texts() -> list[str]:
-    """Every seed sentence and 100 sentences spread over the corpus reports."""
+    """Every other seed sentence and 60 sentences spread over the corpus reports (all of
+    them and 200 corpus sentences are measured by benchmarks/onnx_parity.py)."""
     seed = [t for p in sorted((PROJECT_ROOT / "seeds").glob("*.txt")) for t in _sentences(p)]
     corpus = [t for p in sorted(CORPUS.glob("*.txt")) for t in _sentences(p)]
     if not corpus:
         pytest.skip(f"the shared corpus is not at {CORPUS}")
-    step = len(corpus) / 100
-    return seed + [corpus[int(i * step)] for i in range(100)]
+    step = len(corpus) / 60
+    return seed[::2] + [corpus[int(i * step)] for i in range(60)]
 
 
 def test_parity_with_the_torch_model(embeddings, onnx_embeddings, parity_texts) -> None:
@@ -68,7 +69,7 @@ def test_parity_with_the_torch_model(embeddings, onnx_embeddings, parity_texts) 
         theirs = client.encode(parity_texts, prompt_name=prompt, normalize_embeddings=True)
         cosines.extend((ours * theirs).sum(axis=1))
     cosines = np.array(cosines)
-    assert len(cosines) >= 400
+    assert len(cosines) >= 250
     assert cosines.min() >= 0.99, cosines.min()
     assert cosines.mean() >= 0.995, cosines.mean()
 
