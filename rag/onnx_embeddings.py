@@ -22,6 +22,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -50,7 +51,7 @@ class EncoderConfig:
     pad_token: str
 
 
-def _read_json(path: Path) -> object:
+def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -61,38 +62,25 @@ def _read_json(path: Path) -> object:
 
 def encoder_config(folder: Path) -> EncoderConfig:
     """Read prompts, truncation, pooling and normalisation from a sentence-transformers folder."""
-    modules = _read_json(folder / "modules.json")
-    types = [m["type"].rsplit(".", 1)[-1] for m in modules] if isinstance(modules, list) else []
-    if types[:2] != ["Transformer", "Pooling"] or not set(types[2:]) <= {"Normalize"}:
+    modules = {m["type"].rsplit(".", 1)[-1]: m["path"] for m in _read_json(folder / "modules.json")}
+    pooling = _read_json(folder / modules.get("Pooling", "1_Pooling") / "config.json")
+    flags = [m for m in ("mean", "cls") if pooling.get(f"pooling_mode_{m}_tokens")]
+    mode = pooling.get("pooling_mode") or (flags[0] if len(flags) == 1 else None)
+    names = list(modules)
+    supported = names[:2] == ["Transformer", "Pooling"] and set(names[2:]) <= {"Normalize"}
+    if not supported or mode not in ("mean", "cls"):
         raise OnnxModelError(
-            f"{folder / 'modules.json'} lists {types}; the ONNX backend supports Transformer, "
-            "Pooling and Normalize only. Set RAG_EMBED_BACKEND=torch for this model."
-        )
-    pooling_path = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
-    pooling = _read_json(folder / pooling_path / "config.json")
-    modes = [
-        mode
-        for mode in ("mean", "cls")
-        if isinstance(pooling, dict) and pooling.get(f"pooling_mode_{mode}_tokens")
-    ]
-    if isinstance(pooling, dict) and pooling.get("pooling_mode") in ("mean", "cls"):
-        modes = [pooling["pooling_mode"]]
-    if len(modes) != 1:
-        raise OnnxModelError(
-            f"{folder / pooling_path / 'config.json'}: the ONNX backend supports one mean or "
-            "CLS pooling. Set RAG_EMBED_BACKEND=torch for this model."
+            f"{folder}: the ONNX backend runs a Transformer with mean or CLS pooling (then "
+            "Normalize) only; set RAG_EMBED_BACKEND=torch for this model."
         )
     st_config = _read_json(folder / "config_sentence_transformers.json")
-    bert_config = _read_json(folder / "sentence_bert_config.json")
-    tokenizer_config = _read_json(folder / "tokenizer_config.json")
-    prompts = st_config.get("prompts", {}) if isinstance(st_config, dict) else {}
-    max_length = bert_config.get("max_seq_length") if isinstance(bert_config, dict) else None
-    pad = tokenizer_config.get("pad_token") if isinstance(tokenizer_config, dict) else None
+    max_length = _read_json(folder / "sentence_bert_config.json").get("max_seq_length")
+    pad = _read_json(folder / "tokenizer_config.json").get("pad_token")
     return EncoderConfig(
-        prompts=dict(prompts),
+        prompts=dict(st_config.get("prompts", {})),
         max_length=int(max_length or 512),
-        pooling=modes[0],
-        normalize="Normalize" in types,
+        pooling=mode,
+        normalize="Normalize" in names,
         pad_token=str(pad or "<pad>"),
     )
 
