@@ -70,6 +70,13 @@ class ModelSettings:
 
     name: str = "bundled"  # RAG_EMBED_MODEL: "bundled", a hub id or a local folder
     cache_dir: Path = PROJECT_ROOT / ".cache"  # RAG_CACHE_DIR
+    backend: str = "torch"  # RAG_EMBED_BACKEND: "onnx" runs the bundled model on ONNX Runtime
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torch", "onnx"):
+            raise ValueError(
+                f"RAG_EMBED_BACKEND must be torch or onnx (or unset), not {self.backend!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 _FLAT = {
     "embed_model": ("model", "name"),
     "cache_dir": ("model", "cache_dir"),
+    "embed_backend": ("model", "backend"),
     "docs_dir": ("documents", "docs_dir"),
     "chunker": ("documents", "chunker"),
     "index_dir": ("store", "index_dir"),
@@ -229,6 +237,7 @@ class Settings:
             model=ModelSettings(
                 name=env.get("RAG_EMBED_MODEL", "").strip() or "bundled",
                 cache_dir=_path(env, "RAG_CACHE_DIR", PROJECT_ROOT / ".cache"),
+                backend=env.get("RAG_EMBED_BACKEND", "").strip().lower() or "torch",
             ),
             documents=DocumentSettings(
                 docs_dir=_path(env, "RAG_DOCS_DIR", PROJECT_ROOT / "seeds"),

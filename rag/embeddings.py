@@ -13,12 +13,16 @@ import logging
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from langchain_huggingface import HuggingFaceEmbeddings
 
 from rag.bundled_model import BUNDLED_MODEL_ID, materialise
 from rag.config import ModelSettings
+
+if TYPE_CHECKING:
+    from rag.onnx_embeddings import OnnxEmbeddings
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +50,14 @@ class EmbeddingModelError(RuntimeError):
     """The configured embedding model cannot be loaded; the message names the setting."""
 
 
-def model_identity(setting: str) -> str:
-    """A stable name for the manifest, so an index built by another model is stale."""
-    return BUNDLED_MODEL_ID if setting == BUNDLED else setting
+def model_identity(setting: str, backend: str = "torch") -> str:
+    """A stable name for the manifest, so an index built by another model is stale.
+
+    The int8 ONNX engine gives slightly different vectors, so it counts as another model.
+    """
+    if setting != BUNDLED:
+        return setting
+    return BUNDLED_MODEL_ID + ("+onnx-int8" if backend == "onnx" else "")
 
 
 def _known_prompts(name: str) -> dict[str, str] | None:
@@ -83,12 +92,29 @@ def _load_error(setting: str, reason: str) -> EmbeddingModelError:
     )
 
 
-def load_embeddings(settings: ModelSettings) -> QueryEmbeddings:
-    """Load the model named by ``settings.name`` (env ``RAG_EMBED_MODEL``)."""
+def load_embeddings(settings: ModelSettings) -> QueryEmbeddings | OnnxEmbeddings:
+    """Load the model named by ``settings.name`` (env ``RAG_EMBED_MODEL``) on the engine
+    ``settings.backend`` names (env ``RAG_EMBED_BACKEND``)."""
     setting = settings.name
     started = time.perf_counter()
     bundled = setting == BUNDLED
     name = str(materialise(settings.cache_dir / "models")) if bundled else setting
+    if settings.backend == "onnx":
+        if bundled:
+            from rag.onnx_embeddings import load_onnx_embeddings
+
+            onnx = load_onnx_embeddings(Path(name))
+            log.info(
+                "Embedding model %s (ONNX int8) loaded in %.1f s",
+                setting,
+                time.perf_counter() - started,
+            )
+            return onnx
+        log.info(
+            "RAG_EMBED_BACKEND=onnx serves the bundled model only; %s runs on "
+            "sentence-transformers",
+            setting,
+        )
     if not bundled and Path(setting).expanduser().exists():
         name = str(Path(setting).expanduser())
     model_kwargs: dict[str, object] = {"device": "cpu"}

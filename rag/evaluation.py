@@ -509,7 +509,7 @@ def _config(settings: Settings, question_file: Path, n_questions: int) -> dict[s
     from rag.embeddings import model_identity
 
     return {
-        "model": model_identity(settings.model.name),
+        "model": model_identity(settings.model.name, settings.model.backend),
         "question_file": str(question_file),
         "n_questions": n_questions,
         "docs_dir": str(settings.documents.docs_dir),

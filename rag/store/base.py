@@ -51,7 +51,7 @@ class IndexSpec:
         return cls(
             settings.documents.docs_dir,
             settings.store.index_dir,
-            model_identity(settings.model.name),
+            model_identity(settings.model.name, settings.model.backend),
             settings.documents.chunker,
         )
 
