@@ -25,7 +25,7 @@ def configure_logging(level: str) -> None:
 def serve(settings: Settings) -> int:
     """Build the UI, load the pipeline in the background and serve until interrupted."""
     from rag.pipeline import default_holder
-    from rag.ui import CSS, build_ui
+    from rag.ui import CSS, HEAD, build_ui
 
     server = settings.server
     holder = default_holder()
@@ -45,6 +45,7 @@ def serve(settings: Settings) -> int:
         auth=server.auth,
         auth_message="Log in to ask about the report." if server.auth else None,
         css=CSS,
+        head=HEAD,
         show_error=False,
     )
     return 0
