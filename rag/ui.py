@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -34,8 +35,8 @@ from rag.loaders import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, PipelineHolder, default_holder
 from rag.store.base import Progress
 from rag.types import Answer, Citation
+from rag.ui_assets import COPY_PREFIX, HEAD, OPEN_PREFIX, SCROLL_TO_HIT, SHOW_LATEST_START
 from rag.ui_assets import CSS as ASSETS_CSS
-from rag.ui_assets import HEAD, SCROLL_TO_HIT, SHOW_LATEST_START
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,10 @@ def _attr(value: object) -> str:
     return html.escape(str(value), quote=True).replace("\r", "").replace("\n", "&#10;")
 
 
-def _open_attr(c: Citation) -> str:
-    return _attr(CitedSpan(c.source, int(c.start), int(c.end)).encode())
+def _open_href(c: Citation) -> str:
+    """The link of a citation: the span in the URL fragment (the chat's sanitizer keeps only
+    ``class`` and ``href``); the page script turns a click into the document view."""
+    return _attr(OPEN_PREFIX + quote(CitedSpan(c.source, int(c.start), int(c.end)).encode()))
 
 
 def _answer_text_html(text: str, answer: Answer | None = None) -> str:
@@ -96,11 +99,7 @@ def _answer_text_html(text: str, answer: Answer | None = None) -> str:
         n = int(match.group(1))
         if 1 <= n <= len(cites):
             c = cites[n - 1]
-            label = _attr(f"Open source {n}: {c.title or c.source}, line {c.line}")
-            return (
-                f'<button type="button" class="rag-ref" data-rag-open="{_open_attr(c)}" '
-                f'aria-label="{label}">[{n}]</button>'
-            )
+            return f'<a class="rag-ref" href="{_open_href(c)}">[{n}]</a>'
         return f'<sup class="rag-ref">[{n}]</sup>'
 
     return _MARKER.sub(marker, _text(text))
@@ -125,7 +124,7 @@ def _citation_html(n: int, c: Citation) -> str:
         passage = f"<mark>{_text(c.quote)}</mark>"
     return (
         f'<div class="rag-cite"><div class="rag-cite-meta">'
-        f'<button type="button" class="rag-open" data-rag-open="{_open_attr(c)}">[{n}]</button> '
+        f'<a class="rag-open" href="{_open_href(c)}">[{n}]</a> '
         f"{_text(where_text(c))}</div>"
         f"<blockquote>{passage}</blockquote></div>"
     )
@@ -163,8 +162,8 @@ def answer_html(text: str, answer: Answer | None = None) -> str:
     abstained = answer is not None and answer.abstained
     head = f'<div class="rag-abstained-head">{_text(ABSTAINED_HEAD)}</div>' if abstained else ""
     copy = (
-        f'<button type="button" class="rag-copy" data-rag-copy="{_attr(plain_text(answer))}">'
-        "Copy · 复制</button>"
+        f'<a class="rag-copy" href="{_attr(COPY_PREFIX + quote(plain_text(answer)))}">'
+        "Copy · 复制</a>"
         if answer is not None
         else ""
     )

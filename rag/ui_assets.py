@@ -1,12 +1,16 @@
 """The chat page's styles and its one script, passed to ``launch(css=..., head=...)``.
 
-The script only forwards clicks: a citation button (``data-rag-open``) sets a
-hidden textbox, whose change event renders the document view in Python; a copy
-button (``data-rag-copy``) writes its plain text to the clipboard. Colours are
+The chat's sanitizer keeps only ``class`` and ``href`` of a link, so what a link
+does is in its URL fragment: ``#rag-open=`` a citation's span (the script sets a
+hidden textbox, whose change event renders the document view in Python),
+``#rag-copy=`` the answer's plain text (the script writes it to the clipboard). Colours are
 chosen for a contrast of at least 4.5:1 on the page's backgrounds (WCAG AA).
 """
 
 from __future__ import annotations
+
+OPEN_PREFIX = "#rag-open="
+COPY_PREFIX = "#rag-copy="
 
 CSS = """
 #chatbot .rag-answer-text { margin: 0 0 .4em 0; }
@@ -33,7 +37,8 @@ CSS = """
 .dark #chatbot .rag-abstained-head { color: #bfd4ff; }
 #chatbot .rag-abstained mark { background: #e5e7eb; }
 #chatbot details.rag-cites summary { cursor: pointer; font-weight: 600; }
-.rag-copy { margin-top: .3em; font-size: .85em; color: #1f2937; background: #f3f4f6;
+.rag-copy { display: inline-block; text-decoration: none; margin-top: .3em; font-size: .85em;
+  color: #1f2937; background: #f3f4f6;
   border: 1px solid #6b7280; border-radius: 4px; padding: .1em .5em; cursor: pointer; }
 .dark .rag-copy { color: #f3f4f6; background: #374151; }
 #status { font-size: .95em; }
@@ -57,6 +62,7 @@ CSS = """
 HEAD = """
 <script>
 (() => {
+  window.ragUi = true;
   let clicks = 0;
   function setHidden(id, value) {
     const box = document.querySelector('#' + id + ' textarea, #' + id + ' input');
@@ -73,19 +79,24 @@ HEAD = """
       const ok = document.execCommand('copy'); area.remove(); return ok;
     }
   }
+  const payload = (link, prefix) => {
+    const href = link.getAttribute('href') || '';
+    return href.startsWith(prefix) ? decodeURIComponent(href.slice(prefix.length)) : null;
+  };
   document.addEventListener('click', (ev) => {
     const target = ev.target instanceof Element ? ev.target : null;
-    if (!target) return;
-    const open = target.closest('[data-rag-open]');
-    if (open) {
-      ev.preventDefault(); ev.stopPropagation();
-      setHidden('open-ref', open.getAttribute('data-rag-open') + '|' + (++clicks));
+    const link = target && target.closest('a[href^="#rag-"]');
+    if (!link) return;
+    ev.preventDefault(); ev.stopPropagation();
+    const span = payload(link, '#rag-open=');
+    if (span !== null) {
+      setHidden('open-ref', span + '|' + (++clicks));
       return;
     }
-    const copy = target.closest('[data-rag-copy]');
-    if (copy) {
-      ev.preventDefault(); ev.stopPropagation();
-      copyText(copy.getAttribute('data-rag-copy')).then((ok) => {
+    const text = payload(link, '#rag-copy=');
+    if (text !== null) {
+      const copy = link;
+      copyText(text).then((ok) => {
         copy.textContent = ok ? 'Copied ✓ 已复制' : 'Copy failed';
         setTimeout(() => { copy.textContent = 'Copy · 复制'; }, 1500);
       });

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SEED, copy_seeds
+from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT
 
 from benchmarks.app_process import AppStartError, app_env, running_app
 from rag.config import PROJECT_ROOT
-from tests.conftest import SEED, copy_seeds
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT
 
 pytestmark = pytest.mark.browser
 
@@ -111,7 +111,7 @@ def test_citation_opens_the_document_at_the_quote(page: Any) -> None:
     meta = bot.locator(".rag-cite-meta").first.inner_text()
     assert "京东镇2023年政府工作报告" in meta and SEED.name in meta  # the title, then the file
 
-    bot.locator(".rag-answer-text button.rag-ref").first.click()
+    bot.locator(".rag-answer-text a.rag-ref").first.click()
     hit = page.locator("#doc-view mark.rag-doc-hit")
     expect(hit).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     assert hit.inner_text() == quote
@@ -134,7 +134,7 @@ def test_citation_opens_the_document_at_the_quote(page: Any) -> None:
 
     # Keyboard: the citation card's [n] is a real button; Enter opens it too.
     page.locator("#doc-view").evaluate("e => e.querySelector('.rag-doc-body').innerHTML = ''")
-    card = bot.locator(".rag-cite-meta button.rag-open").first
+    card = bot.locator(".rag-cite-meta a.rag-open").first
     card.focus()
     card.press("Enter")
     expect(page.locator("#doc-view mark.rag-doc-hit")).to_have_text(quote, timeout=60_000)
@@ -275,7 +275,7 @@ CONTRAST = """() => {
 
 def test_text_contrast_is_at_least_4_5(page: Any) -> None:
     bot = ask(page, COVID)
-    bot.locator(".rag-answer-text button.rag-ref").first.click()
+    bot.locator(".rag-answer-text a.rag-ref").first.click()
     page.locator("#doc-view mark.rag-doc-hit").wait_for(timeout=ANSWER_TIMEOUT_MS)
     ask(page, UNANSWERABLE).locator("details.rag-cites summary").click()
     ratios = page.evaluate(CONTRAST)
