@@ -441,7 +441,7 @@ class ChatHandlers:
         )
         return (
             "<table><thead><tr><th>Title · 标题</th><th>File · 文件</th><th>Type</th>"
-            "<th>Size</th><th>Chunks</th><th>Indexed · 加入时间</th></tr></thead>"
+            "<th>Size</th><th>Chunks</th><th>Added or changed · 加入时间</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
 
