@@ -120,7 +120,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
-    pipeline = Pipeline(_settings(args))
+    pipeline = Pipeline(_settings(args), _progress_bar("Embedding"))  # a bar only if it builds
     _check_source(pipeline, args.source)
     print(format_answer(pipeline.query(args.question, source=args.source)))
     return 0
@@ -133,7 +133,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty()
     if interactive:
         print("Loading… (type a question; 'exit' or Ctrl-D to leave)", file=sys.stderr)
-    pipeline = Pipeline(_settings(args))
+    pipeline = Pipeline(_settings(args), _progress_bar("Embedding"))
     _check_source(pipeline, args.source)
     history: list[str] = []
     while True:

@@ -285,7 +285,8 @@ class ChatHandlers:
         pipeline = self.holder.get()
         chosen = _source_or_none(source)
         if chosen is not None and chosen not in pipeline.sources:
-            return Answer(UNKNOWN_SOURCE, [], True)
+            known = ", ".join(pipeline.sources[:20]) or "none"
+            return Answer(f"{UNKNOWN_SOURCE} Documents: {known}.", [], True)
         started = time.perf_counter()
         result = pipeline.query(
             question or "", history=list(history), source=chosen, on_token=on_token

@@ -109,7 +109,7 @@ def test_rendering_escapes_everything_and_marks_the_quote() -> None:
     assert "<mark>全年开展73轮&lt;img src=x onerror=alert(1)&gt;检测。</mark>" in out
     assert "&amp; &lt;i&gt;" in out
     assert "\n" not in out  # a blank line would hand the rest of the message to Markdown
-    assert '<sup class="rag-ref">[1]</sup>' in out
+    assert '<a class="rag-ref" href="#rag-open=' in out  # [1] opens the cited span
     assert "line 3" in out and "Sources" in out
 
 
