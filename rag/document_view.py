@@ -55,9 +55,10 @@ def _line_html(text: str, ls: int, le: int, start: int, end: int) -> str:
     heading = bool(_HEADING.match(line))
     lo, hi = max(start, ls) - ls, min(end, le) - ls
     if lo < hi:
+        hit = strip_heading_marks(line[lo:hi]) if heading and lo == 0 else line[lo:hi]
         body = (
             html.escape(strip_heading_marks(line[:lo]) if heading else line[:lo])
-            + f'<mark class="rag-doc-hit">{html.escape(line[lo:hi])}</mark>'
+            + f'<mark class="rag-doc-hit">{html.escape(hit)}</mark>'
             + html.escape(line[hi:])
         )
     else:

@@ -117,11 +117,12 @@ def where_text(c: Citation) -> str:
 def _citation_html(n: int, c: Citation) -> str:
     """One cited passage: where it is (a button opening the document), the quote highlighted."""
     lo, hi = c.start - c.context_start, c.end - c.context_start
+    shown = strip_heading_marks(c.quote)
     if c.context and 0 <= lo <= hi <= len(c.context) and c.context[lo:hi] == c.quote:
         before, after = strip_heading_marks(c.context[:lo]), strip_heading_marks(c.context[hi:])
-        passage = f"{_text(before)}<mark>{_text(c.quote)}</mark>{_text(after)}"
+        passage = f"{_text(before)}<mark>{_text(shown)}</mark>{_text(after)}"
     else:  # no usable context: the quote alone
-        passage = f"<mark>{_text(c.quote)}</mark>"
+        passage = f"<mark>{_text(shown)}</mark>"
     return (
         f'<div class="rag-cite"><div class="rag-cite-meta">'
         f'<a class="rag-open" href="{_open_href(c)}">[{n}]</a> '

@@ -20,13 +20,20 @@ from rag.feedback import Feedback, read_feedback, record_feedback
 
 TIMEOUT_S = 600  # a fresh process loads the model; the machine is shared
 TITLE = "京东镇2023年政府工作报告"
+SECOND = "hailar_2013_district.txt"
+SHARED = PROJECT_ROOT.parent / "shared" / "corpus" / SECOND
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A private documents folder (the seed) and index (from the built one, when there is one)."""
+    """A private documents folder (the seed and the cover of a second real report) and index
+    (started from the built one, when there is one)."""
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} is missing (the shared corpus)")
     root = tmp_path_factory.mktemp("cli")
     docs = copy_seeds(root / "docs")
+    excerpt = "\n".join(SHARED.read_text(encoding="utf-8").splitlines()[:14]) + "\n"
+    (docs / SECOND).write_text(excerpt, encoding="utf-8")
     index = root / "index"
     if (PROJECT_ROOT / "index" / "CURRENT").is_file():
         shutil.copytree(PROJECT_ROOT / "index", index, ignore=shutil.ignore_patterns("*.lock"))
@@ -62,11 +69,13 @@ def test_list_shows_titles(folders: tuple[Path, Path]) -> None:
     run = rag(folders, "list")
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
-    name, title, kind, size, chunks, _when = run.stdout.splitlines()[0].split("\t")
+    lines = run.stdout.splitlines()
+    name, title, kind, size, chunks, _when = lines[0].split("\t")
     assert (name, title, kind) == (SEED.name, TITLE, "txt")
     assert size.endswith(" lines") and int(size.split()[0]) > 50
     assert chunks.endswith(" chunks") and int(chunks.split()[0]) > 10
-    assert run.stdout.splitlines()[-1] == "1 documents"
+    assert lines[1].split("\t")[:3] == [SECOND, "海拉尔区2013年政府工作报告", "txt"]
+    assert lines[-1] == "2 documents"
 
 
 def test_an_unknown_source_lists_the_documents(folders: tuple[Path, Path]) -> None:
@@ -74,6 +83,15 @@ def test_an_unknown_source_lists_the_documents(folders: tuple[Path, Path]) -> No
     assert run.returncode == 2 and run.stdout == ""
     assert "no document named 'nosuch.txt'" in run.stderr
     assert SEED.name in run.stderr and TITLE in run.stderr
+
+
+def test_remove_takes_a_document_out(folders: tuple[Path, Path]) -> None:
+    run = rag(folders, "remove", SECOND)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"Removed {SECOND} (")
+    assert not (folders[0] / SECOND).exists()  # gone from the folder once the index is rebuilt
+    run = rag(folders, "ask", "海拉尔区全年地区生产总值完成多少亿元？", "--source", SECOND)
+    assert run.returncode == 2 and f"no document named {SECOND!r}" in run.stderr
 
 
 def test_feedback_becomes_draft_eval_questions(tmp_path: Path, capsys: pytest.CaptureFixture

@@ -185,6 +185,7 @@ def test_copy_gives_plain_text(page: Any) -> None:
     assert copied.startswith(bot.locator(".rag-answer-text").inner_text().strip()[:20])
     assert "[1]" in copied and "Sources:" in copied and "京东镇2023年政府工作报告" in copied
     assert "line " in copied and "73轮" in copied
+    shot(page, "copied")
 
 
 def test_dislike_writes_one_feedback_line(page: Any, app: dict[str, Any]) -> None:
@@ -206,6 +207,7 @@ def test_dislike_writes_one_feedback_line(page: Any, app: dict[str, Any]) -> Non
     assert entry["verdict"] == "down" and entry["question"] == COVID
     assert "73" in entry["answer"] and entry["citations"][0]["quote"]
     assert entry["time"]
+    shot(page, "disliked")
 
 
 def test_reload_keeps_the_chat(browser: Any, app: dict[str, Any]) -> None:
