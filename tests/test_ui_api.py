@@ -169,7 +169,7 @@ def test_a_failure_is_a_friendly_message(
 ) -> None:
     from rag.pipeline import Pipeline
 
-    broken = settings.with_overrides(docs_dir=tmp_path / "missing", index_dir=tmp_path / "index")
+    broken = settings.override(docs_dir=tmp_path / "missing", index_dir=tmp_path / "index")
     handlers = ChatHandlers(lambda: Pipeline(broken, embeddings=embeddings))
     assert handlers.status()["ready"] is False
     text, choices = handlers.status_text()
