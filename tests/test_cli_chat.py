@@ -53,11 +53,18 @@ def rag(folders: tuple[Path, Path], *args: str, stdin: str = "") -> subprocess.C
     )
 
 
+def quiet(stderr: str) -> bool:
+    """Nothing on stderr but our own progress bar while the index builds: no "Loading
+    weights", no library logging."""
+    pieces = [p.strip() for p in stderr.replace("\r", "\n").splitlines() if p.strip()]
+    return all(p.startswith("Embedding:") for p in pieces)
+
+
 def test_chat_answers_piped_questions_with_one_load(folders: tuple[Path, Path]) -> None:
     questions = "全年开展了多少轮全员核酸检测？\n\n那疫苗接种呢？\nexit\n新增数字经济企业多少家？\n"
     run = rag(folders, "chat", stdin=questions)
     assert run.returncode == 0, run.stderr
-    assert run.stderr == ""  # no "Loading weights", no library logging
+    assert quiet(run.stderr)
     out = run.stdout
     assert "全年开展73轮全员核酸检测" in out
     assert "11万" in out or "93.9%" in out  # the follow-up, read in context
@@ -68,7 +75,7 @@ def test_chat_answers_piped_questions_with_one_load(folders: tuple[Path, Path]) 
 def test_list_shows_titles(folders: tuple[Path, Path]) -> None:
     run = rag(folders, "list")
     assert run.returncode == 0, run.stderr
-    assert run.stderr == ""
+    assert run.stderr == ""  # the index is built by now: not even a progress bar
     lines = run.stdout.splitlines()
     name, title, kind, size, chunks, _when = lines[0].split("\t")
     assert (name, title, kind) == (SEED.name, TITLE, "txt")
