@@ -1,4 +1,4 @@
-"""Command line: ``rag index | ask | eval | serve | add | remove | list`` (also ``python -m rag``).
+"""Command line: ``rag index|ask|chat|eval|serve|add|remove|list`` (also ``python -m rag``).
 
 A thin shell over the same core the chat UI uses: settings from the environment,
 overridden by the flags; every command calls one function of the package.
@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from rag.config import Settings
-from rag.types import Citation
+from rag.types import Answer, Citation
 
 EXAMPLES = """examples:
   rag ask "全年开展了多少轮全员核酸检测？"
   rag ask "How many rounds of COVID testing were carried out?" --source report.txt
+  rag chat < questions.txt
   rag index --rebuild
   rag add ~/reports/2023.pdf
   rag serve --port 8080
@@ -46,6 +49,32 @@ def where(citation: Citation) -> str:
     if citation.page is not None:
         return f"{citation.source} p.{citation.page}"
     return f"{citation.source}:{citation.line}"
+
+
+def format_answer(answer: Answer) -> str:
+    """An answer as the terminal shows it: the text, then each source with title and place."""
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("\nClosest passages:" if answer.abstained else "\nSources:")
+    for n, c in enumerate(answer.citations, 1):
+        title = f"{c.title} · " if c.title and c.title != c.source else ""
+        section = f"  ({c.section})" if c.section else ""
+        lines.append(f"[{n}] {title}{where(c)}{section}\n    {c.quote}")
+    return "\n".join(lines)
+
+
+class UnknownSourceError(ValueError):
+    """``--source`` names no indexed document; the message lists those that exist."""
+
+
+def _check_source(pipeline, source: str | None) -> None:  # noqa: ANN001 - a Pipeline
+    if source is not None and source not in pipeline.sources:
+        known = "\n".join(
+            f"  {name}  ({pipeline.titles.get(name, name)})" for name in pipeline.sources
+        )
+        raise UnknownSourceError(
+            f"no document named {source!r}; the documents are:\n{known or '  (none)'}"
+        )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -86,21 +115,63 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
-    answer = Pipeline(_settings(args)).query(args.question, source=args.source)
-    print(answer.text)
-    if answer.citations:
-        print("\nClosest passages:" if answer.abstained else "\nSources:")
-    for n, c in enumerate(answer.citations, 1):
-        print(f"[{n}] {where(c)}  ({c.section})\n    {c.quote}")
+    pipeline = Pipeline(_settings(args), _progress_bar("Embedding"))  # a bar only if it builds
+    _check_source(pipeline, args.source)
+    print(format_answer(pipeline.query(args.question, source=args.source)))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    """Questions from stdin, one a line, answered by one loaded pipeline; follow-ups in context."""
+    from rag.pipeline import Pipeline
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Loading… (type a question; 'exit' or Ctrl-D to leave)", file=sys.stderr)
+    pipeline = Pipeline(_settings(args), _progress_bar("Embedding"))
+    _check_source(pipeline, args.source)
+    history: list[str] = []
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        question = line.strip()
+        if question.lower() in ("exit", "quit"):
+            break
+        if not question:
+            continue
+        answer = pipeline.query(question, history=history, source=args.source)
+        print(format_answer(answer) + "\n", flush=True)
+        if answer.citations:
+            history = [*history, question][-20:]
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.from_feedback is not None:
+        return _drafts_from_feedback(args.from_feedback, args.out)
     from rag.evaluation import run_eval
 
     return run_eval(
         _settings(args), question_file=args.set, baselines=not args.no_baselines, out_dir=args.out
     )
+
+
+def _drafts_from_feedback(path: Path, out: Path | None) -> int:
+    import json
+
+    from rag.feedback import draft_questions, read_feedback
+
+    drafts = draft_questions(read_feedback(path))
+    text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in drafts)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{len(drafts)} draft questions written to {out}")
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -134,7 +205,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     documents = list_documents(_holder(_settings(args), progress=True).get())
     for doc in documents:
-        print(f"{doc.name}\t{doc.chunks} chunks\t{doc.sentences} sentences\t{doc.characters} chars")
+        size = f"{doc.pages} pages" if doc.pages else f"{doc.lines} lines"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(doc.modified)) if doc.modified else ""
+        print(f"{doc.name}\t{doc.title}\t{doc.kind}\t{size}\t{doc.chunks} chunks\t{when}")
     print(f"{len(documents)} documents")
     return 0
 
@@ -169,10 +242,24 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--source", help="limit the search to one document")
     ask.set_defaults(run=_cmd_ask)
+    chat = command(
+        "chat",
+        "answer questions read from the terminal or stdin, one a line (loads once)",
+        'printf "全年开展了多少轮全员核酸检测？\\n那疫苗接种呢？\\n" | rag chat',
+    )
+    chat.add_argument("--source", help="limit the search to one document")
+    chat.set_defaults(run=_cmd_chat)
     evaluate = command("eval", "run the eval set with the baselines", "rag eval --no-baselines")
     evaluate.add_argument("--set", type=Path, help="question file (JSON Lines)")
     evaluate.add_argument("--no-baselines", action="store_true", help="only our pipeline")
-    evaluate.add_argument("--out", type=Path, help="report folder (default evals/reports)")
+    evaluate.add_argument(
+        "--out", type=Path,
+        help="report folder (default evals/reports); with --from-feedback, the drafts file",
+    )
+    evaluate.add_argument(
+        "--from-feedback", type=Path, metavar="FILE",
+        help="turn the 👎 answers of FILE (index/feedback.jsonl) into draft eval questions",
+    )
     evaluate.set_defaults(run=_cmd_eval)
     serve = command("serve", "serve the chat UI", "rag serve --host 0.0.0.0 --port 8080")
     serve.add_argument("--host", help="interface to listen on (env RAG_HOST, default 127.0.0.1)")
@@ -193,6 +280,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The model's "Loading weights" bar is noise on every run; our own bars (indexing) stay.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = parser().parse_args(argv)
     if args.command != "serve":
         logging.basicConfig(
@@ -201,10 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     from rag.documents import DocumentError
     from rag.embeddings import EmbeddingModelError
+    from rag.feedback import FeedbackError
     from rag.store.base import IndexError_
 
     try:
         return args.run(args)
-    except (EmbeddingModelError, IndexError_, DocumentError, ValueError) as exc:
+    except (EmbeddingModelError, IndexError_, DocumentError, FeedbackError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,12 +53,17 @@ class DocumentChange:
 
 @dataclass(frozen=True)
 class DocumentInfo:
-    """One indexed document, as ``rag list`` and the UI show it."""
+    """One indexed document, as ``rag list`` and the UI's documents panel show it."""
 
     name: str
     chunks: int
     sentences: int
     characters: int
+    title: str = ""  # from the document itself (rag.titles); the name when it has none
+    kind: str = ""  # the file type: "txt", "pdf", …
+    lines: int = 0
+    pages: int | None = None  # PDF only
+    modified: float | None = None  # the file's mtime: when it was added or last changed
 
 
 def _check(path: Path, name: str, max_bytes: int, limits: IngestLimits) -> bytes:
@@ -164,18 +169,39 @@ def remove_document(
     return DocumentChange(name, "removed", chunks)
 
 
+def reindex(holder: PipelineHolder, progress: Progress | None = None) -> Pipeline:
+    """Bring the index up to date with the documents folder (only changed files are embedded)."""
+    with _change_lock:
+        return _rebuild(holder, holder.get(), progress)
+
+
 def list_documents(pipeline: Pipeline) -> list[DocumentInfo]:
     """The indexed documents, by name."""
     store = pipeline.store
-    return [
-        DocumentInfo(
-            name,
-            _chunks_of(pipeline, name),
-            sum(1 for s in store.sentences if s.source == name),
-            len(store.texts.get(name, "")),
+    docs_dir = pipeline.settings.documents.docs_dir
+    titles = getattr(pipeline, "titles", {})
+    infos = []
+    for name in pipeline.sources:
+        text = store.texts.get(name, "")
+        pages = {s.page for s in store.sentences if s.source == name and s.page is not None}
+        try:
+            modified: float | None = (docs_dir / name).stat().st_mtime
+        except OSError:
+            modified = None
+        infos.append(
+            DocumentInfo(
+                name,
+                _chunks_of(pipeline, name),
+                sum(1 for s in store.sentences if s.source == name),
+                len(text),
+                titles.get(name, name),
+                Path(name).suffix.lower().lstrip("."),
+                text.count("\n") + 1 if text else 0,
+                max(pages) if pages else None,
+                modified,
+            )
         )
-        for name in pipeline.sources
-    ]
+    return infos
 
 
 def _chunks_of(pipeline: Pipeline, name: str) -> int:

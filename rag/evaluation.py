@@ -147,6 +147,8 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             continue
         where = f"{path}:{number}"
         question = _parse_question(raw, where)
+        if json.loads(raw).get("draft") is True:  # from `rag eval --from-feedback`: not yet written
+            continue
         _require(question.id not in seen, where, f"duplicate id {question.id!r}")
         seen.add(question.id)
         questions.append(question)

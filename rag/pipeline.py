@@ -27,6 +27,7 @@ from rag.store import open_store
 from rag.store.base import Progress
 from rag.store.records import RecordMap
 from rag.text import is_chinese
+from rag.titles import cover_end, document_titles, with_titles
 from rag.types import Answer, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Pipeline:
         self.store = open_store(self.settings, self.embeddings, progress)
         self.records = RecordMap(self.store.chunks, self.store.sentences)
         self.term_weights = TermWeights([s.text for s in self.store.sentences])
+        self.titles = document_titles(self.store.texts, self.settings.documents.docs_dir)
+        self._cover_ends = {name: cover_end(text) for name, text in self.store.texts.items()}
         self._glossary: Glossary | None = None
         self._glossary_lock = threading.Lock()
         self.retriever = Retriever(
@@ -113,7 +116,7 @@ class Pipeline:
         from rag.llm import answer_with_llm
 
         asked = analyse(question, history, self.settings.answering.max_question_chars)
-        return answer_with_llm(
+        answer = answer_with_llm(
             asked.text,
             retrieval.hits,
             retrieval.answer,
@@ -122,6 +125,12 @@ class Pipeline:
             previous=asked.previous,
             page_of=self.records.page_at,
         )
+        return with_titles(answer, self.titles)
+
+    def in_cover(self, row: int) -> bool:
+        """Whether sentence ``row`` is in its document's cover block (title, date, speaker)."""
+        sentence = self.store.sentences[row]
+        return sentence.start < self._cover_ends.get(sentence.source, 0)
 
     def retrieve(
         self,
@@ -174,11 +183,19 @@ class Pipeline:
             for part, scores in zip(parts, relevance, strict=True)
         ]
         evidence = decide(ranked_parts, asked.zh, answering)
-        closest = ranked_parts[0][: answering.closest_shown] if ranked_parts else []
+        ranked = ranked_parts[0] if ranked_parts else []
+        # The cover block (title, date, speaker) is never a useful "closest passage".
+        closest = [c for c in ranked if not self.in_cover(c.sentence)] or ranked
         answer = compose(
-            asked.text, evidence.chosen, closest, evidence.abstained, sentences, chunk_of
+            asked.text,
+            evidence.chosen,
+            closest[: answering.closest_shown],
+            evidence.abstained,
+            sentences,
+            chunk_of,
         )
-        return Retrieval(lead_answer(asked.text, answer, glossary), hits, evidence)
+        answer = with_titles(lead_answer(asked.text, answer, glossary), self.titles)
+        return Retrieval(answer, hits, evidence)
 
 
 class PipelineHolder:

@@ -26,7 +26,7 @@ def serve(settings: Settings) -> int:
     """Build the UI, load the pipeline in the background and serve until interrupted."""
     from rag.http_limits import launch_limits
     from rag.pipeline import default_holder
-    from rag.ui import CSS, build_ui
+    from rag.ui import CSS, HEAD, build_ui
 
     server = settings.server
     limits = launch_limits(settings.documents.max_upload_bytes)  # body caps, login back-off
@@ -47,6 +47,7 @@ def serve(settings: Settings) -> int:
         auth=server.auth,
         auth_message="Log in to ask about the report." if server.auth else None,
         css=CSS,
+        head=HEAD,
         show_error=False,
         **limits,
     )

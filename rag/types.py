@@ -109,6 +109,7 @@ class Citation:
     context: str = ""  # the chunk the quote was found in, for display
     context_start: int = 0  # offset of ``context`` in the source
     page: int | None = None  # 1-based page of a PDF source; None for other documents
+    title: str = ""  # the document's display title (rag.titles); the file name when unknown
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,28 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 
 from rag.config import Settings
-from rag.documents import DocumentError, add_document
+from rag.document_view import (
+    EMPTY_VIEW,
+    CitedSpan,
+    document_view_html,
+    strip_heading_marks,
+)
+from rag.documents import DocumentError, add_document, list_documents, reindex, remove_document
 from rag.embeddings import EmbeddingModelError
+from rag.feedback import Feedback, record_feedback
 from rag.http_limits import UPLOAD_CACHE
 from rag.loaders import SUPPORTED_SUFFIXES
 from rag.names import plain_markdown
 from rag.pipeline import Pipeline, PipelineHolder, default_holder
 from rag.store.base import IndexError_, Progress
 from rag.types import Answer, Citation
+from rag.ui_assets import COPY_PREFIX, HEAD, OPEN_PREFIX, SCROLL_TO_HIT, SHOW_LATEST_START
+from rag.ui_assets import CSS as ASSETS_CSS
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +62,9 @@ STREAM_DELAY_S = 0.04  # pause between streamed clauses, so the answer visibly g
 LLM_POLL_S = 0.1  # how often a streaming LLM reply is redrawn
 CHECKING = " … (checking · 核对中)"  # shown after the unverified LLM reply while it streams
 
-# Styles for the markup below; Gradio 6 takes CSS at launch(), so app.py passes this on.
-CSS = """
-#chatbot .rag-answer-text { margin: 0 0 .4em 0; }
-#chatbot .rag-ref { color: var(--color-accent); font-weight: 600; }
-#chatbot .rag-cites { margin-top: .6em; border-top: 1px solid var(--border-color-primary);
-  padding-top: .4em; font-size: .92em; }
-#chatbot .rag-cites-title { font-weight: 600; margin-bottom: .3em; }
-#chatbot .rag-cite { margin: .4em 0 .7em 0; }
-#chatbot .rag-cite-meta { color: var(--body-text-color-subdued); font-size: .9em; }
-#chatbot .rag-cite blockquote { margin: .2em 0 0 0; padding: .3em .6em;
-  border-left: 3px solid var(--color-accent); }
-#chatbot mark { background: #ffe58a; color: #000; padding: 0 .1em; }
-#status { font-size: .95em; }
-"""
+CSS = ASSETS_CSS  # launch(css=...) in rag.server; kept here for existing importers
+ABSTAINED_HEAD = "ℹ Not found in the documents · 文档中没有找到答案"
+MAX_TURNS = 50  # answers kept in the browser for a reload and for feedback
 
 _CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?：:、])")
 _MARKER = re.compile(r"\[(\d{1,2})\]")
@@ -83,47 +82,99 @@ def _text(value: object) -> str:
     return html.escape(str(value)).replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def _answer_text_html(text: str) -> str:
-    """The answer text, escaped, with the [n] markers set off."""
-    return _MARKER.sub(r'<sup class="rag-ref">[\1]</sup>', _text(text))
+def _attr(value: object) -> str:
+    """``value`` escaped for an attribute; newlines as character references, so that a
+    multi-line value never puts a blank line (the end of an HTML block) into a message."""
+    return html.escape(str(value), quote=True).replace("\r", "").replace("\n", "&#10;")
+
+
+def _open_href(c: Citation) -> str:
+    """The link of a citation: the span in the URL fragment (the chat's sanitizer keeps only
+    ``class`` and ``href``); the page script turns a click into the document view."""
+    return _attr(OPEN_PREFIX + quote(CitedSpan(c.source, int(c.start), int(c.end)).encode()))
+
+
+def _answer_text_html(text: str, answer: Answer | None = None) -> str:
+    """The answer text, escaped; each [n] of a known citation a button opening it."""
+    cites = answer.citations if answer is not None else []
+
+    def marker(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if 1 <= n <= len(cites):
+            c = cites[n - 1]
+            return f'<a class="rag-ref" href="{_open_href(c)}">[{n}]</a>'
+        return f'<sup class="rag-ref">[{n}]</sup>'
+
+    return _MARKER.sub(marker, _text(text))
+
+
+def where_text(c: Citation) -> str:
+    """Where a quote is, for people: title, file, section, line or page."""
+    parts = [c.title if c.title and c.title != c.source else "", c.source]
+    if c.section:
+        parts.append(strip_heading_marks(c.section))
+    parts.append(f"page {int(c.page)}" if c.page is not None else f"line {int(c.line)}")
+    return " · ".join(p for p in parts if p)
 
 
 def _citation_html(n: int, c: Citation) -> str:
-    """One cited passage: where it is, and its chunk with the quote highlighted."""
-    where = [f"<b>[{n}]</b> {_text(c.source)}"]
-    if c.section:
-        where.append(_text(c.section))
-    where.append(f"page {int(c.page)}" if c.page is not None else f"line {int(c.line)}")
+    """One cited passage: where it is (a button opening the document), the quote highlighted."""
     lo, hi = c.start - c.context_start, c.end - c.context_start
+    shown = strip_heading_marks(c.quote)
     if c.context and 0 <= lo <= hi <= len(c.context) and c.context[lo:hi] == c.quote:
-        passage = f"{_text(c.context[:lo])}<mark>{_text(c.quote)}</mark>{_text(c.context[hi:])}"
+        before, after = strip_heading_marks(c.context[:lo]), strip_heading_marks(c.context[hi:])
+        passage = f"{_text(before)}<mark>{_text(shown)}</mark>{_text(after)}"
     else:  # no usable context: the quote alone
-        passage = f"<mark>{_text(c.quote)}</mark>"
+        passage = f"<mark>{_text(shown)}</mark>"
     return (
-        f'<div class="rag-cite"><div class="rag-cite-meta">{" · ".join(where)}</div>'
+        f'<div class="rag-cite"><div class="rag-cite-meta">'
+        f'<a class="rag-open" href="{_open_href(c)}">[{n}]</a> '
+        f"{_text(where_text(c))}</div>"
         f"<blockquote>{passage}</blockquote></div>"
     )
 
 
 def citations_html(answer: Answer) -> str:
-    """The cited passages under an answer; for an abstention, the closest ones, so labelled."""
+    """The cited passages under an answer; for an abstention, the closest ones, so labelled
+    and folded away (they are not the answer)."""
     if not answer.citations:
         return ""
-    title = (
-        "Closest passages (they do not answer the question) · 最接近的段落（并非答案）"
-        if answer.abstained
-        else "Sources · 引用"
-    )
     items = "".join(_citation_html(n, c) for n, c in enumerate(answer.citations, 1))
-    return f'<div class="rag-cites"><div class="rag-cites-title">{title}</div>{items}</div>'
+    if answer.abstained:
+        return (
+            '<details class="rag-cites"><summary class="rag-cites-title">Closest passages '
+            "(they do not answer the question) · 最接近的段落（并非答案）</summary>"
+            f"{items}</details>"
+        )
+    return f'<div class="rag-cites"><div class="rag-cites-title">Sources · 引用</div>{items}</div>'
+
+
+def plain_text(answer: Answer) -> str:
+    """The answer as plain text, for the clipboard: the text with [n], then the numbered quotes."""
+    lines = [answer.text]
+    if answer.citations:
+        lines += ["", "Closest passages (not an answer):" if answer.abstained else "Sources:"]
+    for n, c in enumerate(answer.citations, 1):
+        lines += [f"[{n}] {where_text(c)}", f"    {c.quote}"]
+    return "\n".join(lines)
 
 
 def answer_html(text: str, answer: Answer | None = None) -> str:
-    """An assistant message: the (partial) text, then the citations once complete."""
+    """An assistant message: the (partial) text, then the citations and a copy button once
+    complete. An abstention has its own style and icon."""
     cites = citations_html(answer) if answer is not None else ""
+    abstained = answer is not None and answer.abstained
+    head = f'<div class="rag-abstained-head">{_text(ABSTAINED_HEAD)}</div>' if abstained else ""
+    copy = (
+        f'<a class="rag-copy" href="{_attr(COPY_PREFIX + quote(plain_text(answer)))}">'
+        "Copy · 复制</a>"
+        if answer is not None
+        else ""
+    )
+    kind = "rag-answer rag-abstained" if abstained else "rag-answer"
     return (
-        f'<div class="rag-answer"><div class="rag-answer-text">{_answer_text_html(text)}</div>'
-        f"{cites}</div>"
+        f'<div class="{kind}">{head}<div class="rag-answer-text">'
+        f"{_answer_text_html(text, answer)}</div>{cites}{copy}</div>"
     )
 
 
@@ -142,6 +193,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
             {
                 "quote": c.quote,
                 "source": c.source,
+                "title": c.title or c.source,
                 "section": c.section,
                 "line": int(c.line),
                 "start": int(c.start),
@@ -237,7 +289,8 @@ class ChatHandlers:
         pipeline = self.holder.get()
         chosen = _source_or_none(source)
         if chosen is not None and chosen not in pipeline.sources:
-            return Answer(UNKNOWN_SOURCE, [], True)
+            known = ", ".join(pipeline.sources[:20]) or "none"
+            return Answer(f"{UNKNOWN_SOURCE} Documents: {known}.", [], True)
         started = time.perf_counter()
         result = pipeline.query(
             question or "", history=list(history), source=chosen, on_token=on_token
@@ -321,8 +374,8 @@ class ChatHandlers:
             **({"warning": p.store.warning} if p.store.warning else {}),
         }
 
-    def status_text(self) -> tuple[str, list[str]]:
-        """The status line and the document filter's choices, loading the pipeline if needed."""
+    def status_text(self) -> tuple[str, list[Any]]:
+        """The status line and the document filter's choices (title, name), loading if needed."""
         info = self.status()
         if not info["ready"]:
             return f"{LOAD_FAILED} {_text(info['error'])}", [ALL_DOCUMENTS]
@@ -333,7 +386,126 @@ class ChatHandlers:
         )
         if "warning" in info:
             text += f" ⚠ {_text(info['warning'])}"
-        return text, [ALL_DOCUMENTS, *info["sources"]]
+        return text, [(ALL_DOCUMENTS, ALL_DOCUMENTS), *self.document_choices()]
+
+    def document_choices(self) -> list[tuple[str, str]]:
+        """(title, file name) of each indexed document, for the menus."""
+        p = self.holder.get()
+        titles = getattr(p, "titles", {})
+        return [
+            (f"{titles[n]} ({n})" if titles.get(n, n) != n else n, n) for n in p.sources
+        ]
+
+    # ----------------------------------------------------------------- the document view
+
+    def open_document(self, value: str | None) -> str:
+        """The document view for a clicked citation (``CitedSpan`` JSON); never raises."""
+        span = CitedSpan.decode(value or "")
+        if span is None:
+            return EMPTY_VIEW
+        try:
+            p = self.holder.get()
+        except Exception:
+            log.exception("Loading the pipeline failed")
+            return EMPTY_VIEW
+        text = p.store.texts.get(span.source)
+        if text is None or not 0 <= span.start <= span.end <= len(text):
+            return (
+                '<div class="rag-doc-empty">That document is no longer indexed. '
+                "该文档已不在索引中。</div>"
+            )
+        section = next(
+            (
+                s.section
+                for s in p.store.sentences
+                if s.source == span.source and s.start <= span.start < s.end
+            ),
+            "",
+        )
+        return document_view_html(
+            getattr(p, "titles", {}).get(span.source, span.source),
+            span,
+            text,
+            section,
+            text.count("\n", 0, span.start) + 1,
+            p.records.page_at(span.source, span.start),
+        )
+
+    # ----------------------------------------------------------------- the documents panel
+
+    def documents_html(self) -> str:
+        """The indexed documents as a table: title, file, type, size, chunks, when changed."""
+        try:
+            docs = list_documents(self.holder.get())
+        except Exception:
+            log.exception("Listing the documents failed")
+            return f"<p>{_text(LOAD_FAILED)}</p>"
+        rows = "".join(
+            "<tr>"
+            f"<td>{_text(d.title)}</td><td>{_text(d.name)}</td><td>{_text(d.kind)}</td>"
+            f"<td>{f'{d.pages} pages' if d.pages else f'{d.lines} lines'}</td>"
+            f"<td>{d.chunks}</td>"
+            f"<td>{_when(d.modified)}</td>"
+            "</tr>"
+            for d in docs
+        )
+        return (
+            "<table><thead><tr><th>Title · 标题</th><th>File · 文件</th><th>Type</th>"
+            "<th>Size</th><th>Chunks</th><th>Added or changed · 加入时间</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+    def remove_document(self, name: str | None, progress: Progress | None = None) -> str:
+        """Remove one document (:func:`rag.documents.remove_document`); a message, never raises."""
+        if not name:
+            return "请选择要移除的文档。 Choose a document to remove."
+        try:
+            return _text(remove_document(self.holder, str(name), progress).message)
+        except DocumentError as exc:
+            return _text(exc)
+        except Exception:
+            log.exception("Removing %s failed", name)
+            return GENERIC_ERROR
+
+    def reindex(self, progress: Progress | None = None) -> str:
+        """Bring the index up to date with the documents folder; a message, never raises."""
+        try:
+            p = reindex(self.holder, progress)
+        except Exception:
+            log.exception("Re-indexing failed")
+            return GENERIC_ERROR
+        embedded = p.store.manifest.get("embedded", 0)
+        return _text(
+            f"Index up to date: {len(p.sources)} documents, {len(p.store.chunks)} chunks "
+            f"({embedded} texts embedded). 索引已更新。"
+        )
+
+    # ----------------------------------------------------------------- feedback
+
+    def feedback(self, turns: list[dict[str, Any]] | None, index: Any, liked: Any) -> str:
+        """Record 👍/👎 on the answer at chat message ``index``; a short message for the page."""
+        position = index[0] if isinstance(index, (list, tuple)) else index
+        turn = next((t for t in turns or [] if t.get("index") == position), None)
+        if turn is None:
+            return ""
+        verdict = "up" if liked is True or str(liked).lower() in ("like", "true", "up") else "down"
+        answer = turn.get("answer") or {}
+        try:
+            record_feedback(
+                self.holder.get().settings.store.index_dir,
+                Feedback(
+                    question=str(turn.get("question", "")),
+                    answer=str(answer.get("text", "")),
+                    verdict=verdict,
+                    citations=list(answer.get("citations", [])),
+                ),
+            )
+        except Exception:
+            log.exception("Recording feedback failed")
+            return GENERIC_ERROR
+        return "Thanks for the feedback. 感谢反馈。"
+
+    # ----------------------------------------------------------------- a chat turn
 
     def respond(
         self,
@@ -347,33 +519,84 @@ class ChatHandlers:
         Yields (chat messages, earlier questions, new textbox value). Never raises:
         a failure becomes a generic message in the chat and a stack trace in the log.
         """
+        for messages_now, earlier, box, _ in self._turn(question, messages, asked, source):
+            yield messages_now, earlier, box
+
+    def respond_and_save(
+        self,
+        question: str,
+        messages: list[dict[str, Any]] | None,
+        asked: list[str] | None,
+        source: str | None,
+        saved: dict[str, Any] | None,
+    ) -> Iterator[tuple[list[dict[str, Any]], list[str], str, dict[str, Any]]]:
+        """:meth:`respond`, also keeping the chat in the browser (for a reload and feedback)."""
+        saved = dict(saved or {})
+        for messages_now, earlier, box, result in self._turn(question, messages, asked, source):
+            if result is not None:
+                turns = list(saved.get("turns") or [])
+                turns.append(
+                    {
+                        "index": len(messages_now) - 1,
+                        "question": question,
+                        "answer": answer_to_dict(result),
+                    }
+                )
+                saved = {
+                    "messages": messages_now,
+                    "asked": earlier,
+                    "turns": turns[-MAX_TURNS:],
+                }
+            yield messages_now, earlier, box, saved
+
+    def _turn(
+        self,
+        question: str,
+        messages: list[dict[str, Any]] | None,
+        asked: list[str] | None,
+        source: str | None,
+    ) -> Iterator[tuple[list[dict[str, Any]], list[str], str, Answer | None]]:
+        """The steps of one turn, the last with its answer (None before, and on failure)."""
         question = question or ""
         messages = list(messages or [])
         earlier = list(asked or [])
         if question.strip():
             messages.append({"role": "user", "content": question_html(question)})
         messages.append({"role": "assistant", "content": answer_html("…")})
-        yield list(messages), earlier, ""
+        yield list(messages), earlier, "", None
         streamed = False
         try:
             if question.strip() and self.uses_llm():
                 streamed = True
-                result = yield from self._answer_streaming(question, earlier, source, messages)
+                stream = self._answer_streaming(question, earlier, source, messages)
+                out: list[Answer] = []
+                for shown, before, box in _returning(stream, out):
+                    yield shown, before, box, None
+                result = out[0]
             else:
                 result = self.answer(question, earlier, source)
         except Exception:
             log.exception("Answering in the chat failed")
             messages[-1] = {"role": "assistant", "content": answer_html(GENERIC_ERROR)}
-            yield list(messages), earlier, ""
+            yield list(messages), earlier, "", None
             return
         if question.strip() and not (result.abstained and not result.citations):
             earlier = [*earlier, question][-MAX_HISTORY:]  # only real questions give context
         for partial in [] if streamed else clauses(result.text)[:-1]:
             messages[-1] = {"role": "assistant", "content": answer_html(partial)}
-            yield list(messages), earlier, ""
+            yield list(messages), earlier, "", None
             time.sleep(STREAM_DELAY_S)
         messages[-1] = {"role": "assistant", "content": answer_html(result.text, result)}
-        yield list(messages), earlier, ""
+        yield list(messages), earlier, "", result
+
+
+def _when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
+
+
+def _returning(generator: Iterator[Any], out: list[Any]) -> Iterator[Any]:
+    """Yield what ``generator`` yields; put its return value into ``out``."""
+    out.append((yield from generator))
 
 
 def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None = None
@@ -384,25 +607,60 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
     handlers = ChatHandlers(pipelines)
     max_upload_mb = settings.documents.max_upload_bytes // 2**20
 
-    def on_load() -> tuple[str, Any]:
+    def menus(current: str | None = None) -> tuple[str, Any, Any, str]:
         text, choices = handlers.status_text()
-        return text, gr.Dropdown(choices=choices, value=ALL_DOCUMENTS)
+        values = [c[1] if isinstance(c, tuple) else c for c in choices]
+        value = current if current in values else ALL_DOCUMENTS
+        removable = [c for c in choices if isinstance(c, tuple) and c[1] != ALL_DOCUMENTS]
+        return (
+            text,
+            gr.Dropdown(choices=choices, value=value),
+            gr.Dropdown(choices=removable, value=None),
+            handlers.documents_html() if text.startswith("Ready") else "",
+        )
 
-    def clear() -> tuple[list[dict[str, Any]], list[str], str]:
-        return [], [], ""
+    def on_load(saved: dict[str, Any] | None) -> tuple[Any, ...]:
+        saved = saved or {}
+        return (
+            *menus(),
+            list(saved.get("messages") or []),
+            list(saved.get("asked") or []),
+        )
+
+    def clear() -> tuple[list[dict[str, Any]], list[str], str, dict[str, Any], str]:
+        return [], [], "", {}, EMPTY_VIEW
+
+    def bar(progress: gr.Progress) -> Progress:
+        def report(done: int, total: int) -> None:
+            progress((done, total), desc="Embedding · 正在建立索引", unit="texts")
+
+        return report
 
     def on_upload(
         file_path: str | None,
         current: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
-    ) -> tuple[str, str, Any, None]:
-        def report(done: int, total: int) -> None:
-            progress((done, total), desc="Embedding · 正在建立索引", unit="texts")
+    ) -> tuple[Any, ...]:
+        message = handlers.add_document(file_path, bar(progress))
+        return (message, *menus(current), None)
 
-        message = handlers.add_document(file_path, report)
-        text, choices = handlers.status_text()
-        value = current if current in choices else ALL_DOCUMENTS
-        return message, text, gr.Dropdown(choices=choices, value=value), None
+    def on_remove(
+        name: str | None,
+        current: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
+    ) -> tuple[Any, ...]:
+        message = handlers.remove_document(name, bar(progress))
+        return (message, *menus(current))
+
+    def on_reindex(
+        current: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
+    ) -> tuple[Any, ...]:
+        message = handlers.reindex(bar(progress))
+        return (message, *menus(current))
+
+    def on_like(saved: dict[str, Any] | None, like: gr.LikeData) -> str:
+        return handlers.feedback((saved or {}).get("turns"), like.index, like.liked)
 
     with gr.Blocks(
         title="Work report QA · 政府工作报告问答",
@@ -412,79 +670,126 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
         gr.Markdown(
             "## 政府工作报告问答 · Work report QA\n"
             "Ask about the town government work report in Chinese or English. Every answer "
-            "quotes the report and cites where the quote comes from."
+            "quotes the report and cites where the quote comes from; click a citation [n] "
+            "to read it in its document."
         )
         status_line = gr.Markdown(LOADING, elem_id="status")
         asked = gr.State([])
-        chatbot = gr.Chatbot(
-            elem_id="chatbot",
-            label="Chat",
-            height=560,
-            latex_delimiters=[],
-            buttons=["copy"],
-            feedback_options=None,
-            sanitize_html=True,
-            placeholder="问一个关于报告的问题 · Ask a question about the report",
-        )
+        saved = gr.BrowserState({}, storage_key="rag-chat")
         with gr.Row():
-            question = gr.Textbox(
-                elem_id="question",
-                show_label=False,
-                placeholder="例如：全年开展了多少轮全员核酸检测？",
-                lines=1,
-                max_lines=4,
-                scale=6,
-                autofocus=True,
-            )
-            send = gr.Button("Send · 发送", variant="primary", elem_id="send", scale=1)
-            clear_btn = gr.Button("Clear · 清空", elem_id="clear", scale=1)
-        with gr.Row():
-            source = gr.Dropdown(
-                choices=[ALL_DOCUMENTS],
-                value=ALL_DOCUMENTS,
-                label="Document · 文档",
-                elem_id="source",
-                scale=2,
-            )
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    elem_id="chatbot",
+                    label="Chat",
+                    height=560,
+                    latex_delimiters=[],
+                    buttons=[],
+                    feedback_options=("Like", "Dislike"),
+                    sanitize_html=True,
+                    placeholder="问一个关于报告的问题 · Ask a question about the report",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="question",
+                        show_label=False,
+                        placeholder="例如：全年开展了多少轮全员核酸检测？",
+                        lines=1,
+                        max_lines=4,
+                        scale=6,
+                        autofocus=True,
+                    )
+                    send = gr.Button("Send · 发送", variant="primary", elem_id="send", scale=1)
+                    clear_btn = gr.Button("Clear · 清空", elem_id="clear", scale=1)
+                feedback_message = gr.Markdown("", elem_id="feedback-message")
+                source = gr.Dropdown(
+                    choices=[ALL_DOCUMENTS],
+                    value=ALL_DOCUMENTS,
+                    label="Document · 文档",
+                    elem_id="source",
+                )
+            with gr.Column(scale=2, min_width=300):
+                doc_view = gr.HTML(EMPTY_VIEW, elem_id="doc-view", label="Document view")
+        open_ref = gr.Textbox(elem_id="open-ref", visible="hidden", show_label=False)
+        gr.Examples(EXAMPLES, inputs=question, label="Examples · 示例问题")
+        with gr.Accordion("Documents · 文档管理", open=False, elem_id="documents"):
+            documents_table = gr.HTML("", elem_id="documents-table")
+            with gr.Row():
+                to_remove = gr.Dropdown(
+                    choices=[], value=None, label="Remove a document · 移除文档",
+                    elem_id="remove-choice", scale=3,
+                )
+                remove_btn = gr.Button("Remove · 移除", elem_id="remove", variant="stop", scale=1)
+                reindex_btn = gr.Button("Re-index · 重建索引", elem_id="reindex", scale=1)
             upload = gr.File(
                 label=f"Add a document · 添加文档 ({max_upload_mb} MB max)",
                 file_types=list(SUPPORTED_SUFFIXES),
                 type="filepath",
                 elem_id="upload",
                 height=110,
-                scale=3,
             )
-        upload_message = gr.Markdown("", elem_id="upload-message")
-        gr.Examples(EXAMPLES, inputs=question, label="Examples · 示例问题")
+            upload_message = gr.Markdown("", elem_id="upload-message")
 
         chat_args = {
-            "fn": handlers.respond,
-            "inputs": [question, chatbot, asked, source],
-            "outputs": [chatbot, asked, question],
+            "fn": handlers.respond_and_save,
+            "inputs": [question, chatbot, asked, source, saved],
+            "outputs": [chatbot, asked, question, saved],
             "api_visibility": "private",
             "concurrency_id": "rag",
             "show_progress": "minimal",
         }
-        question.submit(**chat_args)
-        send.click(**chat_args)
+        for trigger in (question.submit, send.click):
+            trigger(**chat_args).then(
+                None, js=SHOW_LATEST_START, api_visibility="private", queue=False
+            )
         clear_btn.click(
-            clear, outputs=[chatbot, asked, question], api_visibility="private", queue=False
+            clear,
+            outputs=[chatbot, asked, question, saved, doc_view],
+            api_visibility="private",
+            queue=False,
         )
         # The chatbot's own trash icon empties the chat; forget its questions too.
-        chatbot.clear(lambda: [], outputs=asked, api_visibility="private", queue=False)
+        chatbot.clear(
+            lambda: ([], {}), outputs=[asked, saved], api_visibility="private", queue=False
+        )
+        chatbot.like(
+            on_like, inputs=saved, outputs=feedback_message, api_visibility="private"
+        )
+        open_ref.change(
+            handlers.open_document,
+            inputs=open_ref,
+            outputs=doc_view,
+            api_visibility="private",
+            concurrency_limit=None,
+        ).then(None, js=SCROLL_TO_HIT, api_visibility="private", queue=False)
+        panel = [status_line, source, to_remove, documents_table]
         demo.load(
             on_load,
-            outputs=[status_line, source],
+            inputs=saved,
+            outputs=[*panel, chatbot, asked],
             api_visibility="private",
             concurrency_limit=None,
         )
         upload.upload(
             on_upload,
             inputs=[upload, source],
-            outputs=[upload_message, status_line, source, upload],
+            outputs=[upload_message, *panel, upload],
             api_visibility="private",
             concurrency_limit=1,
             show_progress="full",
+        )
+        remove_btn.click(
+            on_remove,
+            inputs=[to_remove, source],
+            outputs=[upload_message, *panel],
+            api_visibility="private",
+            concurrency_limit=1,
+        )
+        reindex_btn.click(
+            on_reindex,
+            inputs=source,
+            outputs=[upload_message, *panel],
+            api_visibility="private",
+            concurrency_limit=1,
         )
         gr.api(handlers.ask, api_name="ask", concurrency_id="rag")
         gr.api(handlers.status, api_name="status", concurrency_limit=None)
@@ -494,3 +799,6 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
         max_size=settings.server.queue_size,
     )
     return demo
+
+
+__all__ = ["CSS", "HEAD", "ChatHandlers", "answer_html", "answer_to_dict", "build_ui"]

@@ -41,7 +41,8 @@ def test_ask_answers_with_a_cited_quote(client: Any) -> None:
     assert not result["abstained"]
     assert any("73轮" in c["quote"] for c in result["citations"])
     cite = result["citations"][0]
-    assert set(cite) == {"quote", "source", "section", "line", "start", "end", "score"}
+    assert set(cite) == {"quote", "source", "title", "section", "line", "start", "end", "score"}
+    assert cite["title"] == "京东镇2023年政府工作报告"
     assert cite["source"].endswith(".txt") and cite["line"] >= 1
     assert cite["end"] - cite["start"] == len(cite["quote"])
 
@@ -108,7 +109,7 @@ def test_rendering_escapes_everything_and_marks_the_quote() -> None:
     assert "<mark>全年开展73轮&lt;img src=x onerror=alert(1)&gt;检测。</mark>" in out
     assert "&amp; &lt;i&gt;" in out
     assert "\n" not in out  # a blank line would hand the rest of the message to Markdown
-    assert '<sup class="rag-ref">[1]</sup>' in out
+    assert '<a class="rag-ref" href="#rag-open=' in out  # [1] opens the cited span
     assert "line 3" in out and "Sources" in out
 
 
@@ -168,7 +169,7 @@ def test_a_failure_is_a_friendly_message(
 ) -> None:
     from rag.pipeline import Pipeline
 
-    broken = settings.with_overrides(docs_dir=tmp_path / "missing", index_dir=tmp_path / "index")
+    broken = settings.override(docs_dir=tmp_path / "missing", index_dir=tmp_path / "index")
     handlers = ChatHandlers(lambda: Pipeline(broken, embeddings=embeddings))
     assert handlers.status()["ready"] is False
     text, choices = handlers.status_text()

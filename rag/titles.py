@@ -1,0 +1,145 @@
+"""A document's display title and its cover block, read from the document itself.
+
+People know a report by its title (京东镇2023年政府工作报告), not by the file
+name it happens to be stored under. The title comes from, in order: a PDF's
+metadata title, an HTML ``<title>``, the title line of the cover block (the
+lines before the first heading or salutation), completed with the place and
+year of the delivery line (``2023年3月31日在京东镇第六届…会议上``) when the
+title line alone is generic; the file name is the last resort.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from rag.chunking import _HEADING, _TITLE_WORDS
+from rag.loaders import decode
+from rag.types import Answer
+
+log = logging.getLogger(__name__)
+
+_COVER_LINES = 12  # a cover block is a handful of lines; past this it is the body
+_MAX_TITLE_CHARS = 40
+_MAX_COVER_LINE_CHARS = 60  # a longer line is body text
+_SALUTATION = re.compile(r"^(各位代表|同志们|各位委员)")
+_SPACED_CJK = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_DELIVERY = re.compile(
+    r"(?P<year>\d{4})年\d{1,2}月\d{1,2}日在(?P<place>(?!第)[\u4e00-\u9fff]{2,12}?)?"
+    r"(?:第[一二三四五六七八九十百\d]+届|全国)"
+)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_YEAR = re.compile(r"\d{4}年")
+
+
+def _clean(line: str) -> str:
+    """A line without heading marks, its inner spaces between characters (政 府 工 作) gone."""
+    return _SPACED_CJK.sub("", line.strip().lstrip("#").strip().strip("-—").strip())
+
+
+def cover_lines(text: str) -> list[str]:
+    """The lines of the cover block: before the first heading or salutation, at most a few."""
+    lines: list[str] = []
+    for raw in text.splitlines()[: _COVER_LINES * 2]:
+        line = raw.strip()
+        if not line:
+            continue
+        if (
+            _SALUTATION.match(line)
+            or (_HEADING.match(line) and not line.startswith("#"))
+            or len(line) > _MAX_COVER_LINE_CHARS
+        ):
+            break
+        lines.append(line)
+        if len(lines) >= _COVER_LINES:
+            break
+    return lines
+
+
+def cover_end(text: str) -> int:
+    """The offset where the cover block ends (0 when the document has none).
+
+    Sentences before it are the title, the date and the speaker: they answer
+    questions about the report itself, but make poor "closest passages".
+    """
+    lines = cover_lines(text)
+    if not lines or not any(_TITLE_WORDS.search(_clean(line).split("——")[0]) for line in lines):
+        return 0
+    last = lines[-1]
+    return text.find(last) + len(last)
+
+
+def title_from_text(text: str) -> str:
+    """The title line of the cover block, with place and year when it lacks them; or ""."""
+    lines = [_clean(line) for line in cover_lines(text)]
+    title = ""
+    rest: list[str] = []
+    for line in lines:
+        head, _, tail = line.partition("——")
+        if not title and len(head) <= _MAX_TITLE_CHARS and _TITLE_WORDS.search(head):
+            title = head
+            rest.append(tail)
+        elif title:
+            rest.append(line)
+    if not title:
+        return ""
+    delivery = next((m for m in map(_DELIVERY.search, rest) if m), None)
+    if delivery is None:
+        return title
+    year = "" if _YEAR.search(title) else f"{delivery['year']}年"
+    place = delivery["place"] or ""
+    return f"{'' if place in title else place}{year}{title}"
+
+
+def _pdf_title(path: Path) -> str:
+    from pypdf import PdfReader
+
+    try:
+        with path.open("rb") as f:
+            meta = PdfReader(io.BytesIO(f.read())).metadata
+        return str(meta.title or "").strip() if meta else ""
+    except Exception:  # pypdf reports damage in many types; the title is a nicety
+        log.debug("No PDF title in %s", path, exc_info=True)
+        return ""
+
+
+def _html_title(path: Path) -> str:
+    try:
+        text = decode(path.read_bytes()[:65536]) or ""
+    except OSError:
+        return ""
+    match = _HTML_TITLE.search(text)
+    return " ".join(html.unescape(match.group(1)).split()) if match else ""
+
+
+def document_title(name: str, text: str, path: Path | None = None) -> str:
+    """The title to show for document ``name`` (its text; ``path``: the file, when at hand)."""
+    suffix = Path(name).suffix.lower()
+    if path is not None and path.is_file():
+        title = (
+            _pdf_title(path)
+            if suffix == ".pdf"
+            else _html_title(path)
+            if suffix in (".html", ".htm")
+            else ""
+        )
+        if title:
+            return title[:120]
+    return title_from_text(text) or name
+
+
+def document_titles(texts: dict[str, str], docs_dir: Path) -> dict[str, str]:
+    """Every document's title, by name."""
+    return {name: document_title(name, text, docs_dir / name) for name, text in texts.items()}
+
+
+def with_titles(answer: Answer, titles: dict[str, str]) -> Answer:
+    """``answer`` with each citation's document title filled in."""
+    if not answer.citations:
+        return answer
+    cited = [replace(c, title=c.title or titles.get(c.source, c.source)) for c in answer.citations]
+    return replace(answer, citations=cited)

@@ -1,0 +1,112 @@
+"""Display titles and cover blocks read from real reports; the document view's markup."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from conftest import SEED
+
+from rag.config import PROJECT_ROOT
+from rag.document_view import CitedSpan, document_view_html, strip_heading_marks
+from rag.titles import cover_end, document_title, title_from_text
+from rag.types import Answer, Citation
+from rag.ui import answer_html, plain_text
+
+CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+
+
+def test_the_seed_title_is_completed_from_its_delivery_line(seed_text: str) -> None:
+    assert title_from_text(seed_text) == "京东镇2023年政府工作报告"
+    end = cover_end(seed_text)
+    assert seed_text[:end].endswith("镇长 魏 翔")  # title, date and speaker; not the salutation
+    assert "各位代表" not in seed_text[:end]
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("hailar_2013_district.txt", "海拉尔区2013年政府工作报告"),  # 政 府 工 作 报 告, spaced
+        ("national_2018_guowuyuan.txt", "2018年政府工作报告"),  # title——date on one line
+        ("shenzhen_2016_city.txt", "shenzhen_2016_city.txt"),  # no cover: the file name
+    ],
+)
+def test_titles_of_real_reports(name: str, title: str) -> None:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"{path} is missing (the shared corpus)")
+    text = path.read_text(encoding="utf-8")
+    assert document_title(name, text, path) == title
+    if title == name:
+        assert cover_end(text) == 0  # no cover block: nothing is skipped
+
+
+def test_html_and_pdf_titles_come_from_the_file(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(
+        "<html><head><title>深圳市 2016 &amp; 政府工作报告</title></head>"
+        "<body><p>各位代表：</p></body></html>",
+        encoding="utf-8",
+    )
+    assert document_title(page.name, "深圳市 2016 & 政府工作报告\n各位代表：", page) == (
+        "深圳市 2016 & 政府工作报告"
+    )
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_metadata({"/Title": "Annual Work Report 2023"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(buffer.getvalue())
+    assert document_title(pdf.name, "whatever the text says", pdf) == "Annual Work Report 2023"
+    assert document_title("missing.pdf", "no title here", tmp_path / "missing.pdf") == (
+        "missing.pdf"
+    )
+
+
+def test_the_document_view_escapes_highlights_and_drops_heading_marks() -> None:
+    text = "# 一、工作回顾\n前文<b>x</b>。全年开展73轮检测。后文\n\f\n第二页"
+    start = text.index("全年")
+    end = text.index("后文")
+    span = CitedSpan("a.docx", start, end)
+    html = document_view_html("标题 <i>", span, text, "# 一、工作回顾", 2)
+    assert '<mark class="rag-doc-hit">全年开展73轮检测。</mark>' in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html and "<i>" not in html
+    assert "# " not in html and ">一、工作回顾<" in html
+    assert "page 2" in html and "line 2" in html
+    assert strip_heading_marks("## 二、计划\n正文 # 不是标题") == "二、计划\n正文 # 不是标题"
+    span = CitedSpan("a.txt", 3, 9)
+    assert CitedSpan.decode(span.encode() + "|7") == span
+    assert CitedSpan.decode("not json") is None and CitedSpan.decode('["a", "1", 2]') is None
+
+
+def test_answer_markup_links_citations_and_copies_plain_text(seed_text: str) -> None:
+    quote = "全年开展73轮全员核酸检测,累计检测714万人次,圆满完成各项防控任务。"
+    start = seed_text.index(quote)
+    cite = Citation(
+        quote, SEED.name, "一、2022年工作回顾 > 疫情防控科学精准。", 11, start,
+        start + len(quote), 0.9, context="# 一、2022年工作回顾\n" + quote,
+        context_start=start - len("# 一、2022年工作回顾\n"), title="京东镇2023年政府工作报告",
+    )
+    answer = Answer(f"{quote}[1]", [cite])
+    out = answer_html(answer.text, answer)
+    assert '<a class="rag-ref" href="#rag-open=' in out and ">[1]</a>" in out
+    href = out.split('href="#rag-open=')[1].split('"')[0]
+    assert CitedSpan.decode(unquote(href)) == CitedSpan(SEED.name, start, start + len(quote))
+    assert "# 一" not in out and "\n" not in out
+    assert "京东镇2023年政府工作报告" in out
+    text = plain_text(answer)
+    assert text.splitlines()[0] == answer.text
+    assert "[1] 京东镇2023年政府工作报告 · 000_12477834bc4718d4.txt · " in text
+    assert "line 11" in text and f"    {quote}" in text and "<" not in text
+
+    abstained = Answer("The documents do not say.", [cite], abstained=True)
+    out = answer_html(abstained.text, abstained)
+    assert 'class="rag-answer rag-abstained"' in out and "ℹ" in out
+    assert "<details" in out and "<details open" not in out
+    assert plain_text(abstained).splitlines()[2].startswith("Closest passages")
