@@ -187,7 +187,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
     holder = _holder(_settings(args), progress=True)
     for path in args.files:
-        print(add_document(holder, path, _progress_bar("Embedding")).message)
+        print(add_document(holder, path, _progress_bar("Embedding"), replace=args.replace).message)
     return 0
 
 
@@ -270,6 +270,11 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_cmd_serve)
     add = command("add", "add documents and index them", "rag add report.pdf")
     add.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a different document of the same name (the old one is kept in .versions/)",
+    )
     add.set_defaults(run=_cmd_add)
     remove = command("remove", "remove documents from the index", "rag remove report.pdf")
     remove.add_argument("names", nargs="+", metavar="NAME")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from rag.store.base import Progress
 log = logging.getLogger(__name__)
 
 _TRASH = ".removed"  # a removed file waits here (never indexed) until the index is rebuilt
+_VERSIONS = ".versions"  # replaced documents, kept (never indexed) to restore by hand
 _change_lock = threading.Lock()  # one change of the documents folder at a time
 
 
@@ -96,12 +98,17 @@ def _rebuild(holder: PipelineHolder, old: Pipeline, progress: Progress | None) -
 
 
 def add_document(
-    holder: PipelineHolder, path: Path, progress: Progress | None = None
+    holder: PipelineHolder,
+    path: Path,
+    progress: Progress | None = None,
+    replace: bool = False,
 ) -> DocumentChange:
     """Copy ``path`` into the documents folder, re-index, and swap the new index in.
 
-    Only the new (or changed) file is embedded. Raises :class:`DocumentError` when
-    the file is refused; on a failed re-index the folder is restored and the error
+    Only the new (or changed) file is embedded. A different document of the same
+    name is replaced only with ``replace=True``, and its previous version is kept in
+    ``.versions/`` (never indexed) to restore. Raises :class:`DocumentError` when the
+    file is refused; on a failed re-index the folder is restored and the error
     re-raised.
     """
     try:
@@ -117,6 +124,17 @@ def add_document(
         previous = target.read_bytes() if target.is_file() else None
         if previous == data:
             return DocumentChange(name, "unchanged", _chunks_of(old, name))
+        if previous is not None:
+            if not replace:
+                raise DocumentError(
+                    f"已有同名文档。 A different document named {name} is already indexed; "
+                    "to replace it, tick “Replace a document of the same name” "
+                    "(or run `rag add --replace`)."
+                )
+            kept = docs_dir / _VERSIONS / f"{name}.{time.strftime('%Y%m%d-%H%M%S')}"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(kept, previous)
+            log.info("Kept the previous %s as %s", name, kept)
         docs_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(target, data)
         try:

@@ -56,6 +56,11 @@ GENERIC_ERROR = (
     "抱歉，回答这个问题时出了点问题，请稍后再试。 "
     "Sorry, something went wrong while answering; please try again."
 )
+CHANGES_OFF = (
+    "此服务器未启用登录，不能添加或移除文档。 Adding and removing documents is off: this server "
+    "listens beyond this machine without a login (set RAG_AUTH=user:password to allow it)."
+)
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 UNKNOWN_SOURCE = "没有这个文档。 There is no document of that name."
 MAX_HISTORY = 20  # earlier questions kept per chat; only the latest ones matter
 STREAM_DELAY_S = 0.04  # pause between streamed clauses, so the answer visibly grows
@@ -261,16 +266,21 @@ class ChatHandlers:
             self.holder = pipelines
         else:
             self.holder = PipelineHolder(pipelines) if pipelines else default_holder()
+        self.changes_allowed = True  # False: documents cannot be added or removed from the page
 
-    def add_document(self, file_path: str | None, progress: Progress | None = None) -> str:
+    def add_document(
+        self, file_path: str | None, progress: Progress | None = None, replace: bool = False
+    ) -> str:
         """Add an uploaded file to the documents (see :func:`rag.documents.add_document`).
 
         Returns a message for the page; never raises.
         """
+        if not self.changes_allowed:
+            return CHANGES_OFF
         if not file_path:
             return "请选择一个文件。 Choose a file to add."
         try:
-            change = add_document(self.holder, Path(file_path), progress)
+            change = add_document(self.holder, Path(file_path), progress, replace=replace)
         except DocumentError as exc:
             return plain_markdown(exc)
         except Exception:
@@ -457,6 +467,8 @@ class ChatHandlers:
 
     def remove_document(self, name: str | None, progress: Progress | None = None) -> str:
         """Remove one document (:func:`rag.documents.remove_document`); a message, never raises."""
+        if not self.changes_allowed:
+            return CHANGES_OFF
         if not name:
             return "请选择要移除的文档。 Choose a document to remove."
         try:
@@ -469,6 +481,8 @@ class ChatHandlers:
 
     def reindex(self, progress: Progress | None = None) -> str:
         """Bring the index up to date with the documents folder; a message, never raises."""
+        if not self.changes_allowed:
+            return CHANGES_OFF
         try:
             p = reindex(self.holder, progress)
         except Exception:
@@ -605,6 +619,9 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
     (``rag serve`` warms it up in the background before launching)."""
     settings = settings or Settings.from_env()
     handlers = ChatHandlers(pipelines)
+    server = settings.server
+    # Beyond this machine, only a logged-in user may change the documents.
+    handlers.changes_allowed = server.auth is not None or server.host in _LOOPBACK
     max_upload_mb = settings.documents.max_upload_bytes // 2**20
 
     def menus(current: str | None = None) -> tuple[str, Any, Any, str]:
@@ -638,10 +655,11 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
 
     def on_upload(
         file_path: str | None,
+        replace: bool,
         current: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
     ) -> tuple[Any, ...]:
-        message = handlers.add_document(file_path, bar(progress))
+        message = handlers.add_document(file_path, bar(progress), replace=bool(replace))
         return (message, *menus(current), None)
 
     def on_remove(
@@ -726,8 +744,17 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
                 type="filepath",
                 elem_id="upload",
                 height=110,
+                interactive=handlers.changes_allowed,
             )
-            upload_message = gr.Markdown("", elem_id="upload-message")
+            replace = gr.Checkbox(
+                False,
+                label="Replace a document of the same name (the old one is kept) · 替换同名文档",
+                elem_id="replace",
+                interactive=handlers.changes_allowed,
+            )
+            upload_message = gr.Markdown(
+                "" if handlers.changes_allowed else CHANGES_OFF, elem_id="upload-message"
+            )
 
         chat_args = {
             "fn": handlers.respond_and_save,
@@ -771,7 +798,7 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
         )
         upload.upload(
             on_upload,
-            inputs=[upload, source],
+            inputs=[upload, replace, source],
             outputs=[upload_message, *panel, upload],
             api_visibility="private",
             concurrency_limit=1,

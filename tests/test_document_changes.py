@@ -77,3 +77,44 @@ def test_cli_add_list_remove(folders, embeddings, monkeypatch, capsys) -> None: 
     assert "nosuch.txt" in error and "roads.txt" in error
     assert main([*flags, "add", str(uploads / "missing.txt")]) == 2
     assert "missing.txt" in capsys.readouterr().err
+
+
+def test_a_document_is_replaced_only_when_asked_and_the_old_one_is_kept(
+    folders, embeddings, capsys, monkeypatch  # noqa: ANN001
+) -> None:
+    import rag.embeddings
+    from rag.cli import main
+
+    docs, index_dir, uploads = folders
+    holder = _holder(docs, index_dir, embeddings)
+    (uploads / "roads.txt").write_text(ROADS.replace("12公里", "99公里"), encoding="utf-8")
+    with pytest.raises(DocumentError, match="--replace"):
+        add_document(holder, uploads / "roads.txt")
+    assert (docs / "roads.txt").read_text(encoding="utf-8") == ROADS  # nothing overwritten
+
+    replaced = add_document(holder, uploads / "roads.txt", replace=True)
+    assert replaced.action == "updated"
+    kept = list((docs / ".versions").iterdir())
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == ROADS
+    assert "99公里" in holder.get().query("全年新修农村公路多少公里？").text
+    assert holder.get().sources == ["roads.txt"]  # the kept version is not indexed
+
+    monkeypatch.setattr(rag.embeddings, "load_embeddings", lambda settings: embeddings)
+    flags = ["--docs", str(docs), "--index-dir", str(index_dir)]
+    (uploads / "roads.txt").write_text(ROADS, encoding="utf-8")
+    assert main([*flags, "add", str(uploads / "roads.txt")]) == 2
+    assert "--replace" in capsys.readouterr().err
+    assert main([*flags, "add", "--replace", str(uploads / "roads.txt")]) == 0
+    assert "Updated roads.txt" in capsys.readouterr().out
+    assert len(list((docs / ".versions").iterdir())) == 2
+
+
+def test_the_page_cannot_change_documents_when_exposed_without_login(folders, embeddings):  # noqa: ANN001
+    from rag.ui import CHANGES_OFF, ChatHandlers
+
+    docs, index_dir, uploads = folders
+    handlers = ChatHandlers(_holder(docs, index_dir, embeddings))
+    handlers.changes_allowed = False  # what build_ui sets for --host 0.0.0.0 without RAG_AUTH
+    assert handlers.add_document(str(uploads / "sewage.txt")) == CHANGES_OFF
+    assert handlers.remove_document("roads.txt") == CHANGES_OFF
+    assert not (docs / "sewage.txt").exists() and (docs / "roads.txt").exists()
