@@ -56,6 +56,8 @@ class EvalQuestion:
     gold: str | None  # verbatim source span the answer rests on
     gold_extra: list[str] = field(default_factory=list)
     section: str = ""
+    doc: str = ""  # file name of the document asked about (multi-document sets)
+    time: str = ""  # review | plan | multi-year, for questions that hinge on time
 
     @property
     def answerable(self) -> bool:
@@ -122,6 +124,8 @@ def _parse_question(raw: str, where: str) -> EvalQuestion:
     _require(not answers or bool(gold), where, "an answerable question needs a 'gold' span")
     extra = item.get("gold_extra", [])
     _require(_is_str_list(extra), where, "'gold_extra' must be a list of text")
+    for key in ("doc", "time"):
+        _require(isinstance(item.get(key, ""), str), where, f"{key!r} must be text")
     return EvalQuestion(
         id=item["id"],
         question=item["question"],
@@ -131,6 +135,8 @@ def _parse_question(raw: str, where: str) -> EvalQuestion:
         gold=gold or None,
         gold_extra=extra,
         section=str(item.get("section") or ""),
+        doc=item.get("doc", ""),
+        time=item.get("time", ""),
     )
 
 
