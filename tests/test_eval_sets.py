@@ -1,4 +1,4 @@
-"""The multi-document question set is scorable: real spans, real counts, paraphrased questions.
+"""The eval sets are scorable: real spans, real counts, paraphrased questions, CMRC golds.
 
 Fast and model-free: it reads ``evals/corpus_questions.jsonl`` with the harness's own loader
 and checks every question against the report it names, so a typo in a gold span or a
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from difflib import SequenceMatcher
+from pathlib import Path
 
 import pytest
 
 from rag.config import PROJECT_ROOT
 from rag.eval_metrics import normalize_for_match
-from rag.evaluation import EvalQuestion, load_questions
+from rag.eval_sets import gold_sentence, load_cmrc, locate_answer
+from rag.evaluation import EvalQuestion, QuestionFileError, load_questions
 
 QUESTIONS = PROJECT_ROOT / "evals" / "corpus_questions.jsonl"
 CORPUS = PROJECT_ROOT / "evals" / "corpus"
@@ -109,3 +111,36 @@ def test_questions_paraphrase_their_gold(questions: list[EvalQuestion]) -> None:
     runs = [longest_shared_run(q.question, q.gold) for q in questions if q.gold]
     copied = sum(run > MAX_SHARED_RUN for run in runs)
     assert copied < len(runs) / 2, f"{copied} of {len(runs)} questions copy their gold"
+
+
+# --- CMRC 2018 trial (out of domain) -------------------------------------------------------
+
+
+def test_cmrc_paragraphs_become_documents_with_sentence_golds(tmp_path: Path) -> None:
+    cmrc = load_cmrc(tmp_path / "cmrc")
+    docs = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "cmrc").glob("*.txt")}
+    assert len(docs) == 256 and len(cmrc.questions) == 1002 and cmrc.skipped == 0
+    assert len({q.id for q in cmrc.questions}) == len(cmrc.questions)
+    for q in cmrc.questions:
+        assert q.gold in docs[q.doc], q.id
+        assert all(normalize_for_match(a) in normalize_for_match(q.gold) for a in q.answers[0])
+    # the gold is a sentence, not the paragraph: most paragraphs hold several sentences
+    assert sum(len(q.gold) < len(docs[q.doc]) / 2 for q in cmrc.questions) > 900
+
+
+def test_cmrc_gold_follows_the_question_when_the_answer_text_repeats() -> None:
+    context = "甲队得分最多。乙队得分最少。比赛结束时得分最多的是甲队。"
+    at = locate_answer(context, "甲队", 0, "比赛结束时谁得分最多？")
+    assert gold_sentence(context, at, at + 2) == "比赛结束时得分最多的是甲队。"
+
+
+def test_cmrc_generation_is_idempotent(tmp_path: Path) -> None:
+    assert load_cmrc(tmp_path).written == 256
+    assert load_cmrc(tmp_path).written == 0
+
+
+def test_cmrc_bad_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "cmrc.json"
+    bad.write_text('{"version": "v1"}', encoding="utf-8")
+    with pytest.raises(QuestionFileError, match="cmrc.json"):
+        load_cmrc(tmp_path / "docs", bad)
