@@ -155,7 +155,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluation import run_eval
 
     return run_eval(
-        _settings(args), question_file=args.set, baselines=not args.no_baselines, out_dir=args.out
+        _settings(args),
+        question_file=args.set,
+        baselines=not args.no_baselines,
+        out_dir=args.out,
+        scope=args.scope,
     )
 
 
@@ -220,18 +224,30 @@ def parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    top.add_argument("--model", help="embedding model: hub id or folder (env RAG_EMBED_MODEL)")
-    top.add_argument("--docs", type=Path, help="documents folder (env RAG_DOCS_DIR)")
-    top.add_argument("--index-dir", type=Path, help="index folder (env RAG_INDEX_DIR)")
-    top.add_argument(
-        "--store", choices=["faiss", "milvus"], help="index engine (env RAG_STORE, default faiss)"
-    )
-    top.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    # The shared flags go before or after the command: `rag --docs D ask …` = `rag ask --docs D …`.
+    shared = argparse.ArgumentParser(add_help=False)
+    for parser_, default in ((top, None), (shared, argparse.SUPPRESS)):
+        parser_.add_argument(
+            "--model", default=default, help="embedding model: hub id or folder (RAG_EMBED_MODEL)"
+        )
+        parser_.add_argument("--docs", type=Path, default=default, help="documents (RAG_DOCS_DIR)")
+        parser_.add_argument(
+            "--index-dir", type=Path, default=default, help="index folder (RAG_INDEX_DIR)"
+        )
+        parser_.add_argument(
+            "--store", choices=["faiss", "milvus"], default=default,
+            help="index engine (RAG_STORE, default faiss)",
+        )
+        parser_.add_argument(
+            "-v", "--verbose", action="store_true", default=default or False,
+            help="log what happens",
+        )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
         return commands.add_parser(
             name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+            parents=[shared],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -250,7 +266,15 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--source", help="limit the search to one document")
     chat.set_defaults(run=_cmd_chat)
     evaluate = command("eval", "run the eval set with the baselines", "rag eval --no-baselines")
-    evaluate.add_argument("--set", type=Path, help="question file (JSON Lines)")
+    evaluate.add_argument(
+        "--set", type=Path, help="question file (JSON Lines, or a CMRC .json: needs --docs)"
+    )
+    evaluate.add_argument(
+        "--scope",
+        choices=["doc", "all"],
+        default="doc",
+        help="ask a question naming its document of that document alone (doc) or of all",
+    )
     evaluate.add_argument("--no-baselines", action="store_true", help="only our pipeline")
     evaluate.add_argument(
         "--out", type=Path,
