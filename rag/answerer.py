@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -113,6 +113,7 @@ class Candidate:
     score: float
     dense: float
     lexical: float
+    features: np.ndarray | None = field(default=None, compare=False)  # rag.features row
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Evidence:
     best: Candidate | None
     chosen: list[Candidate]
     abstained: bool
+    ranked: list[list[Candidate]] = field(default_factory=list)  # every candidate, per part
 
 
 class TermWeights:

@@ -38,7 +38,9 @@ from rag.glossary import Glossary, load_glossary
 from rag.index_store import LoadedIndex, ensure_index
 from rag.llm import answer_with_llm
 from rag.retriever import HybridRetriever, ScoredChunk, vector_store
+from rag.scorer import LearnedScorer, load_scorer, rank_learned
 from rag.sentence_search import SentenceSearch
+from rag.timeline import build_timeline
 from rag.types import Answer, Chunk
 
 log = logging.getLogger(__name__)
@@ -113,9 +115,13 @@ class Pipeline:
         settings: Settings | None = None,
         progress: Callable[[int, int], None] | None = None,
         embeddings: HuggingFaceEmbeddings | None = None,
+        scorer: LearnedScorer | None | bool = True,
     ) -> None:
-        """``embeddings`` lets several pipelines share one loaded model."""
+        """``embeddings`` lets several pipelines share one loaded model. ``scorer``: the
+        learned answer scorer (``True``: the shipped one; ``None``/``False``: the hand-set
+        weights, for comparison and for training a new one)."""
         self.settings = settings or Settings()
+        self.scorer = load_scorer() if scorer is True else (scorer or None)
         self.embeddings = embeddings or load_embeddings(self.settings)
         self.index: LoadedIndex = ensure_index(
             self.settings.docs_dir,
@@ -127,6 +133,7 @@ class Pipeline:
         )
         self._sentence_starts = self._sentence_positions()
         self.term_weights = TermWeights([s.text for s in self.index.sentences])
+        self.timeline = build_timeline(self.index.texts, self.index.sentences)
         self._glossary: Glossary | None = None
         self._glossary_lock = threading.Lock()
         sentence_chunks = [-1] * len(self.index.sentences)
@@ -258,38 +265,48 @@ class Pipeline:
 
         chunk_of: dict[int, ScoredChunk] = {}
         rank: dict[int, int] = {}
+        position: dict[int, float] = {}
         for r, hit in enumerate(hits):
-            for idx in self._sentences_in(hit.chunk):
+            in_chunk = self._sentences_in(hit.chunk)
+            for j, idx in enumerate(in_chunk):
                 chunk_of.setdefault(idx, hit)
                 rank.setdefault(idx, r)
+                position.setdefault(idx, j / max(1, len(in_chunk) - 1))
         candidates = list(chunk_of)
 
         zh = is_chinese(question)
         glossary = None if zh else self.glossary()
-        ranked_parts = [
-            score_sentences(
-                part,
-                scores.of(candidates),
-                candidates,
-                rank,
-                self.index.sentences,
-                question_terms(part, self.term_weights, glossary),
-            )
-            for part, scores in zip(parts, relevance, strict=True)
-        ]
-        threshold = ABSTAIN_BELOW["zh" if zh else "en"]
-        min_lexical = MIN_LEXICAL_ZH if zh else 0.0
+        part_terms = [question_terms(p, self.term_weights, glossary) for p in parts]
+        if self.scorer is not None:
+            ranked_parts = [
+                rank_learned(
+                    self.scorer, part, scores.of(candidates), candidates, rank, position,
+                    self.index.sentences, terms, self.timeline,
+                )
+                for part, scores, terms in zip(parts, relevance, part_terms, strict=True)
+            ]
+            threshold, min_lexical = self.scorer.threshold, 0.0
+        else:
+            ranked_parts = [
+                score_sentences(
+                    part, scores.of(candidates), candidates, rank, self.index.sentences, terms
+                )
+                for part, scores, terms in zip(parts, relevance, part_terms, strict=True)
+            ]
+            threshold = ABSTAIN_BELOW["zh" if zh else "en"]
+            min_lexical = MIN_LEXICAL_ZH if zh else 0.0
         chosen: list[Candidate] = []
         for ranked in ranked_parts:
             fresh = ranked and all(c.sentence != ranked[0].sentence for c in chosen)
             if fresh and ranked[0].score >= threshold and ranked[0].lexical >= min_lexical:
                 chosen.append(ranked[0])
-        chosen = chosen[:MAX_CITATIONS]
+        # The surest answer is [1]; what the other parts add follows it.
+        chosen = sorted(chosen, key=lambda c: c.score, reverse=True)[:MAX_CITATIONS]
         best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)
         abstained = not chosen
         closest = ranked_parts[0][:_CLOSEST] if ranked_parts and ranked_parts[0] else []
         answer = compose(question, chosen, closest, abstained, self.index.sentences, chunk_of)
-        return Retrieval(answer, hits, Evidence(best, chosen, abstained))
+        return Retrieval(answer, hits, Evidence(best, chosen, abstained, ranked_parts))
 
 
 _default: Pipeline | None = None
