@@ -70,6 +70,7 @@ def cmrc_docs(path: Path = CMRC) -> Path:
 CMRC_FOLDS = 5
 MAX_FALSE_ABSTENTIONS = 0.05
 BASELINE = os.environ.get("RAG_TRAIN_BASELINE", "1") != "0"  # also run the hand-set scorer
+CALIBRATION_C = 1.0
 CMRC_WEIGHT = 0.5  # CMRC is another genre: it informs the model, the reports lead it
 SOURCES_OF_CODE = ("rag/features.py", "rag/timeline.py", "rag/answerer.py", "rag/chunking.py")
 
@@ -170,6 +171,7 @@ def _collect(name: str, docs: Path, embeddings: Any) -> list[Sample]:
         np.ones(len(FEATURE_NAMES)),
         np.zeros(len(FEATURE_NAMES)),
         np.zeros(3),
+        np.zeros(len(FEATURE_NAMES)),
         0.5,
     )
     pipeline = Pipeline(settings_for(name, docs), embeddings=embeddings, scorer=untrained)
@@ -339,15 +341,17 @@ def fit(samples: Sequence[Sample], lam: float = 1.0) -> LearnedScorer:
     weights = _rank_weights(groups, lam)
     rows, labels, sample_weight = [], [], []
     for p, w in parts:
-        scores = ((p.features - mean) / scale) @ weights
+        scaled = (p.features - mean) / scale
+        scores = scaled @ weights
         best = int(np.argmax(scores))
-        rows.append([scores[best], leads(scores)[best]])
+        rows.append([scores[best], leads(scores)[best], *scaled[best]])
         labels.append(bool(p.positive[best]))
         sample_weight.append(w)
-    platt = LogisticRegression(C=100.0, max_iter=1000)
+    platt = LogisticRegression(C=CALIBRATION_C, max_iter=2000)
     platt.fit(np.array(rows), np.array(labels), sample_weight=np.array(sample_weight))
-    calibration = np.array([*platt.coef_[0], platt.intercept_[0]], dtype=np.float64)
-    return LearnedScorer(FEATURE_NAMES, mean, scale, weights, calibration, 0.5)
+    coef = platt.coef_[0]
+    calibration = np.array([coef[0], coef[1], platt.intercept_[0]], dtype=np.float64)
+    return LearnedScorer(FEATURE_NAMES, mean, scale, weights, calibration, coef[2:], 0.5)
 
 
 @dataclass
@@ -370,7 +374,7 @@ def decide(scorer: LearnedScorer, sample: Sample, threshold: float, max_cites: i
         if not len(p.texts):
             continue
         prob = scorer.probability(p.features.astype(np.float64))
-        best = int(np.argmax(prob))
+        best = int(np.argmax(scorer.scores(p.features)))
         tops.append(float(prob[best]))
         if n == 0:
             first_closest = p.texts[best]
@@ -483,7 +487,7 @@ def calibration(samples: Sequence[Sample], scorer: LearnedScorer, bins: int = 5)
         for p in s.parts:
             if len(p.texts):
                 prob = scorer.probability(p.features.astype(np.float64))
-                best = int(np.argmax(prob))
+                best = int(np.argmax(scorer.scores(p.features)))
                 pairs.append((float(prob[best]), bool(p.positive[best])))
     edges = np.linspace(0, 1, bins + 1)
     out = []
@@ -544,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     final = fit(samples, args.l2)
     final = LearnedScorer(
         final.names, final.mean, final.scale, final.weights, final.calibration,
-        result["pooled_threshold"],
+        final.calibration_weights, result["pooled_threshold"],
     )
     seed = [s for s in samples if s.group == "seed"]
     in_sample = metrics(seed, [decide(final, s, final.threshold) for s in seed])

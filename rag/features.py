@@ -42,6 +42,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "unit",  # a unit the question names (亿元, %, percent, yuan) follows a figure
     "date",  # the question asks when x the sentence has a date
     "numbers_missing",  # a figure the question names (not a year) is absent
+    "year_missing",  # a year the question names is in neither the sentence nor its section
     "time_match",  # the sentence's role is the time the question asks about
     "time_mismatch",  # ... another time (last year's result for this year's target)
     "role_review",
@@ -84,6 +85,7 @@ class QuestionCues:
     measures: frozenset[str]
     units: frozenset[str]
     numbers_asked: frozenset[str]
+    years_asked: frozenset[str]
 
 
 def question_cues(question: str) -> QuestionCues:
@@ -100,6 +102,7 @@ def question_cues(question: str) -> QuestionCues:
         measures=frozenset(_MEASURE_AFTER_ASK.findall(question)),
         units=frozenset(units),
         numbers_asked=frozenset(n for n in _NUMBER.findall(question) if n not in years),
+        years_asked=frozenset(years),
     )
 
 
@@ -149,7 +152,8 @@ def candidate_features(
     for n, (idx, _) in enumerate(kept):
         record = sentences[idx]
         text = record.text
-        has_number = any(x not in cues.numbers_asked for x in _NUMBER.findall(text))
+        named = cues.numbers_asked | cues.years_asked
+        has_number = any(x not in named for x in _NUMBER.findall(text))
         measure = any(_has_unit(text, m[0]) for m in cues.measures)
         unit = any(_has_unit(text, u) for u in cues.units)
         role = timeline.roles[idx] if timeline else ""
@@ -169,6 +173,7 @@ def candidate_features(
                 float(bool(cues.units) and unit),
                 float(cues.wants_date and bool(_DATE.search(text))),
                 float(not all(x in record.section + text for x in cues.numbers_asked)),
+                float(not all(y in record.section + text for y in cues.years_asked)),
                 float(wanted is not None and role == wanted),
                 float(wanted is not None and in_time and role != wanted),
                 float(role == REVIEW),

@@ -43,7 +43,8 @@ class LearnedScorer:
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
-    calibration: np.ndarray  # (a, b, c): P = sigmoid(a * score + b * lead + c)
+    calibration: np.ndarray  # (a, b, c): P = sigmoid(a * score + b * lead + c + v . x)
+    calibration_weights: np.ndarray  # v: what the ranking cannot see (all candidates alike)
     threshold: float
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
@@ -54,10 +55,13 @@ class LearnedScorer:
         """P(the sentence answers) for each row of one question's candidates.
 
         The lead is a candidate's margin over the best other one: a sentence far ahead of
-        its neighbours is surer than one in a tie."""
+        its neighbours is surer than one in a tie. The row itself counts too: a year the
+        question names that no candidate holds leaves the ranking unchanged but makes any
+        answer unlikely."""
         if len(rows) == 0:
             return np.zeros(0)
-        return calibrated(self.calibration, self.scores(rows))
+        scaled = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
+        return calibrated(self.calibration, self.scores(rows), scaled @ self.calibration_weights)
 
     def to_json(self) -> dict:
         return {
@@ -67,6 +71,7 @@ class LearnedScorer:
             "scale": [float(x) for x in self.scale],
             "weights": [float(x) for x in self.weights],
             "calibration": [float(x) for x in self.calibration],
+            "calibration_weights": [float(x) for x in self.calibration_weights],
             "threshold": float(self.threshold),
         }
 
@@ -81,9 +86,9 @@ def leads(scores: np.ndarray) -> np.ndarray:
     return scores - others
 
 
-def calibrated(calibration: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def calibrated(calibration: np.ndarray, scores: np.ndarray, extra: np.ndarray) -> np.ndarray:
     a, b, c = calibration
-    z = a * scores + b * leads(scores) + c
+    z = a * scores + b * leads(scores) + c + extra
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
@@ -109,7 +114,8 @@ def load_scorer(path: Path = WEIGHTS_FILE) -> LearnedScorer:
     if names != FEATURE_NAMES:
         raise _fail(path, "its features differ from this version's (rag/features.py)")
     try:
-        arrays = [np.asarray(raw[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
+        keys = ("mean", "scale", "weights", "calibration_weights")
+        arrays = [np.asarray(raw[k], dtype=np.float64) for k in keys]
         calibration = np.asarray(raw["calibration"], dtype=np.float64)
         threshold = float(raw["threshold"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -121,8 +127,8 @@ def load_scorer(path: Path = WEIGHTS_FILE) -> LearnedScorer:
         and (arrays[1] > 0).all()
     ):
         raise _fail(path, "weights, standardisation, calibration or threshold are malformed")
-    mean, scale, weights = arrays
-    return LearnedScorer(names, mean, scale, weights, calibration, threshold)
+    mean, scale, weights, calibration_weights = arrays
+    return LearnedScorer(names, mean, scale, weights, calibration, calibration_weights, threshold)
 
 
 def rank_learned(
@@ -136,15 +142,18 @@ def rank_learned(
     terms: Sequence[Term],
     timeline: Timeline | None,
 ) -> list[Candidate]:
-    """The candidates for ``question``, most probable answer first; ``score`` is P(answers)."""
+    """The candidates for ``question``, best ranked first; ``score`` is P(it answers)."""
     kept, rows = candidate_features(
         question, similarity, candidates, chunk_rank, position, sentences, terms, timeline
     )
+    if not kept:
+        return []
     probabilities = scorer.probability(rows)
     lexical = FEATURE_NAMES.index("lexical")
     dense = FEATURE_NAMES.index("dense")
-    ranked = [
-        Candidate(idx, float(p), float(row[dense]), float(row[lexical]), row)
-        for idx, p, row in zip(kept, probabilities, rows, strict=True)
+    order = np.argsort(-scorer.scores(rows), kind="stable")
+    return [
+        Candidate(kept[i], float(probabilities[i]), float(rows[i, dense]), float(rows[i, lexical]),
+                  rows[i])
+        for i in order
     ]
-    return sorted(ranked, key=lambda c: c.score, reverse=True)

@@ -31,7 +31,9 @@ _PLAN = re.compile(
     r"|发展思路|主要思路|重点工作|主要工作|目标任务"
 )
 # A line of its own like this starts the appendix: all that follows belongs to it.
-_APPENDIX_LINE = re.compile(r"^[\s　]*(附件|附录|附表|名词解释)[\s　\d一二三四五六七八九十:：]{0,4}$")
+_APPENDIX_LINE = re.compile(
+    r"^[\s　]*(附件|附录|附表|名词解释)[\s　\d一二三四五六七八九十:：]{0,4}$"
+)
 # A paragraph that opens like this speaks of that time, whatever its section.
 _OPEN_MULTI = re.compile(r"^[\s　]*(五年来|过去五年|“?十[一二三四五]五”?(时期|期间)|几年来)")
 _OPEN_REVIEW = re.compile(r"^[\s　]*(过去一年|去年|一年来)")
