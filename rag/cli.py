@@ -91,7 +91,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluation import run_eval
 
     return run_eval(
-        _settings(args), question_file=args.set, baselines=not args.no_baselines, out_dir=args.out
+        _settings(args),
+        question_file=args.set,
+        baselines=not args.no_baselines,
+        out_dir=args.out,
+        scope=args.scope,
     )
 
 
@@ -110,7 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ask.add_argument("--source", help="limit the search to one document")
     ask.set_defaults(run=_cmd_ask)
     evaluate = commands.add_parser("eval", help="run the eval set with the baselines")
-    evaluate.add_argument("--set", type=Path, help="question file (JSON Lines)")
+    evaluate.add_argument(
+        "--set", type=Path, help="question file (JSON Lines, or a CMRC .json: needs --docs)"
+    )
+    evaluate.add_argument(
+        "--scope",
+        choices=["doc", "all"],
+        default="doc",
+        help="ask a question naming its document of that document alone (doc) or of all",
+    )
     evaluate.add_argument("--no-baselines", action="store_true")
     evaluate.add_argument("--out", type=Path, help="report folder (default evals/reports)")
     evaluate.set_defaults(run=_cmd_eval)

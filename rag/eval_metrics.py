@@ -97,6 +97,8 @@ class QuestionResult:
     latency_s: float
     gold: str | None
     expected: list[list[str]]
+    doc: str = ""  # the document the question is about ("" for single-document sets)
+    cited_source: str | None = None  # file of the first citation
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -130,6 +132,7 @@ def _metrics(results: list[QuestionResult]) -> dict[str, Any]:
         "hit@5": _rate(rank is not None and rank <= 5 for rank in ranks),
         "mrr": sum(reciprocal) / len(reciprocal) if reciprocal else None,
         "citation@1": _rate(citation_hit(r.first_quote, r.gold) for r in ans),
+        "doc@1": _rate(r.cited_source == r.doc for r in ans if r.doc),  # first citation's file
         "accuracy": _rate(r.correct for r in ans),
         "false_abstention_rate": _rate(r.abstained for r in ans),
         "abstention_rate": _rate(r.abstained for r in unans),
@@ -155,6 +158,8 @@ def _failure(r: QuestionResult) -> dict[str, Any] | None:
     return {
         "id": r.id,
         "question": r.question,
+        "doc": r.doc,
+        "cited_source": r.cited_source,
         "lang": r.lang,
         "kind": r.kind,
         "reasons": reasons,
@@ -177,7 +182,8 @@ def _group(
 
 
 def summarize(results: list[QuestionResult]) -> dict[str, Any]:
-    """Overall metrics (flat keys), breakdowns ``by_lang`` / ``by_kind``, and ``failures``.
+    """Overall metrics (flat keys), breakdowns ``by_lang`` / ``by_kind`` (and ``by_doc``
+    when questions name their document), and ``failures``.
 
     Retrieval and citation metrics are over answerable questions only; abstention rate
     is over unanswerables; latency percentiles are over everything. Rates with an empty
@@ -186,5 +192,7 @@ def summarize(results: list[QuestionResult]) -> dict[str, Any]:
     summary = _metrics(results)
     summary["by_lang"] = _group(results, lambda r: r.lang)
     summary["by_kind"] = _group(results, lambda r: r.kind)
+    if any(r.doc for r in results):
+        summary["by_doc"] = _group(results, lambda r: r.doc)
     summary["failures"] = [f for f in (_failure(r) for r in results) if f is not None]
     return summary

@@ -56,6 +56,8 @@ class EvalQuestion:
     gold: str | None  # verbatim source span the answer rests on
     gold_extra: list[str] = field(default_factory=list)
     section: str = ""
+    doc: str = ""  # file name of the document asked about (multi-document sets)
+    time: str = ""  # review | plan | multi-year, for questions that hinge on time
 
     @property
     def answerable(self) -> bool:
@@ -122,6 +124,8 @@ def _parse_question(raw: str, where: str) -> EvalQuestion:
     _require(not answers or bool(gold), where, "an answerable question needs a 'gold' span")
     extra = item.get("gold_extra", [])
     _require(_is_str_list(extra), where, "'gold_extra' must be a list of text")
+    for key in ("doc", "time"):
+        _require(isinstance(item.get(key, ""), str), where, f"{key!r} must be text")
     return EvalQuestion(
         id=item["id"],
         question=item["question"],
@@ -131,6 +135,8 @@ def _parse_question(raw: str, where: str) -> EvalQuestion:
         gold=gold or None,
         gold_extra=extra,
         section=str(item.get("section") or ""),
+        doc=item.get("doc", ""),
+        time=item.get("time", ""),
     )
 
 
@@ -154,13 +160,32 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+def _load_set(path: Path, docs_dir: Path) -> list[EvalQuestion]:
+    """Questions of a JSON Lines file, or of a CMRC ``.json`` (its documents go to ``docs_dir``)."""
+    if path.suffix != ".json":
+        return load_questions(path)
+    from rag.eval_sets import load_cmrc
+
+    _require(
+        docs_dir.resolve() != (PROJECT_ROOT / "seeds").resolve(),
+        str(path),
+        "give a separate documents folder (--docs) for the generated CMRC paragraphs",
+    )
+    return load_cmrc(docs_dir, path).questions
+
+
 # --- our pipeline --------------------------------------------------------------------------
 
 
-def run_question(pipeline: Any, q: EvalQuestion) -> QuestionResult:
-    """Ask one question; the latency covers retrieval and answer composition."""
+def run_question(pipeline: Any, q: EvalQuestion, scope: str = "doc") -> QuestionResult:
+    """Ask one question; the latency covers retrieval and answer composition.
+
+    With ``scope="doc"`` a question naming its document is asked of that document alone,
+    as a user who picked it in the Document menu; ``"all"`` searches every document.
+    """
+    source = q.doc if scope == "doc" and q.doc else None
     started = time.perf_counter()
-    retrieval = pipeline.retrieve(q.question, k=TOP_K)
+    retrieval = pipeline.retrieve(q.question, source=source, k=TOP_K)
     latency = time.perf_counter() - started
     answer = retrieval.answer
     return QuestionResult(
@@ -177,14 +202,18 @@ def run_question(pipeline: Any, q: EvalQuestion) -> QuestionResult:
         latency_s=latency,
         gold=q.gold,
         expected=q.answers,
+        doc=q.doc,
+        cited_source=answer.citations[0].source if answer.citations else None,
     )
 
 
-def run_pipeline(pipeline: Any, questions: Sequence[EvalQuestion]) -> list[QuestionResult]:
+def run_pipeline(
+    pipeline: Any, questions: Sequence[EvalQuestion], scope: str = "doc"
+) -> list[QuestionResult]:
     from tqdm import tqdm
 
     bar = tqdm(questions, desc="Pipeline", unit="q", file=sys.stderr)
-    return [run_question(pipeline, q) for q in bar]
+    return [run_question(pipeline, q, scope) for q in bar]
 
 
 # --- baselines -----------------------------------------------------------------------------
@@ -323,6 +352,7 @@ OVERALL_COLUMNS = [
     ("hit@5", "hit@5"),
     ("mrr", "MRR"),
     ("citation@1", "cite@1"),
+    ("doc@1", "doc@1"),
     ("accuracy", "accuracy"),
     ("false_abstention_rate", "false abst."),
     ("abstention_rate", "abst. (unans.)"),
@@ -410,7 +440,11 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
             ["kind", *overall],
             metric_rows(list(summary["by_kind"].items()), OVERALL_COLUMNS),
         ),
-    ]
+    ] + (
+        [("By document", ["doc", *overall], metric_rows(list(by_doc.items()), OVERALL_COLUMNS))]
+        if (by_doc := summary.get("by_doc"))
+        else []
+    )
 
 
 def _failure_counts(failures: list[dict[str, Any]]) -> str:
@@ -506,13 +540,16 @@ def write_reports(report: dict[str, Any], out_dir: Path) -> None:
 # --- entry point ---------------------------------------------------------------------------
 
 
-def _config(settings: Settings, question_file: Path, n_questions: int) -> dict[str, Any]:
+def _config(
+    settings: Settings, question_file: Path, n_questions: int, scope: str = "doc"
+) -> dict[str, Any]:
     from rag.embeddings import model_identity
 
     return {
         "model": model_identity(settings.embed_model),
         "question_file": str(question_file),
         "n_questions": n_questions,
+        "scope": scope,
         "docs_dir": str(settings.docs_dir),
         "index_dir": str(settings.index_dir),
         "top_k": TOP_K,
@@ -527,9 +564,12 @@ def run_eval(
     out_dir: Path | None = None,
     *,
     embeddings: Any = None,
+    scope: str = "doc",
 ) -> int:
     """Run the eval set (and baselines), print the tables, write the reports; 0 on success.
 
+    A ``.json`` question file is read as CMRC/SQuAD (:mod:`rag.eval_sets`): its paragraphs
+    are written into ``settings.docs_dir`` first. ``scope`` is that of :func:`run_question`.
     ``embeddings`` lets a caller share an already loaded model (the tests do).
     """
     from rag.pipeline import Pipeline
@@ -537,14 +577,23 @@ def run_eval(
     question_file = question_file or DEFAULT_QUESTIONS
     out_dir = out_dir or DEFAULT_OUT_DIR
     try:
-        questions = load_questions(question_file)
+        questions = _load_set(question_file, settings.docs_dir)
     except QuestionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     pipeline = Pipeline(settings, embeddings=embeddings)
-    results = run_pipeline(pipeline, questions)
+    missing = sorted({q.doc for q in questions if q.doc} - set(pipeline.sources))
+    if missing:
+        print(
+            f"error: {question_file} asks about {', '.join(missing[:3])}"
+            f"{' …' if len(missing) > 3 else ''}, not in {settings.docs_dir}:"
+            " pass --docs with the folder holding them",
+            file=sys.stderr,
+        )
+        return 2
+    results = run_pipeline(pipeline, questions, scope)
     report: dict[str, Any] = {
-        "config": _config(settings, question_file, len(questions)),
+        "config": _config(settings, question_file, len(questions), scope),
         "summary": summarize(results),
         "ours_retrieval": ours_as_baseline(results).as_dict(),
         "baselines": [b.as_dict() for b in run_baselines(pipeline, questions)] if baselines else [],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.eval_metrics import (
@@ -200,3 +202,18 @@ def test_summarize_failures() -> None:
     assert fails["q4"]["reasons"] == ["false abstention", "citation miss"]
     assert fails["q6"]["reasons"] == ["answered unanswerable"]
     assert fails["q6"]["got"] == "Paris"
+
+
+def test_summarize_by_document_and_first_citation_file() -> None:
+    assert "by_doc" not in summarize(_results())  # single-document sets: no such table
+    assert summarize(_results())["doc@1"] is None
+    docs = ["a.txt", "a.txt", "b.txt", "b.txt", "a.txt", "b.txt"]
+    cited = ["a.txt", "b.txt", "b.txt", None, None, None]
+    results = [
+        replace(r, doc=d, cited_source=c) for r, d, c in zip(_results(), docs, cited, strict=True)
+    ]
+    s = summarize(results)
+    assert set(s["by_doc"]) == {"a.txt", "b.txt"}
+    assert s["by_doc"]["a.txt"]["n"] == 3
+    assert s["doc@1"] == pytest.approx(2 / 4)  # answerable q1..q4: right file for q1 and q3
+    assert s["by_doc"]["b.txt"]["doc@1"] == pytest.approx(1 / 2)
