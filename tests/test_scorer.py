@@ -121,3 +121,23 @@ def test_this_years_target_and_last_years_result_cite_their_own_sentence(
     answer = hailar.query(question)
     assert not answer.abstained, answer.text
     assert expected in answer.citations[0].quote, answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "京东镇的养老机构一共有多少张床位？",  # the report covers elderly care, never the beds
+        "2021年京东镇的地区生产总值是多少亿元？",  # a year the report does not give
+    ],
+)
+def test_a_figure_the_report_does_not_give_abstains(pipeline, question: str) -> None:  # noqa: ANN001
+    answer = pipeline.query(question)
+    assert answer.abstained, answer.text
+
+
+def test_the_sentence_that_answers_is_cited_first(pipeline) -> None:  # noqa: ANN001
+    retrieval = pipeline.retrieve("全年开展了多少轮全员核酸检测？累计检测多少人次？")
+    scores = [c.score for c in retrieval.answer.citations]
+    assert not retrieval.answer.abstained
+    assert scores == sorted(scores, reverse=True)
+    assert "73轮" in retrieval.answer.citations[0].quote
