@@ -331,7 +331,7 @@ def fit(samples: Sequence[Sample], lam: float = 10.0) -> LearnedScorer:
     parts = [
         (p, CMRC_WEIGHT if s.group.startswith("cmrc") else 1.0)
         for s in samples
-        for p in s.parts
+        for p in s.parts  # all of them: the ranking learns from the inadmissible ones too
         if len(p.texts)
     ]
     x = np.concatenate([p.features for p, _ in parts]).astype(np.float64)
@@ -375,7 +375,8 @@ def decide(scorer: LearnedScorer, sample: Sample, threshold: float, max_cites: i
     chosen: list[tuple[float, str]] = []
     tops = []
     first_closest = None
-    for n, p in enumerate(sample.parts):
+    for n, whole in enumerate(sample.parts):
+        p = _admissible_part(whole)
         if not len(p.texts):
             continue
         prob = scorer.probability(p.features.astype(np.float64))
@@ -390,6 +391,15 @@ def decide(scorer: LearnedScorer, sample: Sample, threshold: float, max_cites: i
     if not chosen:
         return Outcome(first_closest, "", True, top)
     return Outcome(chosen[0][1], " ".join(t for _, t in chosen), False, top)
+
+
+def _admissible_part(p: Part) -> Part:
+    """The part's candidates the pipeline would consider (:func:`rag.scorer.admissible`)."""
+    from rag.scorer import admissible
+
+    keep = admissible(p.features) if len(p.texts) else np.zeros(0, dtype=bool)
+    return Part([t for t, k in zip(p.texts, keep, strict=True) if k], p.features[keep],
+                p.positive[keep])
 
 
 def _answer_top(scorer: LearnedScorer, sample: Sample) -> float:

@@ -76,6 +76,23 @@ class LearnedScorer:
         }
 
 
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def admissible(rows: np.ndarray) -> np.ndarray:
+    """Candidates that may answer at all: a figure the question names must be there, a year
+    it names must be there or be the time the sentence's section speaks of, and a "how
+    many" question needs a sentence with a figure."""
+    rows = np.asarray(rows)
+    if len(rows) == 0:
+        return np.zeros(0, dtype=bool)
+    figure_ok = rows[:, _COL["numbers_missing"]] < 0.5
+    year_ok = (rows[:, _COL["year_missing"]] < 0.5) | (rows[:, _COL["time_match"]] > 0.5)
+    wants_number = rows[:, _COL["quantity"]].max() > 0.5 or rows[:, _COL["unit"]].max() > 0.5
+    number_ok = (rows[:, _COL["has_number"]] > 0.5) | (not wants_number)
+    return figure_ok & year_ok & number_ok
+
+
 def leads(scores: np.ndarray) -> np.ndarray:
     """Each score minus the best of the others (0 for a lone candidate)."""
     if len(scores) < 2:
@@ -146,6 +163,9 @@ def rank_learned(
     kept, rows = candidate_features(
         question, similarity, candidates, chunk_rank, position, sentences, terms, timeline
     )
+    keep = admissible(rows)
+    kept = [idx for idx, ok in zip(kept, keep, strict=True) if ok]
+    rows = rows[keep]
     if not kept:
         return []
     probabilities = scorer.probability(rows)
