@@ -74,6 +74,7 @@ _UNITS_EN = {
 }
 _RATE_ZH = re.compile(r"比例|占比|增速|增幅|增长率|百分之|比重|率")
 _HEADING_END = re.compile(r"[：:]$")
+_YEAR_OF = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年(?!\s*\d)")
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def candidate_features(
         record = sentences[idx]
         text = record.text
         named = cues.numbers_asked | cues.years_asked
-        has_number = any(x not in named for x in _NUMBER.findall(text))
+        # A year ("2023年") dates a sentence; it is no answer to "how many".
+        has_number = any(x not in named for x in _NUMBER.findall(_YEAR_OF.sub(" ", text)))
         measure = any(_has_unit(text, m[0]) for m in cues.measures)
         unit = any(_has_unit(text, u) for u in cues.units)
         role = timeline.roles[idx] if timeline else ""
