@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run test lint eval bench load index browser clean
+.PHONY: install lock run test lint eval train bench load index browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: install browser lint
 
 eval: install
 	$(PY) -m rag eval
+
+# The answer scorer (rag/data/scorer.json + its manifest) from the eval questions and CMRC trial.
+train: install
+	$(PY) -m evals.train_scorer
 
 bench: install
 	$(PY) -m benchmarks.run

@@ -153,19 +153,33 @@ def score_sentences(
     return sorted(scored, key=lambda c: c.score, reverse=True)
 
 
-def decide(ranked_parts: Sequence[Sequence[Candidate]], zh: bool, settings: AnsweringSettings
-           ) -> Evidence:
-    """Answer or abstain: each part's best sentence, if its evidence is strong enough."""
-    threshold = settings.abstain_below_zh if zh else settings.abstain_below_en
-    min_lexical = settings.min_lexical_zh if zh else 0.0
+def decide(
+    ranked_parts: Sequence[Sequence[Candidate]],
+    zh: bool,
+    settings: AnsweringSettings,
+    probability_at_least: float | None = None,
+) -> Evidence:
+    """Answer or abstain: each part's best sentence, if its evidence is strong enough.
+
+    With the learned scorer (``probability_at_least``: its calibrated threshold) the
+    scores are probabilities, one threshold serves both languages, and the surest
+    answer is cited first.
+    """
+    if probability_at_least is None:
+        threshold = settings.abstain_below_zh if zh else settings.abstain_below_en
+        min_lexical = settings.min_lexical_zh if zh else 0.0
+    else:
+        threshold, min_lexical = probability_at_least, 0.0
     chosen: list[Candidate] = []
     for ranked in ranked_parts:
         fresh = ranked and all(c.sentence != ranked[0].sentence for c in chosen)
         if fresh and ranked[0].score >= threshold and ranked[0].lexical >= min_lexical:
             chosen.append(ranked[0])
+    if probability_at_least is not None:
+        chosen.sort(key=lambda c: c.score, reverse=True)
     chosen = chosen[: settings.max_citations]
     best = max((r[0] for r in ranked_parts if r), key=lambda c: c.score, default=None)
-    return Evidence(best, chosen, not chosen)
+    return Evidence(best, chosen, not chosen, [list(r) for r in ranked_parts])
 
 
 def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> Citation:

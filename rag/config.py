@@ -121,9 +121,16 @@ class AnsweringSettings:
     abstain_below_en: float = 0.88
     # A Chinese question shares words with its answer; one sharing almost none is not answered.
     min_lexical_zh: float = 0.2
+    # "handset": the weights above; "learned": rag/data/scorer.json (make train), with its
+    # own calibrated threshold (RAG_ANSWER_SCORER).
+    scorer: str = "handset"
     max_citations: int = 3
     closest_shown: int = 3  # passages listed with an abstention
     max_question_chars: int = 500  # RAG_MAX_QUESTION_CHARS
+
+    def __post_init__(self) -> None:
+        if self.scorer not in ("handset", "learned"):
+            raise ValueError(f"RAG_ANSWER_SCORER must be handset or learned, not {self.scorer!r}")
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,7 @@ _FLAT = {
     "store": ("store", "backend"),
     "k": ("retrieval", "k"),
     "max_question_chars": ("answering", "max_question_chars"),
+    "scorer": ("answering", "scorer"),
     "host": ("server", "host"),
     "port": ("server", "port"),
     "share": ("server", "share"),
@@ -250,7 +258,8 @@ class Settings:
                 milvus_token=env.get("RAG_MILVUS_TOKEN", "").strip(),
             ),
             answering=AnsweringSettings(
-                max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", 500)
+                max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", 500),
+                scorer=env.get("RAG_ANSWER_SCORER", "").strip().lower() or "handset",
             ),
             llm=LLMSettings.from_env(env),
             server=ServerSettings(

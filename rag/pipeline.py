@@ -32,6 +32,8 @@ from rag.types import Answer, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
     from rag.langchain_retriever import HybridRetriever
+    from rag.scorer import LearnedScorer
+    from rag.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,11 @@ class Pipeline:
         settings: Settings | None = None,
         progress: Progress | None = None,
         embeddings: Embeddings | None = None,
+        scorer: LearnedScorer | bool | None = None,
     ) -> None:
-        """``embeddings`` lets several pipelines share one loaded model."""
+        """``embeddings`` lets several pipelines share one loaded model. ``scorer``: None
+        follows ``settings.answering.scorer``; False the hand-set weights; a
+        :class:`rag.scorer.LearnedScorer` that one (training compares them)."""
         from rag.embeddings import load_embeddings
 
         self.settings = settings or Settings.from_env()
@@ -53,6 +58,16 @@ class Pipeline:
         self.store = open_store(self.settings, self.embeddings, progress)
         self.records = RecordMap(self.store.chunks, self.store.sentences)
         self.term_weights = TermWeights([s.text for s in self.store.sentences])
+        if scorer is None:
+            scorer = self.settings.answering.scorer == "learned"
+        self.scorer: LearnedScorer | None = None
+        self.timeline: Timeline | None = None
+        if scorer is not False:
+            from rag.scorer import load_scorer
+            from rag.timeline import build_timeline
+
+            self.scorer = load_scorer() if scorer is True else scorer
+            self.timeline = build_timeline(self.store.texts, self.store.sentences)
         self.titles = document_titles(self.store.texts, self.settings.documents.docs_dir)
         self._cover_ends = {name: cover_end(text) for name, text in self.store.texts.items()}
         self._glossary: Glossary | None = None
@@ -163,26 +178,36 @@ class Pipeline:
 
         chunk_of: dict[int, ScoredChunk] = {}
         rank: dict[int, int] = {}
+        position: dict[int, float] = {}  # where in its chunk a sentence sits, 0 to 1
         for r, hit in enumerate(hits):
-            for idx in self.records.sentences_in(hit.chunk):
+            in_chunk = self.records.sentences_in(hit.chunk)
+            for j, idx in enumerate(in_chunk):
                 chunk_of.setdefault(idx, hit)
                 rank.setdefault(idx, r)
+                position.setdefault(idx, j / max(1, len(in_chunk) - 1))
         candidates = list(chunk_of)
 
         glossary = None if asked.zh else self.glossary()
         sentences = self.store.sentences
-        ranked_parts = [
-            score_sentences(
-                part,
-                scores.of(candidates),
-                candidates,
-                rank,
-                sentences,
-                question_terms(part, self.term_weights, glossary),
-            )
-            for part, scores in zip(parts, relevance, strict=True)
-        ]
-        evidence = decide(ranked_parts, asked.zh, answering)
+        part_terms = [question_terms(p, self.term_weights, glossary) for p in parts]
+        scored = zip(parts, relevance, part_terms, strict=True)
+        if self.scorer is not None:
+            from rag.scorer import rank_learned
+
+            ranked_parts = [
+                rank_learned(
+                    self.scorer, part, scores.of(candidates), candidates, rank, position,
+                    sentences, terms, self.timeline,
+                )
+                for part, scores, terms in scored
+            ]
+            evidence = decide(ranked_parts, asked.zh, answering, self.scorer.threshold)
+        else:
+            ranked_parts = [
+                score_sentences(part, scores.of(candidates), candidates, rank, sentences, terms)
+                for part, scores, terms in scored
+            ]
+            evidence = decide(ranked_parts, asked.zh, answering)
         ranked = ranked_parts[0] if ranked_parts else []
         # The cover block (title, date, speaker) is never a useful "closest passage".
         closest = [c for c in ranked if not self.in_cover(c.sentence)] or ranked

@@ -8,6 +8,10 @@ FAISS or LangChain to know what a chunk is).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # --- documents -----------------------------------------------------------------------------
 
@@ -78,9 +82,10 @@ class Candidate:
     """One scored candidate sentence."""
 
     sentence: int  # index into the index's sentences
-    score: float
+    score: float  # with the learned scorer: the probability that it answers
     dense: float
     lexical: float
+    features: np.ndarray | None = field(default=None, compare=False)  # rag.features row
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class Evidence:
     best: Candidate | None
     chosen: list[Candidate]
     abstained: bool
+    ranked: list[list[Candidate]] = field(default_factory=list)  # every candidate, per part
 
 
 # --- answers -------------------------------------------------------------------------------

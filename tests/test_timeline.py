@@ -1,0 +1,114 @@
+"""Time scoping read from real reports: their year, their sections' roles, questions' time cues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.chunking import ChunkerSettings, split_sentences
+from rag.config import PROJECT_ROOT
+from rag.ingest import read_sources
+from rag.store.build import sentence_records as _sentence_records
+from rag.timeline import (
+    APPENDIX,
+    MULTI_YEAR,
+    OTHER,
+    PLAN,
+    REVIEW,
+    TimeCue,
+    build_timeline,
+    question_time,
+    role_label,
+)
+
+CORPUS = next(
+    (p for p in (PROJECT_ROOT / "evals" / "corpus", PROJECT_ROOT.parent / "shared" / "corpus")
+     if p.is_dir()),
+    None,
+)
+pytestmark = pytest.mark.skipif(CORPUS is None, reason="the corpus reports are not here")
+
+
+@pytest.fixture(scope="module")
+def corpus():  # noqa: ANN201 - (texts, records, timeline)
+    sources, _ = read_sources(Path(CORPUS))
+    sources = [s for s in sources if s.name.endswith(".txt")]
+    records = []
+    for source in sources:
+        records += _sentence_records(source, split_sentences(source.text, ChunkerSettings()))
+    texts = {s.name: s.text for s in sources}
+    return texts, records, build_timeline(texts, records)
+
+
+def _role_of(corpus, source: str, needle: str) -> str:  # noqa: ANN001
+    _, records, timeline = corpus
+    hits = [i for i, r in enumerate(records) if r.source == source and needle in r.text]
+    assert hits, f"{needle!r} not in {source}"
+    return timeline.roles[hits[0]]
+
+
+def test_report_years_come_from_the_text(corpus) -> None:  # noqa: ANN001
+    _, _, timeline = corpus
+    assert timeline.years["hailar_2013_district.txt"] == 2013
+    assert timeline.years["guangdong_2019_province.txt"] == 2019
+    assert timeline.years["national_2018_guowuyuan.txt"] == 2018
+    assert timeline.years["yantian_2017_district.txt"] == 2017
+    assert timeline.years["dapeng_2015_newarea.txt"] == 2015
+    # A report on 2021 dated January 2022: its plans are for 2022.
+    assert timeline.years["guangming_2021_fazhi_report.txt"] == 2022
+
+
+@pytest.mark.parametrize(
+    ("source", "needle", "role"),
+    [
+        ("hailar_2013_district.txt", "全年地区生产总值完成235.2亿元", REVIEW),
+        ("hailar_2013_district.txt", "地区生产总值增长20%，达到282亿元", PLAN),
+        ("yantian_2017_district.txt", "实现本区生产总值537.68亿元", REVIEW),
+        ("yantian_2017_district.txt", "本区生产总值增长8.5%左右", PLAN),
+        ("guangdong_2019_province.txt", "全省地区生产总值达9.73万亿元", REVIEW),
+        ("guangdong_2019_province.txt", "主要预期目标是", PLAN),
+        ("national_2018_guowuyuan.txt", "五年来，经济实力跃上新台阶", MULTI_YEAR),
+        ("national_2018_guowuyuan.txt", "今年发展主要预期目标是", PLAN),
+        ("guangming_2021_fazhi_report.txt", "2022年，光明区将认真贯彻落实", PLAN),
+        ("dapeng_2015_newarea.txt", "各位代表：", OTHER),
+    ],
+)
+def test_sections_get_their_roles(corpus, source: str, needle: str, role: str) -> None:  # noqa: ANN001
+    assert _role_of(corpus, source, needle) == role
+
+
+def test_an_appendix_line_starts_the_appendix(corpus) -> None:  # noqa: ANN001
+    _, records, timeline = corpus
+    roles = [
+        timeline.roles[i]
+        for i, r in enumerate(records)
+        if r.source == "guangdong_2019_province.txt" and r.section.startswith("十、")
+    ]
+    assert roles and set(roles) == {APPENDIX}
+
+
+@pytest.mark.parametrize(
+    ("question", "cue"),
+    [
+        ("今年地区生产总值预期增长多少？", TimeCue(PLAN, None)),
+        ("去年地区生产总值增长了多少？", TimeCue(REVIEW, None)),
+        ("过去五年国内生产总值年均增长多少？", TimeCue(MULTI_YEAR, None)),
+        ("What is the GDP growth target?", TimeCue(PLAN, None)),
+        ("How much did GDP grow last year?", TimeCue(REVIEW, None)),
+        ("2012年地区生产总值是多少？", TimeCue(None, 2012)),
+        ("全年开展了多少轮全员核酸检测？", TimeCue(None, None)),
+    ],
+)
+def test_question_time_cues(question: str, cue: TimeCue) -> None:
+    assert question_time(question) == cue
+
+
+def test_an_explicit_year_is_read_against_the_report(corpus) -> None:  # noqa: ANN001
+    _, _, timeline = corpus
+    source = "hailar_2013_district.txt"
+    assert timeline.wanted_role(TimeCue(None, 2013), source) == PLAN
+    assert timeline.wanted_role(TimeCue(None, 2012), source) == REVIEW
+    assert timeline.wanted_role(TimeCue(None, 2009), source) == MULTI_YEAR
+    assert role_label(PLAN, 2013) == "2013 targets"
+    assert role_label(REVIEW, 2013) == "2012 review"
