@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run test lint eval train bench load index browser clean
+.PHONY: install lock run test lint eval eval-cmrc train bench load index browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,16 @@ lint: install
 test: install browser lint
 	$(PY) -m pytest
 
+# The seed set with the baselines, then the seven corpus reports (each question asked of
+# its own report); `make eval-cmrc` adds CMRC 2018 trial, `make train` the held-out figures.
 eval: install
 	$(PY) -m rag eval
+	$(PY) -m rag --docs evals/corpus --index-dir index/corpus eval \
+	  --set evals/corpus_questions.jsonl --no-baselines --out evals/reports/corpus
+
+eval-cmrc: install
+	$(PY) -m rag --docs .cache/cmrc-docs --index-dir index/cmrc eval \
+	  --set evals/cmrc2018/cmrc2018_trial.json --no-baselines --out evals/reports/cmrc
 
 # The answer scorer (rag/data/scorer.json + its manifest) from the eval questions and CMRC trial.
 train: install

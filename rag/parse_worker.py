@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -56,9 +57,12 @@ def run_isolated(
     ctx = _mp_context()
     receiver, sender = ctx.Pipe(duplex=False)
     call_args = (*args, limits) if pass_limits else args
+    # The fork server was started with the environment of that moment: hand the child
+    # today's settings (the OCR cache folder, the limits), which it reads from RAG_*.
+    settings = {k: v for k, v in os.environ.items() if k.startswith("RAG_")}
     child = ctx.Process(
         target=_child_main,
-        args=(sender, limits.parse_memory_mb, target, call_args),
+        args=(sender, limits.parse_memory_mb, target, call_args, settings),
         name="rag-parse",
         daemon=True,
     )
@@ -109,9 +113,16 @@ def _mp_context() -> Any:
 
 
 def _child_main(
-    conn: Connection, memory_mb: int, target: Callable[..., Any], args: tuple[Any, ...]
+    conn: Connection,
+    memory_mb: int,
+    target: Callable[..., Any],
+    args: tuple[Any, ...],
+    settings: dict[str, str],
 ) -> None:
     """Cap this process's memory, run ``target`` and send back ``(kind, value)``."""
+    for name in [k for k in os.environ if k.startswith("RAG_")]:
+        del os.environ[name]
+    os.environ.update(settings)
     try:
         if resource is not None:
             cap = memory_mb * 2**20

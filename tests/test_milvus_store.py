@@ -221,7 +221,7 @@ def test_a_build_cut_short_is_resumed(tmp_path, memo, monkeypatch) -> None:  # n
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text(small_report(3), encoding="utf-8")
-    import rag.milvus_store as milvus_store
+    import rag.store.milvus_store as milvus_store
 
     real = milvus_store._put_meta
 

@@ -36,7 +36,8 @@ from benchmarks.scans import (  # noqa: E402
 )
 from rag import ocr  # noqa: E402
 from rag.config import PROJECT_ROOT, Settings  # noqa: E402
-from rag.loaders import PAGE_BREAK, UnreadableError, extract_text  # noqa: E402
+from rag.limits import IngestLimits  # noqa: E402
+from rag.loaders import PAGE_BREAK, UnreadableError, extract_text, parse_rich  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
@@ -133,8 +134,9 @@ def test_a_page_read_once_is_not_read_again(scans: Path, ocr_cache: Path, monkey
     def no_ocr(pixels: object) -> None:
         raise AssertionError("the page was read again instead of taken from the cache")
 
-    monkeypatch.setattr(ocr, "_recognise", no_ocr)
-    assert extract_text(scans / "scan.png") == before
+    monkeypatch.setattr(ocr, "_recognise", no_ocr)  # in this process: read here, not in a worker
+    data = (scans / "scan.png").read_bytes()
+    assert parse_rich(".png", data, IngestLimits.from_env()) == before
 
 
 @pytest.fixture(scope="module")
@@ -214,10 +216,11 @@ def test_without_the_ocr_extra_the_skip_says_how_to_enable_it(
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # as if not installed
     assert not ocr.available()
     scan = scanned_pdf(tmp_path / "scan.pdf", [short_page[0]])
+    limits = IngestLimits.from_env()  # parsed here: the parse worker has the extra installed
     with pytest.raises(UnreadableError, match=r"text layer.*pip install -e '\.\[ocr\]'"):
-        extract_text(scan)
+        parse_rich(".pdf", scan.read_bytes(), limits)
     with pytest.raises(UnreadableError, match=r"pip install -e '\.\[ocr\]'"):
-        extract_text(png(tmp_path / "page.png", short_page[0]))
+        parse_rich(".png", png(tmp_path / "page.png", short_page[0]).read_bytes(), limits)
 
 
 def test_full_width_marks_between_digits_are_read_as_digit_marks() -> None:

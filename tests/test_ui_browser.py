@@ -134,6 +134,7 @@ def test_a_hostile_upload_name_is_shown_as_text(page: Any) -> None:
     from playwright.sync_api import expect
 
     name = "[clickme](javascript:alert(7)) _em_ **bold** www.example.com.docx"
+    page.locator("#documents").get_by_text("Documents · 文档管理").click()  # the panel opens
     page.locator("#upload input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": "application/octet-stream", "buffer": b"not a zip"}]
     )
