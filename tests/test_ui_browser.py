@@ -122,7 +122,12 @@ def test_follow_up_example_and_clear(page: Any) -> None:
         "How many rounds of COVID testing were carried out?"
     )
     english = ask(page, page.locator("#question textarea").input_value())
-    assert "73" in english.locator(".rag-answer-text").inner_text()
+    shown = english.locator(".rag-answer-text").inner_text()
+    # It opens in English, with the figures of the quote converted; the quote follows.
+    assert shown.startswith("73 rounds") and "7.14 million person-times" in shown, shown
+    assert "全年开展73轮全员核酸检测" in shown
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "ui_english.png"), full_page=True)
 
 
 def test_a_hostile_upload_name_is_shown_as_text(page: Any) -> None:
