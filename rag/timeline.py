@@ -148,7 +148,7 @@ def _opening_role(text: str) -> str | None:
     return None
 
 
-class _Record:  # the fields of rag.index_store.SentenceRecord this module reads
+class _Record:  # the fields of rag.types.SentenceRecord this module reads
     source: str
     section: str
     start: int
