@@ -12,15 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from rag.llm.reply import MARKER
+from rag.numbers import SCALES
 from rag.text import normalize_numbers
 
-_SCALES = {
-    "万亿": Decimal(10) ** 12,
-    "亿": Decimal(10) ** 8,
-    "千万": Decimal(10) ** 7,
-    "百万": Decimal(10) ** 6,
-    "万": Decimal(10) ** 4,
-    "千": Decimal(10) ** 3,
+_SCALES = SCALES | {  # the Chinese scale words, and the English a reply may use
     "trillion": Decimal(10) ** 12,
     "billion": Decimal(10) ** 9,
     "million": Decimal(10) ** 6,

@@ -85,9 +85,10 @@ def sentence_records(source: SourceText, sentences: list[Sentence]) -> list[Sent
 
 
 def embed_texts(
-    embeddings: Embeddings, texts: list[str], dimension: int, progress: Callable[[int], None]
+    embeddings: Embeddings, texts: list[str], dimension: int, progress: Progress | None = None
 ) -> np.ndarray:
-    """Embed longest first, so each batch holds texts of similar length.
+    """Embed longest first, so each batch holds texts of similar length; ``progress(done,
+    total)`` after each batch.
 
     A batch is padded to its longest text; in document order long chunks and
     short clauses mix, and padding tripled the work of a build.
@@ -97,7 +98,8 @@ def embed_texts(
     for i in range(0, len(order), _BATCH):
         rows = order[i : i + _BATCH]
         out[rows] = embeddings.embed_documents([texts[j] for j in rows])
-        progress(len(rows))
+        if progress:
+            progress(i + len(rows), len(texts))
     return out
 
 
@@ -173,15 +175,7 @@ def build(
         chunks, sentences, texts, clauses = spans(sources, spec.chunker)
         every_text = (t for kind_texts in texts.values() for t in kind_texts)
         todo = [t for t in dict.fromkeys(every_text) if t not in known]
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, len(todo))
-
-        fresh = embed_texts(embeddings, todo, dimension, tick)
+        fresh = embed_texts(embeddings, todo, dimension, progress)
         vector_of = known | dict(zip(todo, fresh, strict=True))
 
         def stacked(kind: str) -> np.ndarray:

@@ -420,15 +420,7 @@ def _sync(
         reusable |= _known_vectors(client, names, s.name)
     every = (t for s in todo for kind in spans[s.name][2].values() for t in kind)
     texts = [t for t in dict.fromkeys(every) if t not in reusable]
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, len(texts))
-
-    fresh = _embed(embeddings, texts, dimension, tick)
+    fresh = _embed(embeddings, texts, dimension, progress)
     vector_of = reusable | dict(zip(texts, fresh, strict=True))
     next_key = max((v.get("key", 0) for v in known.values()), default=0) + 1
     for s in todo:
