@@ -34,8 +34,8 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import model_identity
 from rag.http_limits import DEFAULT_MAX_REQUEST_BYTES
 from rag.pipeline import Pipeline
-from rag.store.base import IndexSpec
-from rag.store.build import build
+from rag.store.base import CorruptIndexError, IndexSpec
+from rag.store.build import build, load_live
 from rag.store.layout import current_build, load
 
 COVID = "全年开展了多少轮全员核酸检测？"
@@ -259,6 +259,26 @@ def test_two_builds_at_once_leave_one_consistent_live_build(
     answer = Pipeline(settings, embeddings=embeddings).query(COVID)
     assert "73" in answer.text
     assert current_build(index_dir) == live  # consistent with the documents: no rebuild
+
+
+def test_a_reader_whose_build_is_pruned_midway_loads_the_newer_live_build(
+    built_index: Path
+) -> None:
+    """A reader takes no lock: a builder can make a newer build live and delete the one
+    the reader is part-way through. That reader must load the newer build, not report
+    damage (CI saw "chunks.faiss is unreadable" from exactly this race)."""
+    index_dir = built_index
+    live = current_build(index_dir)
+    assert live is not None
+    dimension = _manifest(live)["dimension"]
+    pruned = live.with_name(live.name + "-pruned")
+    shutil.copytree(live, pruned)
+    (pruned / "chunks.faiss").write_bytes(b"")  # what a reader sees mid-rmtree
+    assert load_live(index_dir, pruned, dimension).path == live
+    # When the damaged build is the live one, the damage is real and reported.
+    (index_dir / "CURRENT").write_text(pruned.name + "\n", encoding="utf-8")
+    with pytest.raises(CorruptIndexError, match="chunks.faiss"):
+        load_live(index_dir, pruned, dimension)
 
 
 # --------------------------------------------------------------------------- hostile input

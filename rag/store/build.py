@@ -244,6 +244,25 @@ def _write_build(
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
 
 
+def load_live(index_dir: Path, build_dir: Path, dimension: int) -> LoadedIndex:
+    """Load ``build_dir``; if another process made a newer build live and pruned this
+    one while it was being read, load the newer one instead.
+
+    Readers take no lock (a server must not wait behind a long build), so a reader
+    can lose the race with a pruning builder; the damage it then sees is not damage.
+    """
+    for _ in range(3):
+        try:
+            return load(build_dir, dimension)
+        except IndexError_:
+            newer = current_build(index_dir)
+            if newer is None or newer == build_dir:
+                raise
+            log.info("Build %s was replaced while it loaded; loading %s", build_dir, newer)
+            build_dir = newer
+    return load(build_dir, dimension)
+
+
 def ensure_index(
     spec: IndexSpec, embeddings: Embeddings, progress: Progress | None = None
 ) -> LoadedIndex:
@@ -276,12 +295,12 @@ def ensure_index(
                     f"answering from the last build, which predates the change ({reason})."
                 )
                 log.warning("%s", warning)
-    loaded = load(build_dir, dimension)
+    loaded = load_live(spec.index_dir, build_dir, dimension)
     if warning:  # the texts the old build was made from are not all on disk any more
         sources = [s for s in sources if manifest["sources"].get(s.name) == s.sha256]
     loaded.texts = {s.name: s.text for s in sources}
     loaded.skipped = skipped
     loaded.warning = warning
     if not warning:
-        check_offsets(loaded, loaded.texts, build_dir)
+        check_offsets(loaded, loaded.texts, loaded.path)
     return loaded
