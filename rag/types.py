@@ -25,6 +25,7 @@ class SourceText:
     sha256: str  # of the file's bytes, so a changed file is re-embedded
     pages: list[int] | None = None  # PDF: offset in ``text`` where each page starts
     ocr_lines: list[OcrLine] | None = None  # pages read by OCR: each line's box and confidence
+    stamp: tuple[int, int] | None = None  # (size, mtime_ns) of the file when it was read
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,14 @@ from rag.loaders import page_of
 from rag.store.ann import chunk_index_for, sentence_ann_for
 from rag.store.base import IndexError_, IndexSpec, NoDocumentsError, Progress
 from rag.store.layout import (
+    SOURCES,
     LoadedIndex,
     check_offsets,
     current_build,
     expected_manifest,
     load,
     read_json,
+    read_source_texts,
     stale_reason,
     write_jsonl,
 )
@@ -150,20 +152,34 @@ def spans(
     return chunks, sentences, texts, clauses
 
 
+def _earlier_sources(index_dir: Path) -> dict[str, SourceText]:
+    """The documents the live build was made from (unchanged files are not read again)."""
+    try:
+        return read_source_texts(current_build(index_dir))
+    except IndexError_:
+        return {}
+
+
 def build(
     spec: IndexSpec,
     embeddings: Embeddings,
     progress: Progress | None = None,
+    reread: bool = False,
+    documents: tuple[list[SourceText], list[SkippedFile]] | None = None,
 ) -> tuple[Path, list[SkippedFile]]:
     """Chunk and embed every document, write a new build and make it live.
 
     ``progress(done, total)`` is called as texts are embedded. Vectors of the live
     build are reused only once loading has verified them (finite, unit length).
+    Files unchanged since the live build are not read again unless ``reread``;
+    ``documents`` are ones the caller has just read.
     """
     started = time.perf_counter()
     index_dir = spec.index_dir
     with _build_lock(index_dir):
-        sources, skipped = read_sources(spec.docs_dir)
+        sources, skipped = documents or read_sources(
+            spec.docs_dir, {} if reread else _earlier_sources(index_dir)
+        )
         if not sources:
             raise NoDocumentsError(
                 f"No readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {spec.docs_dir}. "
@@ -187,7 +203,7 @@ def build(
         tmp = builds / f".tmp-{name}"
         tmp.mkdir(parents=True)
         try:
-            _write_build(tmp, stacked, chunks, sentences, clauses, manifest_spec | {
+            _write_build(tmp, stacked, sources, chunks, sentences, clauses, manifest_spec | {
                 "sources": {s.name: s.sha256 for s in sources},
                 "embedded": len(todo),
             })
@@ -215,6 +231,7 @@ def build(
 def _write_build(
     tmp: Path,
     stacked: Callable[[str], np.ndarray],
+    sources: list[SourceText],
     chunks: list[Chunk],
     sentences: list[SentenceRecord],
     clauses: list[tuple[int, int, int]],
@@ -233,6 +250,7 @@ def _write_build(
     np.save(tmp / "clause_spans.npy", clause_rows, allow_pickle=False)
     write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in chunks])
     write_jsonl(tmp / "sentences.jsonl", [asdict(s) for s in sentences])
+    write_jsonl(tmp / SOURCES, [asdict(s) for s in sources])
     manifest = manifest | {
         "faiss_index": index_type,
         "sentence_index": ann_type,
@@ -271,21 +289,21 @@ def ensure_index(
     A corrupt build raises :class:`CorruptIndexError` rather than being
     silently replaced: the user learns that something damaged it.
     """
-    sources, skipped = read_sources(spec.docs_dir)
-    hashes = {s.name: s.sha256 for s in sources}
     build_dir = current_build(spec.index_dir)
+    sources, skipped = read_sources(spec.docs_dir, _earlier_sources(spec.index_dir))
+    hashes = {s.name: s.sha256 for s in sources}
     dimension = len(embeddings.embed_query("dimension probe"))
     warning = None
     if build_dir is None or not (build_dir / "manifest.json").exists():
         log.info("No index in %s yet; building it", spec.index_dir)
-        build_dir, _ = build(spec, embeddings, progress)
+        build_dir, _ = build(spec, embeddings, progress, documents=(sources, skipped))
     else:
         manifest = read_json(build_dir / "manifest.json")
         reason = stale_reason(manifest, spec.model_id, spec.chunker, hashes)
         if reason:
             log.info("Index is stale (%s); rebuilding", reason)
             try:
-                build_dir, _ = build(spec, embeddings, progress)
+                build_dir, _ = build(spec, embeddings, progress, documents=(sources, skipped))
             except OSError as exc:
                 if exc.errno not in _READ_ONLY or not reason.startswith("documents changed"):
                     raise

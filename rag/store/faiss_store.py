@@ -57,8 +57,8 @@ def open_store(
     progress: Progress | None = None,
     rebuild: bool = False,
 ) -> FaissStore:
-    """The live FAISS build for ``spec``, built (anew, with ``rebuild``) or refreshed first
-    when needed."""
+    """The live FAISS build for ``spec``, built (anew, every file read again, with
+    ``rebuild``) or refreshed first when needed."""
     if rebuild:
-        build(spec, embeddings, progress)
+        build(spec, embeddings, progress, reread=True)
     return FaissStore(ensure_index(spec, embeddings, progress))

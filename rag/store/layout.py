@@ -7,7 +7,9 @@ Layout under the index folder::
                        sentences.jsonl, sentences.npy,
                        clauses.npy, clause_spans.npy (sentence row, start, end),
                        sentences.faiss (large indexes only: an IVF index over
-                       sentence and clause vectors, see rag.store.sentence_search)
+                       sentence and clause vectors, see rag.store.sentence_search),
+                       sources.jsonl (each document's text, hash and file stamp:
+                       an unchanged file is not read again, see rag.ingest)
 
 Nothing is ever unpickled: arrays load with ``allow_pickle=False`` and FAISS files
 through ``faiss.read_index``. Every file is checked against the manifest on load.
@@ -16,6 +18,7 @@ through ``faiss.read_index``. Every file is checked against the manifest on load
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
@@ -24,10 +27,12 @@ import numpy as np
 
 from rag.config import ChunkerSettings
 from rag.store.base import CorruptIndexError
-from rag.types import Chunk, SentenceRecord, SkippedFile
+from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile, SourceText
 
 FORMAT_VERSION = 2  # 2: sentences record their PDF page
 _REBUILD = "Fix: `python -m rag index --rebuild`."
+SOURCES = "sources.jsonl"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -135,6 +140,36 @@ def _records(rows: list[dict], kind: type, path: Path) -> list:
             raise CorruptIndexError(f"{path} line {number} is not a {kind.__name__}. {_REBUILD}")
         records.append(kind(**row))
     return records
+
+
+def read_source_texts(build: Path | None) -> dict[str, SourceText]:
+    """The documents a build was made from, by name; empty when it kept none.
+
+    Only an optimisation (the files are the truth), so a damaged file is logged and
+    ignored: every document is then read again.
+    """
+    path = build / SOURCES if build is not None else None
+    if path is None or not path.exists():
+        return {}
+    try:
+        sources = [_source(row) for row in read_jsonl(path)]
+    except (CorruptIndexError, TypeError, ValueError, KeyError) as exc:
+        log.warning("Ignoring %s (%s); every document will be read again", path, exc)
+        return {}
+    return {s.name: s for s in sources}
+
+
+def _source(row: dict) -> SourceText:
+    name, text, digest = row["name"], row["text"], row["sha256"]
+    pages, stamp, lines = row.get("pages"), row["stamp"], row.get("ocr_lines")
+    if not (
+        isinstance(name, str) and isinstance(text, str) and isinstance(digest, str)
+        and (pages is None or all(isinstance(p, int) for p in pages))
+        and isinstance(stamp, list) and len(stamp) == 2 and all(isinstance(x, int) for x in stamp)
+    ):
+        raise ValueError(f"row for {name!r} is malformed")
+    ocr = [OcrLine(**(line | {"box": tuple(line["box"])})) for line in lines] if lines else None
+    return SourceText(name, text, digest, pages, ocr, (stamp[0], stamp[1]))
 
 
 def check_vectors(vectors: np.ndarray, path: Path, sample: int = 200_000) -> None:
