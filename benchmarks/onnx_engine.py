@@ -25,7 +25,7 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "evals" / "corpus"
 OUT = ROOT / "benchmarks" / "out" / "onnx.json"
 
 

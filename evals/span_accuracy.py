@@ -1,6 +1,6 @@
 """Exact-span accuracy of the short-answer picker, given the sentence that holds the answer.
 
-Two sets: CMRC 2018 trial (``../shared/data/cmrc2018_trial.json``: Chinese Wikipedia
+Two sets: CMRC 2018 trial (``evals/cmrc2018/cmrc2018_trial.json``: Chinese Wikipedia
 paragraphs, the sentence around each gold span) and the seed questions
 (``evals/questions.jsonl``: the seed sentence holding the gold fragment). For each
 question kind it prints how often the picker answers at all, how often its span
@@ -26,7 +26,7 @@ from rag.chunking import sentence_spans  # noqa: E402
 from rag.glossary import Glossary, load_glossary  # noqa: E402
 from rag.short_answer import ShortAnswer, pick_span, question_kind  # noqa: E402
 
-CMRC = ROOT.parent / "shared" / "data" / "cmrc2018_trial.json"
+CMRC = ROOT / "evals" / "cmrc2018" / "cmrc2018_trial.json"
 SEED_QUESTIONS = ROOT / "evals" / "questions.jsonl"
 SEED = ROOT / "seeds" / "000_12477834bc4718d4.txt"
 

@@ -36,12 +36,12 @@ SEED_DOCS = PROJECT_ROOT / "seeds"
 SEED_QUESTIONS = PROJECT_ROOT / "evals" / "questions.jsonl"
 CORPUS_DOCS = PROJECT_ROOT / "evals" / "corpus"
 CORPUS_QUESTIONS = PROJECT_ROOT / "evals" / "corpus_questions.jsonl"
-CMRC = PROJECT_ROOT.parent / "shared" / "data" / "cmrc2018_trial.json"
+CMRC = PROJECT_ROOT / "evals" / "cmrc2018" / "cmrc2018_trial.json"
 
 
 def corpus_docs() -> Path:
     """The corpus reports (``.txt`` only: never the folder's notes), copied byte for byte."""
-    origin = CORPUS_DOCS if CORPUS_DOCS.is_dir() else PROJECT_ROOT.parent / "shared" / "corpus"
+    origin = CORPUS_DOCS
     out = CACHE / ("corpus_docs" if not REPORTS else "corpus_docs_" + "_".join(sorted(REPORTS)))
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(origin.glob("*.txt")):

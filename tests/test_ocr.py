@@ -40,7 +40,7 @@ from rag.limits import IngestLimits  # noqa: E402
 from rag.loaders import PAGE_BREAK, UnreadableError, extract_text, parse_rich  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
-CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+CORPUS = PROJECT_ROOT / "evals" / "corpus"
 MAX_CER = 0.02
 
 pytestmark = pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei")

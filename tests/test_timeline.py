@@ -22,12 +22,7 @@ from rag.timeline import (
     role_label,
 )
 
-CORPUS = next(
-    (p for p in (PROJECT_ROOT / "evals" / "corpus", PROJECT_ROOT.parent / "shared" / "corpus")
-     if p.is_dir()),
-    None,
-)
-pytestmark = pytest.mark.skipif(CORPUS is None, reason="the corpus reports are not here")
+CORPUS = PROJECT_ROOT / "evals" / "corpus"
 
 
 @pytest.fixture(scope="module")

@@ -30,18 +30,16 @@ COVID = "全年开展了多少轮全员核酸检测？"
 UNANSWERABLE = "京东镇一共有多少所中小学？"
 SECOND = "hailar_2013_district.txt"
 SECOND_QUESTION = "海拉尔区全年地区生产总值完成多少亿元？"
-SHARED = PROJECT_ROOT.parent / "shared" / "corpus" / SECOND
+SECOND_REPORT = PROJECT_ROOT / "evals" / "corpus" / SECOND
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (run `make browser`)")
-    if not SHARED.exists():
-        pytest.skip(f"{SHARED} is missing (the shared corpus)")
     root = tmp_path_factory.mktemp("features")
     docs = copy_seeds(root / "docs")
-    excerpt = "\n".join(SHARED.read_text(encoding="utf-8").splitlines()[:14]) + "\n"
+    excerpt = "\n".join(SECOND_REPORT.read_text(encoding="utf-8").splitlines()[:14]) + "\n"
     (docs / SECOND).write_text(excerpt, encoding="utf-8")
     index = root / "index"
     built = PROJECT_ROOT / "index"
