@@ -84,9 +84,15 @@ class RunningApp:
 
     def wait_ready(self, timeout_s: float) -> dict:
         """Until ``/status`` says the model and the index are loaded; returns the status."""
+        deadline = time.time() + timeout_s
         client = make_client(self.url)
         try:
-            status = client.submit(api_name="/status").result(timeout=max(1.0, timeout_s))
+            while True:  # /status answers at once while loading, so poll it
+                left = max(1.0, deadline - time.time())
+                status = client.submit(api_name="/status").result(timeout=left)
+                if not status.get("loading") or time.time() > deadline:
+                    break
+                time.sleep(0.2)
         finally:
             client.close()
         if not status.get("ready"):

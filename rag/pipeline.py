@@ -244,6 +244,17 @@ class PipelineHolder:
         self._pipeline: Pipeline | None = None
         self._failure: tuple[Exception, float, object] | None = None  # error, retry at, docs
         self._backoff_s = 5.0
+        self._warming = False
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a pipeline is ready (asking for it now would not wait)."""
+        return self._pipeline is not None
+
+    @property
+    def loading(self) -> bool:
+        """Whether a load is under way (a question asked now waits for it)."""
+        return self._pipeline is None and (self._warming or self._lock.locked())
 
     @property
     def settings(self) -> Settings:
@@ -309,7 +320,10 @@ class PipelineHolder:
                 self.get()
             except Exception:
                 log.exception("Loading the model or the index failed")
+            finally:
+                self._warming = False
 
+        self._warming = True
         threading.Thread(target=load, name="warm-up", daemon=True).start()
 
 

@@ -23,7 +23,11 @@ def configure_logging(level: str) -> None:
 
 
 def serve(settings: Settings) -> int:
-    """Build the UI, load the pipeline in the background and serve until interrupted."""
+    """Build the UI, serve it, then load the pipeline in the background until interrupted.
+
+    The page comes first: loading the model would slow the server's own start (both
+    want the CPU), and a question asked meanwhile waits with a "loading" message.
+    """
     from rag.http_limits import launch_limits
     from rag.pipeline import default_holder
     from rag.ui import CSS, HEAD, build_ui
@@ -32,7 +36,6 @@ def serve(settings: Settings) -> int:
     limits = launch_limits(settings.documents.max_upload_bytes)  # body caps, login back-off
     holder = default_holder()
     demo = build_ui(settings, holder)
-    holder.warm_up_in_background()
     log.info(
         "Serving on http://%s:%d (share=%s, login %s)",
         server.host,
@@ -49,6 +52,9 @@ def serve(settings: Settings) -> int:
         css=CSS,
         head=HEAD,
         show_error=False,
+        prevent_thread_lock=True,
         **limits,
     )
+    holder.warm_up_in_background()
+    demo.block_thread()
     return 0

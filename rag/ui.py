@@ -51,6 +51,9 @@ EXAMPLES = [
     "新增数字经济企业多少家？",
 ]
 LOADING = "Loading the model and the index… 正在加载模型和索引…"
+LOADING_ANSWER = (
+    "Loading the model… the answer follows in a moment. 正在加载模型，稍后回答…"
+)
 LOAD_FAILED = "Not ready: the model or the index failed to load. 加载失败。"
 GENERIC_ERROR = (
     "抱歉，回答这个问题时出了点问题，请稍后再试。 "
@@ -368,7 +371,14 @@ class ChatHandlers:
         return outcome["answer"]
 
     def status(self) -> dict[str, Any]:
-        """Whether the model and the index are loaded, and what is indexed."""
+        """Whether the model and the index are loaded, and what is indexed; answers at
+        once while they are still loading (``"loading": true``)."""
+        if self.holder.loading:
+            return {"ready": False, "loading": True, "documents": 0, "chunks": 0, "sources": []}
+        return self._status()
+
+    def _status(self) -> dict[str, Any]:
+        """:meth:`status`, waiting for a load under way."""
         try:
             p = self.holder.get()
         except Exception as exc:
@@ -386,7 +396,7 @@ class ChatHandlers:
 
     def status_text(self) -> tuple[str, list[Any]]:
         """The status line and the document filter's choices (title, name), loading if needed."""
-        info = self.status()
+        info = self._status()
         if not info["ready"]:
             return f"{LOAD_FAILED} {_text(info['error'])}", [ALL_DOCUMENTS]
         docs, chunks = info["documents"], info["chunks"]
@@ -576,7 +586,8 @@ class ChatHandlers:
         earlier = list(asked or [])
         if question.strip():
             messages.append({"role": "user", "content": question_html(question)})
-        messages.append({"role": "assistant", "content": answer_html("…")})
+        waiting = "…" if self.holder.loaded else LOADING_ANSWER
+        messages.append({"role": "assistant", "content": answer_html(waiting)})
         yield list(messages), earlier, "", None
         streamed = False
         try:

@@ -79,7 +79,6 @@ def ui_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # 
     log_path = tmp_path_factory.mktemp("ui_server") / "app.log"
     try:
         with running_app(env, log_path, UI_START_TIMEOUT_S) as app:
-            # /status waits for the model and the index, so this returns once the app is ready.
             app.wait_ready(UI_START_TIMEOUT_S - (time.time() - app.started))
             yield app.url
     except AppStartError as exc:
