@@ -44,6 +44,8 @@ class Config:
     seed_lines: int = 0  # only the first lines of the seed report; 0 = all
     skip_cold_start: bool = False
     skip_ui: bool = False
+    many_docs: int = 0  # documents of the many-short-documents corpus; 0 = all, -1 = skip
+    many_questions: int = 200  # CMRC questions asked of it
     profile: bool = False
     out: Path = OUT_DIR
 

@@ -118,6 +118,20 @@ def table(report: dict) -> str:
                 f"{inc['embedded']} / {inc['report_alone_embedded']} "
                 f"in {_fmt(inc['seconds'], ' s')} |\n"
             )
+    many = report.get("many_documents") or {}
+    if "documents" in many:
+        add = many["add_one_document"]
+        out += (
+            f"\n\nMany short documents: {many['documents']:,} documents "
+            f"({many['characters']:,} characters, {many['chunks']:,} chunks), built in "
+            f"{_fmt(many['build_s'], ' s')} ({many['embedded']:,} texts embedded); "
+            f"{many['questions']} CMRC questions: p50 / p95 {_fmt(many['query']['p50_ms'], ' ms')}"
+            f" / {_fmt(many['query']['p95_ms'], ' ms')}, right paragraph cited first "
+            f"{many['right_document_cited_first']:.3f}, answer in the first citation "
+            f"{many['answer_in_first_citation']:.3f}; serving RSS "
+            f"{_fmt(many['memory_serving']['rss_mb'], ' MB')}; one more document: "
+            f"{_fmt(add['seconds'], ' s')}, {add['files_read']} file(s) read.\n"
+        )
     approximate = report.get("approximate_vs_exact") or {}
     for name, h in approximate.items():
         if h and name == "sentences":

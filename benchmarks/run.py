@@ -21,6 +21,7 @@ prints the table. ``--help`` lists the switches; the test runs it tiny.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -41,6 +42,7 @@ from benchmarks.common import (
     Config,
     Progress,
     load_questions,
+    rag_env,
     seed_file,
     seed_text,
     settings_for,
@@ -83,6 +85,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-cold-start", action="store_true", help="skip the cold-start runs")
     parser.add_argument("--skip-ui", action="store_true", help="skip starting app.py")
+    parser.add_argument(
+        "--many-docs", type=int, default=0,
+        help="documents of the many-short-documents corpus (default 0 = all 825; -1 skips)",
+    )
+    parser.add_argument(
+        "--many-questions", type=int, default=200, help="CMRC questions asked of it (default 200)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile queries even on target")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     return parser.parse_args(argv)
@@ -97,6 +106,8 @@ def config_of(args: argparse.Namespace) -> Config:
         seed_lines=args.seed_lines,
         skip_cold_start=args.skip_cold_start,
         skip_ui=args.skip_ui,
+        many_docs=args.many_docs,
+        many_questions=args.many_questions,
         profile=args.profile,
         out=args.out,
     )
@@ -170,10 +181,30 @@ def measure(config: Config, results: Results, progress: Progress) -> None:
             )
         results.checkpoint()
         bench_scale(config, tmp, results, progress)
+        report["many_documents"] = bench_many_docs(config, tmp, progress)
+        results.checkpoint()
     report["approximate_vs_exact"] = next(
         (r["approximate_vs_exact"] for r in report["scale"] if r.get("approximate_vs_exact")), None
     )
     report["extrapolation"] = extrapolate(report["scale"], report["index_build"])
+
+
+def bench_many_docs(config: Config, tmp: Path, progress: Progress) -> dict:
+    """The many-short-documents corpus (benchmarks/many_docs.py), in its own process."""
+    if config.many_docs < 0:
+        return {"skipped": "--many-docs -1"}
+    out = tmp / "many_docs.json"
+    progress.say("many short documents (own process)")
+    work = tmp / "many-docs"
+    work.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.many_docs", str(out),
+         "--documents", str(config.many_docs), "--questions", str(config.many_questions)],
+        cwd=PROJECT_ROOT,
+        env=rag_env(work / "docs", work / "index"),
+        check=True,
+    )  # fmt: skip
+    return json.loads(out.read_text(encoding="utf-8"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -52,7 +52,8 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "benchmarks.run",
         "--sizes", "2", "--questions", "5", "--plants", "2", "--seed-lines", "9",
-        "--skip-cold-start", "--skip-ui", "--out", str(out),
+        "--skip-cold-start", "--skip-ui", "--many-docs", "4", "--many-questions", "2",
+        "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -75,6 +76,11 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     assert report["memory"]["bench_peak_rss_mb"] > 0
     assert report["cold_start"] == {"skipped": "--skip-cold-start"}
     assert report["ui"] == {"skipped": "--skip-ui"}
+
+    many = report["many_documents"]
+    assert many["documents"] == 4 and many["questions"] == 2
+    assert many["add_one_document"]["files_read"] == 1  # only the new document is read
+    assert many["query"]["p95_ms"] >= many["query"]["p50_ms"] > 0
 
     [scale] = report["scale"]
     assert scale["n"] == 2 and scale["planted_questions"] == 2

@@ -52,6 +52,7 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
         "manifest.json",
         "sentences.jsonl",
         "sentences.npy",
+        "sources.jsonl",
     ]
     manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
     assert manifest["model"] == MODEL and manifest["dimension"] == 384
