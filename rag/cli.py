@@ -58,7 +58,8 @@ def format_answer(answer: Answer) -> str:
         lines.append("\nClosest passages:" if answer.abstained else "\nSources:")
     for n, c in enumerate(answer.citations, 1):
         title = f"{c.title} · " if c.title and c.title != c.source else ""
-        section = f"  ({c.section})" if c.section else ""
+        place = " · ".join(p for p in (c.section, c.period) if p)
+        section = f"  ({place})" if place else ""
         lines.append(f"[{n}] {title}{where(c)}{section}\n    {c.quote}")
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,13 +28,13 @@ from rag.store import open_store
 from rag.store.base import Progress
 from rag.store.records import RecordMap
 from rag.text import is_chinese
+from rag.timeline import build_timeline, period_of
 from rag.titles import cover_end, document_titles, with_titles
 from rag.types import Answer, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
     from rag.langchain_retriever import HybridRetriever
     from rag.scorer import LearnedScorer
-    from rag.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,12 @@ class Pipeline:
         if scorer is None:
             scorer = self.settings.answering.scorer == "learned"
         self.scorer: LearnedScorer | None = None
-        self.timeline: Timeline | None = None
         if scorer is not False:
             from rag.scorer import load_scorer
-            from rag.timeline import build_timeline
 
             self.scorer = load_scorer() if scorer is True else scorer
-            self.timeline = build_timeline(self.store.texts, self.store.sentences)
+        # Each sentence's time role: a feature of the learned scorer, a label on citations.
+        self.timeline = build_timeline(self.store.texts, self.store.sentences)
         self.titles = document_titles(self.store.texts, self.settings.documents.docs_dir)
         self._cover_ends = {name: cover_end(text) for name, text in self.store.texts.items()}
         self._glossary: Glossary | None = None
@@ -140,7 +140,18 @@ class Pipeline:
             previous=asked.previous,
             page_of=self.records.page_at,
         )
-        return with_titles(answer, self.titles)
+        return self._labelled(answer)
+
+    def _labelled(self, answer: Answer) -> Answer:
+        """``answer`` with each citation's document title and time period filled in."""
+        answer = with_titles(answer, self.titles)
+        cited = [
+            replace(c, period=c.period or period_of(
+                self.timeline, self.records.row_at(c.source, c.start), c.source
+            ))
+            for c in answer.citations
+        ]
+        return replace(answer, citations=cited)
 
     def in_cover(self, row: int) -> bool:
         """Whether sentence ``row`` is in its document's cover block (title, date, speaker)."""
@@ -219,7 +230,7 @@ class Pipeline:
             sentences,
             chunk_of,
         )
-        answer = with_titles(lead_answer(asked.text, answer, glossary), self.titles)
+        answer = self._labelled(lead_answer(asked.text, answer, glossary))
         return Retrieval(answer, hits, evidence)
 
 

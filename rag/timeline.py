@@ -195,6 +195,13 @@ def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Ti
     return Timeline(years, roles)
 
 
+def period_of(timeline: Timeline, row: int | None, source: str) -> str:
+    """The label of sentence ``row`` of ``source``; empty when it has no time role."""
+    if row is None or not 0 <= row < len(timeline.roles):
+        return ""
+    return role_label(timeline.roles[row], timeline.years.get(source))
+
+
 def role_label(role: str, year: int | None) -> str:
     """A short label for a citation ("2023 targets", "2022 review")."""
     if year is None:

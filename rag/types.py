@@ -117,6 +117,7 @@ class Citation:
     context_start: int = 0  # offset of ``context`` in the source
     page: int | None = None  # 1-based page of a PDF source; None for other documents
     title: str = ""  # the document's display title (rag.titles); the file name when unknown
+    period: str = ""  # the time it speaks of: "2023 targets", "2022 review" (rag.timeline)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,8 @@ def where_text(c: Citation) -> str:
     parts = [c.title if c.title and c.title != c.source else "", c.source]
     if c.section:
         parts.append(strip_heading_marks(c.section))
+    if c.period:
+        parts.append(c.period)
     parts.append(f"page {int(c.page)}" if c.page is not None else f"line {int(c.line)}")
     return " · ".join(p for p in parts if p)
 
@@ -203,6 +205,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
                 "source": c.source,
                 "title": c.title or c.source,
                 "section": c.section,
+                "period": c.period,
                 "line": int(c.line),
                 "start": int(c.start),
                 "end": int(c.end),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.config import PROJECT_ROOT
 from rag.types import Answer
 
@@ -110,3 +112,26 @@ def test_cli_ask_prints_answer_and_citation(tmp_path) -> None:
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
     )
     assert "73轮" in out.stdout and f"{SEED_NAME}:11" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("question", "period"),
+    [
+        ("全年开展了多少轮全员核酸检测？", "2022 review"),
+        ("How many rounds of COVID testing were carried out?", "2022 review"),
+        ("2023年地区生产总值预期增长多少？", "2023 targets"),
+    ],
+)
+def test_citations_say_which_year_and_part_of_the_report_they_quote(
+    pipeline, question: str, period: str  # noqa: ANN001
+) -> None:
+    """The report reviews 2022 and plans 2023; its year and roles come from its own text."""
+    from rag.cli import format_answer
+    from rag.ui import answer_to_dict, where_text
+
+    answer = pipeline.query(question)
+    first = answer.citations[0]
+    assert not answer.abstained and first.period == period
+    assert period in where_text(first)
+    assert answer_to_dict(answer)["citations"][0]["period"] == period
+    assert period in format_answer(answer)

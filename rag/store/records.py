@@ -37,8 +37,13 @@ class RecordMap:
         hi = bisect.bisect_left(starts, chunk.end)
         return [ids[j] for j in range(lo, hi) if self.sentences[ids[j]].end <= chunk.end]
 
-    def page_at(self, source: str, offset: int) -> int | None:
-        """The PDF page of ``offset`` in ``source`` (that of the sentence holding it)."""
+    def row_at(self, source: str, offset: int) -> int | None:
+        """The row of the sentence of ``source`` holding ``offset``, if any."""
         starts, ids = self._starts.get(source, ([], []))
         i = bisect.bisect_right(starts, offset) - 1
-        return self.sentences[ids[i]].page if i >= 0 else None
+        return ids[i] if i >= 0 else None
+
+    def page_at(self, source: str, offset: int) -> int | None:
+        """The PDF page of ``offset`` in ``source`` (that of the sentence holding it)."""
+        row = self.row_at(source, offset)
+        return self.sentences[row].page if row is not None else None
