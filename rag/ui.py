@@ -27,6 +27,7 @@ from rag.document_view import (
     EMPTY_VIEW,
     CitedSpan,
     document_view_html,
+    scan_view,
     strip_heading_marks,
 )
 from rag.documents import DocumentError, add_document, list_documents, reindex, remove_document
@@ -432,6 +433,12 @@ class ChatHandlers:
             ),
             "",
         )
+        scan = scan_view(
+            p.store.ocr_lines.get(span.source),
+            span,
+            p.settings.documents.docs_dir / span.source,
+            p.store.manifest.get("sources", {}).get(span.source),
+        )
         return document_view_html(
             getattr(p, "titles", {}).get(span.source, span.source),
             span,
@@ -439,6 +446,7 @@ class ChatHandlers:
             section,
             text.count("\n", 0, span.start) + 1,
             p.records.page_at(span.source, span.start),
+            scan,
         )
 
     # ----------------------------------------------------------------- the documents panel
