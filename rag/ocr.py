@@ -20,8 +20,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +50,8 @@ _CJK = re.compile(r"[\u3000-\u9fff\uf900-\uffef]")
 _DIGIT_MARK = re.compile(r"(?<=\d)[，．](?=\d)")  # 2，000 / 3．5: a digit group is never full width
 
 Progress = Callable[[int, int], None]  # (pages done, pages to read)
+PageReport = Callable[[str, int, int], None]  # (file name, pages done, pages to read)
+_page_report: ContextVar[PageReport | None] = ContextVar("ocr_page_report", default=None)
 
 
 class OcrError(ValueError):
@@ -77,6 +82,27 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@contextmanager
+def reporting_pages(report: PageReport) -> Iterator[None]:
+    """Within this block (in this thread), ``report(name, done, total)`` after each page read.
+
+    OCR runs many calls below whoever shows its progress (an upload, ``rag index``:
+    documents, index build, loader, parse worker); the one showing it sets this
+    instead of every layer passing a callback along.
+    """
+    token = _page_report.set(report)
+    try:
+        yield
+    finally:
+        _page_report.reset(token)
+
+
+def page_progress(name: str) -> Progress | None:
+    """The progress callback for reading file ``name``, when someone shows it."""
+    report = _page_report.get()
+    return None if report is None else partial(report, name)
 
 
 # --------------------------------------------------------------------------- limits and cache

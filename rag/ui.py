@@ -36,6 +36,7 @@ from rag.feedback import Feedback, record_feedback
 from rag.http_limits import UPLOAD_CACHE
 from rag.loaders import SUPPORTED_SUFFIXES
 from rag.names import plain_markdown
+from rag.ocr import PageReport, reporting_pages
 from rag.pipeline import Pipeline, PipelineHolder, default_holder
 from rag.store.base import IndexError_, Progress
 from rag.types import Answer, Citation
@@ -661,13 +662,20 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
 
         return report
 
+    def pages(progress: gr.Progress) -> PageReport:
+        def report(name: str, done: int, total: int) -> None:
+            progress((done, total), desc=f"OCR {name} · 正在识别扫描页", unit="pages")
+
+        return report
+
     def on_upload(
         file_path: str | None,
         replace: bool,
         current: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
     ) -> tuple[Any, ...]:
-        message = handlers.add_document(file_path, bar(progress), replace=bool(replace))
+        with reporting_pages(pages(progress)):
+            message = handlers.add_document(file_path, bar(progress), replace=bool(replace))
         return (message, *menus(current), None)
 
     def on_remove(
@@ -682,7 +690,8 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
         current: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
     ) -> tuple[Any, ...]:
-        message = handlers.reindex(bar(progress))
+        with reporting_pages(pages(progress)):
+            message = handlers.reindex(bar(progress))
         return (message, *menus(current))
 
     def on_like(saved: dict[str, Any] | None, like: gr.LikeData) -> str:
