@@ -142,11 +142,43 @@ def _cache_path(pixels: np.ndarray) -> Path:
 
 
 def _load_cached(path: Path) -> dict[str, Any] | None:
+    """A page's cached reading; None when absent, of another version or damaged.
+
+    The reading's lines become the text and the boxes the document view draws, so
+    a damaged entry is read again rather than trusted (and named in the log).
+    """
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # absent or damaged: read the page again
-    return cached if isinstance(cached, dict) and cached.get("version") == CACHE_VERSION else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("OCR cache entry %s is unreadable (%s); reading the page again", path, exc)
+        return None
+    if not isinstance(cached, dict) or cached.get("version") != CACHE_VERSION:
+        return None
+    if not _well_formed(cached):
+        log.warning("OCR cache entry %s is damaged; reading the page again", path)
+        return None
+    return cached
+
+
+def _well_formed(reading: dict[str, Any]) -> bool:
+    """A positive size, a quarter turn, and lines of [text, confidence, x0, y0, x1, y1]."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    width, height, lines = reading.get("width"), reading.get("height"), reading.get("lines")
+    if not (number(width) and number(height) and width > 0 and height > 0):
+        return False
+    if reading.get("rotation") not in (0, 90, 180, 270) or not isinstance(lines, list):
+        return False
+    return all(
+        isinstance(line, list) and len(line) == 6 and isinstance(line[0], str)
+        and all(number(v) for v in line[1:]) and 0 <= line[1] <= 1
+        and line[2] <= line[4] and line[3] <= line[5]
+        for line in lines
+    )  # fmt: skip
 
 
 def _store(path: Path, reading: dict[str, Any]) -> None:
