@@ -172,8 +172,6 @@ def document_view_html(
     for a span read by OCR, the scanned page above the text (see :func:`scan_view`)."""
     start, end = max(0, span.start), min(len(text), span.end)
     where = [f"page {page}" if page is not None else f"line {line}"]
-    if scan is not None:
-        where.append(html.escape(scan.badge))
     if section:
         where.insert(0, html.escape(strip_heading_marks(section)))
     header = (

@@ -55,9 +55,9 @@ CSS = """
 #doc-view .rag-scan { margin: .4em 0; }
 #doc-view .rag-scan-page { position: relative; line-height: 0; border: 1px solid #6b7280; }
 #doc-view .rag-scan-page img { width: 100%; height: auto; display: block; }
-#doc-view .rag-scan-box { position: absolute; box-sizing: border-box; }
-#doc-view .rag-scan-hit { background: rgba(255, 213, 0, .35); border: 2px solid #b45309; }
-#doc-view .rag-scan-unsure { border: 2px dashed #b91c1c; background: rgba(185, 28, 28, .08); }
+#doc-view .rag-scan-box { position: absolute; outline-offset: 2px; }
+#doc-view .rag-scan-hit { background: rgba(255, 213, 0, .3); outline: 2px solid #b45309; }
+#doc-view .rag-scan-unsure { outline: 2px dashed #b91c1c; background: rgba(185, 28, 28, .08); }
 #doc-view .rag-scan figcaption, #doc-view .rag-scan-missing { color: #3d3d3d; font-size: .9em;
   margin-top: .2em; }
 .dark #doc-view .rag-scan figcaption, .dark #doc-view .rag-scan-missing { color: #d6d6d6; }
