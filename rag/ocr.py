@@ -12,6 +12,9 @@ so indexing again does not read it again.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import json
@@ -43,6 +46,7 @@ DPI = 200  # keeps 9-point characters about 25 pixels high
 MAX_SIDE = 2400  # pixels: bounds memory and time (an A4 page at 200 dpi is 2339 high)
 MAX_PIXELS = 64_000_000  # an image larger than this is refused before decoding it whole
 CACHE_VERSION = "rapidocr-1.4.4/ppocrv4/2"  # change to re-read every cached page
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 _ORIENT_SIDE = 1024  # the page is turned upright from a reading at this size
 _SENTENCE_END = tuple("。！？；;!?：:")
 _HEADING = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一二三四五六七八九十]+[章节部分])")
@@ -197,6 +201,17 @@ _engine: Any = None
 _engine_lock = threading.Lock()
 
 
+def _few_malloc_arenas() -> None:
+    """Let glibc keep at most two heaps, before ONNX Runtime starts its threads.
+
+    Each thread's own heap reserves 64 MB of address space, which the parse
+    worker's cap (``RAG_PARSE_MEMORY_MB``) counts: with one heap per thread an A4
+    page peaked at 2.15 GB of address space for 1.1 GB in use, over the 2 GB default.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_ARENA_MAX, 2)
+
+
 def _ocr_engine() -> Any:
     global _engine
     if _engine is None:
@@ -204,6 +219,7 @@ def _ocr_engine() -> Any:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
             raise OcrError(f"OCR is not installed; enable it with {HINT}") from exc
+        _few_malloc_arenas()
         engine = RapidOCR()
         engine.text_score = 0.0  # keep every line: low confidence is flagged here, not dropped
         engine.max_side_len = MAX_SIDE
@@ -264,9 +280,16 @@ def _recognise(pixels: np.ndarray) -> dict[str, Any]:
 
     with _engine_lock:
         engine = _ocr_engine()
-        turns = _upright_turns(engine, pixels)
-        upright = np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else pixels
-        result, _ = engine(upright, use_cls=False)  # upright already; see _upright_turns
+        try:
+            turns = _upright_turns(engine, pixels)
+            upright = np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else pixels
+            result, _ = engine(upright, use_cls=False)  # upright already; see _upright_turns
+        except Exception as exc:
+            # ONNX Runtime reports an allocation refused (the parse worker's memory cap)
+            # as its own error with a traceback inside: say it is memory, in one line.
+            if "bad_alloc" in str(exc):
+                raise MemoryError("OCR ran out of memory") from None
+            raise
     height, width = upright.shape[:2]
     lines = []
     for points, text, score in result or []:

@@ -121,3 +121,22 @@ def test_a_scanned_citation_opens_its_page_with_the_cited_line_boxed(
     expect(page.locator("#doc-view .rag-doc-ocr")).to_have_text(caption.split(" · ")[0])
     OUTPUT.mkdir(exist_ok=True)
     page.locator("#doc-view").screenshot(path=str(OUTPUT / "ui_scan_view.png"))
+
+
+def test_an_uploaded_scan_shows_its_ocr_progress_page_by_page(
+    page: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from benchmarks.scans import scanned_pdf
+
+    lines = [p for p in paragraphs_of(REPORT.read_text(encoding="utf-8")) if len(p) > 60][5:7]
+    pdf = scanned_pdf(tmp_path / "two_pages.pdf", [render([[("para", x[:60])]])[0] for x in lines])
+    page.locator("#documents").get_by_text("Documents · 文档管理").click()
+    page.locator("#upload input[type=file]").set_input_files(str(pdf))
+    # While the worker reads the pages, the upload's progress names the file and the page.
+    message = page.locator("#upload-message")
+    expect(message).to_contain_text(
+        re.compile(r"[12]/2 pages .*OCR two_pages\.pdf · 正在识别扫描页"), timeout=TIMEOUT_MS
+    )
+    expect(message).to_contain_text("Added two_pages.pdf", timeout=TIMEOUT_MS)
