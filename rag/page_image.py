@@ -84,7 +84,9 @@ def _pdf_page(data: bytes, page: int) -> Any:
         if not 1 <= page <= len(document):
             raise PageImageError(f"the PDF has no page {page}; re-index it")
         pdf_page = document[page - 1]
-        scale = 1.2 * VIEW_WIDTH / min(pdf_page.get_size())  # wide enough either way up
+        size = pdf_page.get_size()
+        # Wide enough either way up; never larger than OCR rendered it (an odd page shape).
+        scale = min(1.2 * VIEW_WIDTH / min(size), ocr.MAX_SIDE / max(size))
         return pdf_page.render(scale=scale, grayscale=True).to_pil()
     finally:
         document.close()
@@ -97,7 +99,10 @@ def _image_frame(data: bytes, page: int) -> Any:
     try:
         image = Image.open(io.BytesIO(data))
         image.seek(page - 1)
-        return ImageOps.exif_transpose(image).convert("RGB")
+        image.draft("RGB", (2 * VIEW_WIDTH, 2 * VIEW_WIDTH))  # a JPEG decodes at a fraction
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((2 * VIEW_WIDTH, 2 * VIEW_WIDTH))
+        return image.convert("RGB")
     except EOFError:
         raise PageImageError(f"the image has no page {page}; re-index it") from None
     except Exception as exc:  # Pillow reports damage in many types
