@@ -57,7 +57,10 @@ def _page_bars():  # noqa: ANN202 - a rag.ocr.PageReport
     def update(name: str, done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=f"OCR {name}", unit="page", file=sys.stderr, leave=False)
+            bar = tqdm(
+                total=total, desc=f"OCR {name}", unit="page", file=sys.stderr, leave=False,
+                mininterval=0,  # pages come seconds apart: show every one
+            )
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

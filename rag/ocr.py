@@ -481,6 +481,8 @@ def _read_all(
         )
     started = time.monotonic()
     out: dict[int, OcrPage] = {}
+    if progress is not None and pages:
+        progress(0, len(pages))  # a first page takes seconds: say at once that OCR is on
     for done, (number, render) in enumerate(pages):
         elapsed = time.monotonic() - started
         if elapsed > limit_seconds:

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -404,11 +405,11 @@ def test_ocr_progress_arrives_per_page_through_the_parse_worker(
 
     with ocr.reporting_pages(report):
         extracted = extract_text(pdf)  # read in the parse worker, reported here
-    assert seen == [("two.pdf", 1, 2), ("two.pdf", 2, 2)]
+    assert seen == [("two.pdf", 0, 2), ("two.pdf", 1, 2), ("two.pdf", 2, 2)]
     assert {line.page for line in extracted.ocr_lines or []} == {1, 2}
     assert re.search(r"OCR two\.pdf.*2/2", capsys.readouterr().err)  # the CLI's bar
     extract_text(pdf)
-    assert len(seen) == 2  # nobody asked for progress: none is sent
+    assert len(seen) == 3  # nobody asked for progress: none is sent
 
 
 def test_a_damaged_cache_entry_is_read_again_and_named(
@@ -429,3 +430,24 @@ def test_a_damaged_cache_entry_is_read_again_and_named(
         assert parse_rich(".png", data, limits) == before
     assert f"OCR cache entry {entry} is damaged; reading the page again" in caplog.text
     assert ocr._load_cached(entry) is not None  # and written anew
+
+
+def test_rag_index_shows_each_scanned_page_on_stderr_and_keeps_stdout_clean(
+    short_page, tmp_path: Path  # noqa: ANN001
+) -> None:
+    from benchmarks.app_process import app_env
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    png(docs / "page.png", short_page[0])
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "--docs", str(docs), "--index-dir", str(tmp_path / "index"),
+         "index"],
+        capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT,
+        # The model's default cache (the OCR cache goes there too, not to this module's).
+        env=app_env(RAG_EMBED_MODEL="bundled", RAG_CACHE_DIR=str(PROJECT_ROOT / ".cache")),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"OCR page\.png: .*1/1", done.stderr), done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1].startswith("Index ready: ")
+    assert "OCR" not in done.stdout
