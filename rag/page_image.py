@@ -21,7 +21,7 @@ from rag import ocr
 
 log = logging.getLogger(__name__)
 
-VIEW_WIDTH = 900  # pixels: sharp in the view's column, about 100 KB a page as JPEG
+VIEW_WIDTH = 900  # pixels: sharp in the view's column; a full page of text is ~220 KB of JPEG
 _QUALITY = 80
 
 
