@@ -44,6 +44,31 @@ def _progress_bar(description: str):  # noqa: ANN202 - a tqdm callback
     return update
 
 
+def _page_bars():  # noqa: ANN202 - a rag.ocr.PageReport
+    """A ``report(name, done, total)`` callback: one tqdm bar on stderr per file OCR reads.
+
+    A bar is cleared when its file is read: pages taken from the OCR cache (each
+    re-index reads them again, in a fraction of a second) leave no trace.
+    """
+    from tqdm import tqdm
+
+    bar: tqdm | None = None
+
+    def update(name: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(
+                total=total, desc=f"OCR {name}", unit="page", file=sys.stderr, leave=False,
+                mininterval=0,  # pages come seconds apart: show every one
+            )
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar = None
+
+    return update
+
+
 def where(citation: Citation) -> str:
     """Where a person finds the quote: ``file p.N`` for a PDF, ``file:line`` otherwise."""
     if citation.page is not None:
@@ -100,11 +125,13 @@ def _holder(settings: Settings, progress: bool = False):  # noqa: ANN202
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from rag.embeddings import load_embeddings
+    from rag.ocr import reporting_pages
     from rag.store import open_store
 
     settings = _settings(args)
     embeddings = load_embeddings(settings.model)
-    store = open_store(settings, embeddings, _progress_bar("Embedding"), rebuild=args.rebuild)
+    with reporting_pages(_page_bars()):
+        store = open_store(settings, embeddings, _progress_bar("Embedding"), rebuild=args.rebuild)
     for item in store.skipped:
         print(f"skipped {item.name}: {item.reason}")
     if args.rebuild:
@@ -189,10 +216,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_add(args: argparse.Namespace) -> int:
     from rag.documents import add_document
+    from rag.ocr import reporting_pages
 
     holder = _holder(_settings(args), progress=True)
     for path in args.files:
-        print(add_document(holder, path, _progress_bar("Embedding"), replace=args.replace).message)
+        with reporting_pages(_page_bars()):
+            change = add_document(holder, path, _progress_bar("Embedding"), replace=args.replace)
+        print(change.message)
     return 0
 
 

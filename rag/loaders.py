@@ -97,7 +97,7 @@ def extract_text(
     else:
         from rag.parse_worker import parse_isolated  # imports this module: import it late
 
-        result = parse_isolated(suffix, data, limits)
+        result = parse_isolated(suffix, data, limits, ocr.page_progress(path.name))
     if not result.text.strip():
         raise UnreadableError("no text in it")
     return result
@@ -117,16 +117,19 @@ def _plain_text(data: bytes, limits: IngestLimits) -> ExtractedText:
     return ExtractedText(text)
 
 
-def parse_rich(suffix: str, data: bytes, limits: IngestLimits) -> ExtractedText:
-    """A PDF, Word, HTML or image file, parsed in this process (the parse worker calls this)."""
+def parse_rich(
+    suffix: str, data: bytes, limits: IngestLimits, progress: ocr.Progress | None = None
+) -> ExtractedText:
+    """A PDF, Word, HTML or image file, parsed in this process (the parse worker calls this);
+    ``progress(done, total)`` after each page OCR reads."""
     budget = ReadBudget(limits)
     try:
         if suffix == ".pdf":
-            return _pdf(data, budget)
+            return _pdf(data, budget, progress)
         if suffix == ".docx":
             return ExtractedText(_docx(data, budget))
         if suffix in ocr.IMAGE_SUFFIXES:
-            return _image(data)
+            return _image(data, progress)
         return ExtractedText(_html(data, budget))
     except LimitExceeded as exc:
         raise UnreadableError(str(exc)) from None
@@ -135,7 +138,7 @@ def parse_rich(suffix: str, data: bytes, limits: IngestLimits) -> ExtractedText:
 # --------------------------------------------------------------------------- PDF
 
 
-def _pdf(data: bytes, budget: ReadBudget) -> ExtractedText:
+def _pdf(data: bytes, budget: ReadBudget, progress: ocr.Progress | None) -> ExtractedText:
     from pypdf import PdfReader
 
     try:
@@ -157,7 +160,7 @@ def _pdf(data: bytes, budget: ReadBudget) -> ExtractedText:
     read: dict[int, ocr.OcrPage] = {}
     if scanned and ocr.available():
         try:
-            read = ocr.read_pdf_pages(data, scanned)
+            read = ocr.read_pdf_pages(data, scanned, progress)
         except ocr.OcrError as exc:
             raise UnreadableError(str(exc)) from exc
     elif any(not texts[n - 1].strip() for n in scanned):
@@ -176,12 +179,12 @@ def _visible(text: str) -> int:
     return len("".join(text.split()))
 
 
-def _image(data: bytes) -> ExtractedText:
+def _image(data: bytes, progress: ocr.Progress | None) -> ExtractedText:
     """An image is read by OCR, one page per frame."""
     if not ocr.available():
         raise UnreadableError(f"an image needs OCR; enable it with {ocr.HINT}")
     try:
-        read = ocr.read_image(data)
+        read = ocr.read_image(data, progress)
     except ocr.OcrError as exc:
         raise UnreadableError(str(exc)) from exc
     return _paged([page.text for page in read], dict(enumerate(read, start=1)))

@@ -12,6 +12,9 @@ so indexing again does not read it again.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import json
@@ -20,8 +23,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +46,7 @@ DPI = 200  # keeps 9-point characters about 25 pixels high
 MAX_SIDE = 2400  # pixels: bounds memory and time (an A4 page at 200 dpi is 2339 high)
 MAX_PIXELS = 64_000_000  # an image larger than this is refused before decoding it whole
 CACHE_VERSION = "rapidocr-1.4.4/ppocrv4/2"  # change to re-read every cached page
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 _ORIENT_SIDE = 1024  # the page is turned upright from a reading at this size
 _SENTENCE_END = tuple("。！？；;!?：:")
 _HEADING = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一二三四五六七八九十]+[章节部分])")
@@ -47,6 +54,8 @@ _CJK = re.compile(r"[\u3000-\u9fff\uf900-\uffef]")
 _DIGIT_MARK = re.compile(r"(?<=\d)[，．](?=\d)")  # 2，000 / 3．5: a digit group is never full width
 
 Progress = Callable[[int, int], None]  # (pages done, pages to read)
+PageReport = Callable[[str, int, int], None]  # (file name, pages done, pages to read)
+_page_report: ContextVar[PageReport | None] = ContextVar("ocr_page_report", default=None)
 
 
 class OcrError(ValueError):
@@ -77,6 +86,27 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@contextmanager
+def reporting_pages(report: PageReport) -> Iterator[None]:
+    """Within this block (in this thread), ``report(name, done, total)`` after each page read.
+
+    OCR runs many calls below whoever shows its progress (an upload, ``rag index``:
+    documents, index build, loader, parse worker); the one showing it sets this
+    instead of every layer passing a callback along.
+    """
+    token = _page_report.set(report)
+    try:
+        yield
+    finally:
+        _page_report.reset(token)
+
+
+def page_progress(name: str) -> Progress | None:
+    """The progress callback for reading file ``name``, when someone shows it."""
+    report = _page_report.get()
+    return None if report is None else partial(report, name)
 
 
 # --------------------------------------------------------------------------- limits and cache
@@ -116,11 +146,43 @@ def _cache_path(pixels: np.ndarray) -> Path:
 
 
 def _load_cached(path: Path) -> dict[str, Any] | None:
+    """A page's cached reading; None when absent, of another version or damaged.
+
+    The reading's lines become the text and the boxes the document view draws, so
+    a damaged entry is read again rather than trusted (and named in the log).
+    """
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # absent or damaged: read the page again
-    return cached if isinstance(cached, dict) and cached.get("version") == CACHE_VERSION else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("OCR cache entry %s is unreadable (%s); reading the page again", path, exc)
+        return None
+    if not isinstance(cached, dict) or cached.get("version") != CACHE_VERSION:
+        return None
+    if not _well_formed(cached):
+        log.warning("OCR cache entry %s is damaged; reading the page again", path)
+        return None
+    return cached
+
+
+def _well_formed(reading: dict[str, Any]) -> bool:
+    """A positive size, a quarter turn, and lines of [text, confidence, x0, y0, x1, y1]."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    width, height, lines = reading.get("width"), reading.get("height"), reading.get("lines")
+    if not (number(width) and number(height) and width > 0 and height > 0):
+        return False
+    if reading.get("rotation") not in (0, 90, 180, 270) or not isinstance(lines, list):
+        return False
+    return all(
+        isinstance(line, list) and len(line) == 6 and isinstance(line[0], str)
+        and all(number(v) for v in line[1:]) and 0 <= line[1] <= 1
+        and line[2] <= line[4] and line[3] <= line[5]
+        for line in lines
+    )  # fmt: skip
 
 
 def _store(path: Path, reading: dict[str, Any]) -> None:
@@ -139,6 +201,17 @@ _engine: Any = None
 _engine_lock = threading.Lock()
 
 
+def _few_malloc_arenas() -> None:
+    """Let glibc keep at most two heaps, before ONNX Runtime starts its threads.
+
+    Each thread's own heap reserves 64 MB of address space, which the parse
+    worker's cap (``RAG_PARSE_MEMORY_MB``) counts: with one heap per thread an A4
+    page peaked at 2.15 GB of address space for 1.1 GB in use, over the 2 GB default.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_ARENA_MAX, 2)
+
+
 def _ocr_engine() -> Any:
     global _engine
     if _engine is None:
@@ -146,6 +219,7 @@ def _ocr_engine() -> Any:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
             raise OcrError(f"OCR is not installed; enable it with {HINT}") from exc
+        _few_malloc_arenas()
         engine = RapidOCR()
         engine.text_score = 0.0  # keep every line: low confidence is flagged here, not dropped
         engine.max_side_len = MAX_SIDE
@@ -206,9 +280,16 @@ def _recognise(pixels: np.ndarray) -> dict[str, Any]:
 
     with _engine_lock:
         engine = _ocr_engine()
-        turns = _upright_turns(engine, pixels)
-        upright = np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else pixels
-        result, _ = engine(upright, use_cls=False)  # upright already; see _upright_turns
+        try:
+            turns = _upright_turns(engine, pixels)
+            upright = np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else pixels
+            result, _ = engine(upright, use_cls=False)  # upright already; see _upright_turns
+        except Exception as exc:
+            # ONNX Runtime reports an allocation refused (the parse worker's memory cap)
+            # as its own error with a traceback inside: say it is memory, in one line.
+            if "bad_alloc" in str(exc):
+                raise MemoryError("OCR ran out of memory") from None
+            raise
     height, width = upright.shape[:2]
     lines = []
     for points, text, score in result or []:
@@ -400,6 +481,8 @@ def _read_all(
         )
     started = time.monotonic()
     out: dict[int, OcrPage] = {}
+    if progress is not None and pages:
+        progress(0, len(pages))  # a first page takes seconds: say at once that OCR is on
     for done, (number, render) in enumerate(pages):
         elapsed = time.monotonic() - started
         if elapsed > limit_seconds:

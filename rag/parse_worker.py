@@ -4,7 +4,9 @@ A hostile file can make a parser allocate gigabytes or loop for minutes; in a
 child process that costs only the child. The child caps its own address space
 (``resource.setrlimit(RLIMIT_AS)``) before it reads anything, and the parent
 kills it when the time is up, so the server stays up and other requests keep
-being answered (the parent waits without holding the GIL).
+being answered (the parent waits without holding the GIL). A slow parse (OCR,
+seconds a page) sends ``(done, total)`` messages before its result, on the same
+pipe, so the caller can show its progress.
 
 Children come from a fork server (a small clean process started once, with the
 parsers preloaded), never from a fork of the server itself with its threads and
@@ -17,12 +19,14 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from rag.limits import IngestLimits
 from rag.loaders import ExtractedText, UnreadableError, parse_rich
+from rag.ocr import Progress
 
 try:
     import resource
@@ -37,10 +41,13 @@ _context_lock = threading.Lock()
 _context: Any = None
 
 
-def parse_isolated(suffix: str, data: bytes, limits: IngestLimits) -> ExtractedText:
+def parse_isolated(
+    suffix: str, data: bytes, limits: IngestLimits, progress: Progress | None = None
+) -> ExtractedText:
     """:func:`rag.loaders.parse_rich` in a child process; the same result or
-    :class:`UnreadableError` (also for a child over its memory or time limit)."""
-    return run_isolated(parse_rich, (suffix, data), limits, pass_limits=True)
+    :class:`UnreadableError` (also for a child over its memory or time limit).
+    ``progress(done, total)`` is called here as OCR reads each page there."""
+    return run_isolated(parse_rich, (suffix, data), limits, pass_limits=True, progress=progress)
 
 
 def run_isolated(
@@ -48,11 +55,13 @@ def run_isolated(
     args: tuple[Any, ...],
     limits: IngestLimits,
     pass_limits: bool = False,
+    progress: Progress | None = None,
 ) -> Any:
     """``target(*args)`` (plus ``limits`` when ``pass_limits``) in a child process.
 
-    ``target`` must be importable by name. Raises :class:`UnreadableError` when
-    the child is out of memory or time, dies, or raises.
+    ``target`` must be importable by name. With ``progress``, it is also given a
+    ``progress=`` callable, whose calls in the child call ``progress`` here. Raises
+    :class:`UnreadableError` when the child is out of memory or time, dies, or raises.
     """
     ctx = _mp_context()
     receiver, sender = ctx.Pipe(duplex=False)
@@ -62,25 +71,31 @@ def run_isolated(
     settings = {k: v for k, v in os.environ.items() if k.startswith("RAG_")}
     child = ctx.Process(
         target=_child_main,
-        args=(sender, limits.parse_memory_mb, target, call_args, settings),
+        args=(sender, limits.parse_memory_mb, target, call_args, settings, progress is not None),
         name="rag-parse",
         daemon=True,
     )
     child.start()
     sender.close()  # the child holds the only writer: a dead child means EOF here
+    deadline = time.monotonic() + limits.max_parse_seconds
     try:
-        if not receiver.poll(limits.max_parse_seconds):
-            log.warning("A parser ran over %g s; stopped it", limits.max_parse_seconds)
-            raise UnreadableError(limits.exceeded("seconds to read", "max_parse_seconds"))
-        try:
-            kind, value = receiver.recv()
-        except EOFError:
-            child.join(_STOP_S)
-            log.warning("A parser died with exit code %s", child.exitcode)
-            raise UnreadableError(
-                f"the parser stopped (exit code {child.exitcode}), most likely out of memory "
-                f"({_memory_hint(limits)})"
-            ) from None
+        while True:
+            if not receiver.poll(max(0.0, deadline - time.monotonic())):
+                log.warning("A parser ran over %g s; stopped it", limits.max_parse_seconds)
+                raise UnreadableError(limits.exceeded("seconds to read", "max_parse_seconds"))
+            try:
+                kind, value = receiver.recv()
+            except EOFError:
+                child.join(_STOP_S)
+                log.warning("A parser died with exit code %s", child.exitcode)
+                raise UnreadableError(
+                    f"the parser stopped (exit code {child.exitcode}), most likely out of "
+                    f"memory ({_memory_hint(limits)})"
+                ) from None
+            if kind != "progress":
+                break
+            if progress is not None:
+                progress(*value)
     finally:
         receiver.close()
         if child.is_alive():
@@ -118,8 +133,10 @@ def _child_main(
     target: Callable[..., Any],
     args: tuple[Any, ...],
     settings: dict[str, str],
+    report: bool = False,
 ) -> None:
-    """Cap this process's memory, run ``target`` and send back ``(kind, value)``."""
+    """Cap this process's memory, run ``target`` and send back ``(kind, value)``; with
+    ``report``, ``("progress", (done, total))`` messages before it."""
     for name in [k for k in os.environ if k.startswith("RAG_")]:
         del os.environ[name]
     os.environ.update(settings)
@@ -130,7 +147,11 @@ def _child_main(
             if hard != resource.RLIM_INFINITY:
                 cap = min(cap, hard)  # never above what this process may have anyway
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        result: tuple[str, Any] = ("ok", target(*args))
+        def progress(done: int, total: int) -> None:
+            conn.send(("progress", (done, total)))
+
+        extra = {"progress": progress} if report else {}
+        result: tuple[str, Any] = ("ok", target(*args, **extra))
     except UnreadableError as exc:
         result = ("unreadable", str(exc))
     except MemoryError:

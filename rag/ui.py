@@ -27,6 +27,7 @@ from rag.document_view import (
     EMPTY_VIEW,
     CitedSpan,
     document_view_html,
+    scan_view,
     strip_heading_marks,
 )
 from rag.documents import DocumentError, add_document, list_documents, reindex, remove_document
@@ -35,6 +36,7 @@ from rag.feedback import Feedback, record_feedback
 from rag.http_limits import UPLOAD_CACHE
 from rag.loaders import SUPPORTED_SUFFIXES
 from rag.names import plain_markdown
+from rag.ocr import PageReport, reporting_pages
 from rag.pipeline import Pipeline, PipelineHolder, default_holder
 from rag.store.base import IndexError_, Progress
 from rag.types import Answer, Citation
@@ -445,6 +447,12 @@ class ChatHandlers:
             ),
             "",
         )
+        scan = scan_view(
+            p.store.ocr_lines.get(span.source),
+            span,
+            p.settings.documents.docs_dir / span.source,
+            p.store.manifest.get("sources", {}).get(span.source),
+        )
         return document_view_html(
             getattr(p, "titles", {}).get(span.source, span.source),
             span,
@@ -452,6 +460,7 @@ class ChatHandlers:
             section,
             text.count("\n", 0, span.start) + 1,
             p.records.page_at(span.source, span.start),
+            scan,
         )
 
     # ----------------------------------------------------------------- the documents panel
@@ -667,13 +676,20 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
 
         return report
 
+    def pages(progress: gr.Progress) -> PageReport:
+        def report(name: str, done: int, total: int) -> None:
+            progress((done, total), desc=f"OCR {name} · 正在识别扫描页", unit="pages")
+
+        return report
+
     def on_upload(
         file_path: str | None,
         replace: bool,
         current: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
     ) -> tuple[Any, ...]:
-        message = handlers.add_document(file_path, bar(progress), replace=bool(replace))
+        with reporting_pages(pages(progress)):
+            message = handlers.add_document(file_path, bar(progress), replace=bool(replace))
         return (message, *menus(current), None)
 
     def on_remove(
@@ -688,7 +704,8 @@ def build_ui(settings: Settings | None = None, pipelines: PipelineHolder | None 
         current: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
     ) -> tuple[Any, ...]:
-        message = handlers.reindex(bar(progress))
+        with reporting_pages(pages(progress)):
+            message = handlers.reindex(bar(progress))
         return (message, *menus(current))
 
     def on_like(saved: dict[str, Any] | None, like: gr.LikeData) -> str:

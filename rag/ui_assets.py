@@ -52,6 +52,18 @@ CSS = """
 #doc-view .rag-doc-h { font-weight: 700; margin-top: .6em; }
 #doc-view .rag-doc-page { color: #3d3d3d; text-align: center; margin: .5em 0; }
 #doc-view .rag-doc-empty { color: #3d3d3d; }
+#doc-view .rag-scan { margin: .4em 0; }
+#doc-view .rag-scan-page { position: relative; line-height: 0; border: 1px solid #6b7280; }
+#doc-view .rag-scan-page img { width: 100%; height: auto; display: block; }
+#doc-view .rag-scan-box { position: absolute; outline-offset: 2px; }
+#doc-view .rag-scan-hit { background: rgba(255, 213, 0, .3); outline: 2px solid #b45309; }
+#doc-view .rag-scan-unsure { outline: 2px dashed #b91c1c; background: rgba(185, 28, 28, .08); }
+#doc-view .rag-scan figcaption, #doc-view .rag-scan-missing { color: #3d3d3d; font-size: .9em;
+  margin-top: .2em; }
+.dark #doc-view .rag-scan figcaption, .dark #doc-view .rag-scan-missing { color: #d6d6d6; }
+#doc-view .rag-scan-unsure-note { color: #b91c1c; }
+#doc-view .rag-doc-ocr { font-size: .8em; color: #1f2937; background: #e5e7eb;
+  border-radius: 3px; padding: 0 .3em; }
 #documents-table table { width: 100%; border-collapse: collapse; font-size: .92em; }
 #documents-table th, #documents-table td { text-align: left; padding: .2em .5em;
   border-bottom: 1px solid var(--border-color-primary); }

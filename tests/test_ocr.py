@@ -8,10 +8,16 @@ cores, so the pages hold a few lines each.
 
 from __future__ import annotations
 
+import base64
+import copy
 import io
+import json
+import logging
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -19,6 +25,7 @@ import pytest
 pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra: pip install -e '.[ocr]'")
 pytest.importorskip("pypdfium2", reason="the ocr extra: pip install -e '.[ocr]'")
 
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks.scans import (  # noqa: E402
@@ -35,10 +42,14 @@ from benchmarks.scans import (  # noqa: E402
     sentences,
 )
 from rag import ocr  # noqa: E402
+from rag.cli import _page_bars  # noqa: E402
 from rag.config import PROJECT_ROOT, Settings  # noqa: E402
+from rag.document_view import CitedSpan, document_view_html, scan_view  # noqa: E402
 from rag.limits import IngestLimits  # noqa: E402
 from rag.loaders import PAGE_BREAK, UnreadableError, extract_text, parse_rich  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
+from rag.types import OcrLine  # noqa: E402
+from rag.ui import ChatHandlers  # noqa: E402
 
 CORPUS = PROJECT_ROOT / "evals" / "corpus"
 MAX_CER = 0.02
@@ -230,3 +241,213 @@ def test_full_width_marks_between_digits_are_read_as_digit_marks() -> None:
     }  # fmt: skip
     page = ocr.layout(reading, page=1)
     assert page.text == "完成投资1,250.5亿元，增长8%。" == page.lines[0].text
+
+
+# --------------------------------------------------------------------------- the document view
+
+
+class _ViewParts(HTMLParser):
+    """The page image and the boxes drawn over it, as the browser gets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.boxes: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images.append(found["src"])
+        if "rag-scan-box" in found.get("class", ""):
+            self.boxes.append(found)
+
+
+def view_parts(view: str) -> tuple[Image.Image | None, list[dict[str, str]]]:
+    parts = _ViewParts()
+    parts.feed(view)
+    assert len(parts.images) <= 1
+    if not parts.images:
+        return None, parts.boxes
+    head, payload = parts.images[0].split(",", 1)
+    assert head == "data:image/jpeg;base64"
+    return Image.open(io.BytesIO(base64.b64decode(payload))).convert("L"), parts.boxes
+
+
+def box_style(box: tuple[float, float, float, float]) -> str:
+    x0, y0, x1, y1 = (100 * v for v in box)
+    return f"left:{x0:.2f}%;top:{y0:.2f}%;width:{x1 - x0:.2f}%;height:{y1 - y0:.2f}%"
+
+
+def ink(image: Image.Image, box: tuple[float, float, float, float]) -> float:
+    """The share of dark pixels in ``box`` (fractions of the image)."""
+    w, h = image.size
+    crop = image.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+    return float((np.asarray(crop) < 128).mean()) if crop.width and crop.height else 0.0
+
+
+def cited_lines(lines: list[OcrLine], start: int, end: int) -> list[OcrLine]:
+    return [ln for ln in lines if ln.start is not None and ln.start < end and ln.end > start]
+
+
+def test_the_view_of_a_scanned_citation_shows_the_page_with_the_cited_lines_boxed(
+    scan_pipeline: Pipeline,
+) -> None:
+    handlers = ChatHandlers(lambda: scan_pipeline)
+    for source, page in (("scan.pdf", 2), ("scan.png", 1)):
+        cite = scan_pipeline.query("全年社会消费品零售总额完成多少？", source=source).citations[0]
+        view = handlers.open_document(CitedSpan(source, cite.start, cite.end).encode())
+        image, boxes = view_parts(view)
+        assert image is not None, view[:500]
+        assert abs(image.height / image.width - A4[1] / A4[0]) < 0.01  # the whole page, upright
+        lines = cited_lines(scan_pipeline.store.ocr_lines[source], cite.start, cite.end)
+        assert lines and {line.page for line in lines} == {page}
+        hits = [b for b in boxes if "rag-scan-hit" in b["class"]]
+        # One box per cited line, where OCR found it, and the page image has ink there.
+        assert [b["style"] for b in hits] == [box_style(line.box) for line in lines]
+        for line, hit in zip(lines, hits, strict=True):
+            assert f"confidence {line.confidence:.2f}" in hit["title"]
+            assert ink(image, line.box) > 0.05 > ink(image, (0.02, 0.02, 0.1, 0.1))
+        weakest = min(line.confidence for line in lines)
+        badge = f"OCR text (page {page}, confidence {weakest:.2f})"
+        # The mark says it next to the cited text, which is highlighted as before.
+        assert f'<span class="rag-doc-ocr">{badge}</span> <mark class="rag-doc-hit">' in view
+        marked = "".join(re.findall(r'<mark class="rag-doc-hit">(.*?)</mark>', view))
+        assert marked == cite.quote.replace("\n", "")
+
+
+def test_a_text_document_or_a_text_layer_page_has_no_scan_in_its_view(
+    scan_pipeline: Pipeline,
+) -> None:
+    handlers = ChatHandlers(lambda: scan_pipeline)
+    cover = scan_pipeline.store.texts["scan.pdf"].index("Hailar")  # page 1: a text layer
+    view = handlers.open_document(CitedSpan("scan.pdf", cover, cover + 6).encode())
+    assert view_parts(view) == (None, []) and "OCR text" not in view
+    assert '<mark class="rag-doc-hit">Hailar</mark>' in view
+
+
+def test_a_scan_moved_away_or_changed_shows_its_text_and_says_why(
+    scan_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    moved = copy.copy(scan_pipeline)
+    moved.settings = scan_pipeline.settings.override(docs_dir=tmp_path)
+    handlers = ChatHandlers(lambda: moved)
+    line = next(ln for ln in scan_pipeline.store.ocr_lines["scan.png"] if ln.start is not None)
+    value = CitedSpan("scan.png", line.start, line.end).encode()
+    view = handlers.open_document(value)
+    assert view_parts(view) == (None, [])
+    assert f"The scanned page cannot be shown: scan.png is no longer in {tmp_path}" in view
+    assert f'<mark class="rag-doc-hit">{line.text}</mark>' in view and "OCR text (page 1" in view
+    png(tmp_path / "scan.png", Image.new("L", (200, 100), 255))  # another file of that name
+    view = handlers.open_document(value)
+    assert view_parts(view)[0] is None
+    assert "scan.png changed since it was indexed; re-index to see its scanned page" in view
+
+
+def test_a_rotated_scan_is_shown_upright_with_its_boxes_on_the_ink(
+    short_page, ocr_cache: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
+    path = png(tmp_path / "turned.png", short_page[0].rotate(90, expand=True))
+    extracted = extract_text(path)
+    lines = [ln for ln in extracted.ocr_lines or [] if ln.start is not None]
+    assert lines and {ln.rotation for ln in lines} == {90}
+    span = CitedSpan("turned.png", lines[0].start, lines[-1].end)
+    scan = scan_view(extracted.ocr_lines, span, path)
+    assert scan is not None and scan.cited == lines
+    image, boxes = view_parts(document_view_html("t", span, extracted.text, page=1, scan=scan))
+    assert image is not None and image.width > image.height  # upright: the crop's landscape shape
+    assert len(boxes) == len(lines)
+    for line in lines:
+        assert ink(image, line.box) > 0.05
+
+
+def test_low_confidence_lines_are_drawn_flagged_on_their_page(tmp_path: Path) -> None:
+    reading = {
+        "version": ocr.CACHE_VERSION, "width": 1000, "height": 1000, "rotation": 0,
+        "lines": [
+            ["全年新增就业岗位1.2万个，", 0.98, 100, 100, 900, 130],
+            ["城镇登记失业率为3.1%。", 0.31, 100, 150, 420, 180],
+            ["财政收入增长6%。", 0.97, 100, 200, 380, 230],
+        ],
+    }  # fmt: skip
+    page = ocr.layout(reading, page=1)
+    path = png(tmp_path / "page.png", Image.new("L", (1000, 1000), 255))
+    first = page.lines[0]
+    span = CitedSpan("page.png", first.start, first.end)
+    scan = scan_view(page.lines, span, path)
+    assert scan is not None and [ln.text for ln in scan.unsure] == ["城镇登记失业率为3.1%。"]
+    view = document_view_html("t", span, page.text, page=1, scan=scan)
+    _, boxes = view_parts(view)
+    unsure = [b for b in boxes if "rag-scan-unsure" in b["class"]]
+    assert [b["style"] for b in unsure] == [box_style((0.1, 0.15, 0.42, 0.18))]
+    assert "not used in answers, confidence 0.31" in unsure[0]["title"]
+    assert "1 line read with low confidence, not used in answers" in view
+    assert "3.1%" not in view.split('<div class="rag-doc-body"')[1]  # never in the text
+
+
+# --------------------------------------------------------------------------- progress and cache
+
+
+def test_ocr_progress_arrives_per_page_through_the_parse_worker(
+    ocr_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two whole A4 pages, as a scanner gives them, also within the default memory cap
+    (the address space ONNX Runtime reserves once went over it on the second page)."""
+    paragraphs = [p for p in report_paragraphs("shenzhen_2016_city.txt") if len(p) > 60][5:7]
+    pages = [render([[("para", p[:60])]])[0] for p in paragraphs]
+    pdf = scanned_pdf(tmp_path / "two.pdf", pages)
+    assert IngestLimits.from_env().parse_memory_mb == IngestLimits().parse_memory_mb
+    seen: list[tuple[str, int, int]] = []
+    bars = _page_bars()
+
+    def report(name: str, done: int, total: int) -> None:
+        seen.append((name, done, total))
+        bars(name, done, total)
+
+    with ocr.reporting_pages(report):
+        extracted = extract_text(pdf)  # read in the parse worker, reported here
+    assert seen == [("two.pdf", 0, 2), ("two.pdf", 1, 2), ("two.pdf", 2, 2)]
+    assert {line.page for line in extracted.ocr_lines or []} == {1, 2}
+    assert re.search(r"OCR two\.pdf.*2/2", capsys.readouterr().err)  # the CLI's bar
+    extract_text(pdf)
+    assert len(seen) == 3  # nobody asked for progress: none is sent
+
+
+def test_a_damaged_cache_entry_is_read_again_and_named(
+    short_page, ocr_cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture  # noqa: ANN001
+) -> None:
+    image = short_page[0]
+    narrower = image.crop((0, 0, image.width - 8, image.height))  # pixels no other test reads
+    data = png(tmp_path / "page.png", narrower).read_bytes()
+    limits = IngestLimits.from_env()
+    known = set(ocr_cache.glob("*.json"))
+    before = parse_rich(".png", data, limits)  # in this process, so its log is seen here
+    (entry,) = set(ocr_cache.glob("*.json")) - known  # this page's reading, just cached
+    reading = ocr._load_cached(entry)
+    assert reading is not None and reading["lines"]
+    damaged = reading | {"lines": [["一行", "0.9", 0, 0, 10, 10]]}  # valid JSON, wrong shape
+    entry.write_text(json.dumps(damaged), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="rag.ocr"):
+        assert parse_rich(".png", data, limits) == before
+    assert f"OCR cache entry {entry} is damaged; reading the page again" in caplog.text
+    assert ocr._load_cached(entry) is not None  # and written anew
+
+
+def test_rag_index_shows_each_scanned_page_on_stderr_and_keeps_stdout_clean(
+    short_page, tmp_path: Path  # noqa: ANN001
+) -> None:
+    from benchmarks.app_process import app_env
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    png(docs / "page.png", short_page[0])
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "--docs", str(docs), "--index-dir", str(tmp_path / "index"),
+         "index"],
+        capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT,
+        # The model's default cache (the OCR cache goes there too, not to this module's).
+        env=app_env(RAG_EMBED_MODEL="bundled", RAG_CACHE_DIR=str(PROJECT_ROOT / ".cache")),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"OCR page\.png: .*1/1", done.stderr), done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1].startswith("Index ready: ")
+    assert "OCR" not in done.stdout

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from rag.config import ChunkerSettings
-from rag.types import Chunk, SentenceRecord, SkippedFile
+from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -74,6 +74,7 @@ class Store(Protocol):
     chunks: list[Chunk]
     sentences: list[SentenceRecord]
     texts: dict[str, str]  # source name -> full decoded text, for context
+    ocr_lines: dict[str, list[OcrLine]]  # source name -> its OCR lines (scans only), for the view
     skipped: list[SkippedFile]  # files of the documents folder that gave no text
     warning: str | None  # served, but not up to date (say why to the user)
     location: str  # where it lives: a build folder, a server's address

@@ -317,6 +317,7 @@ def ensure_index(
     if warning:  # the texts the old build was made from are not all on disk any more
         sources = [s for s in sources if manifest["sources"].get(s.name) == s.sha256]
     loaded.texts = {s.name: s.text for s in sources}
+    loaded.ocr_lines = {s.name: s.ocr_lines for s in sources if s.ocr_lines}
     loaded.skipped = skipped
     loaded.warning = warning
     if not warning:

@@ -26,6 +26,7 @@ class FaissStore:
         self.chunks = index.chunks
         self.sentences = index.sentences
         self.texts = index.texts
+        self.ocr_lines = index.ocr_lines
         self.skipped = index.skipped
         self.warning = index.warning
         self.location = str(index.path)

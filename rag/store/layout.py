@@ -51,6 +51,8 @@ class LoadedIndex:
     sentence_ann: faiss.Index | None = None  # over sentence then clause rows, when large
     warning: str | None = None  # served, but not up to date (e.g. a read-only index folder)
     path: Path | None = None  # the build folder it was read from
+    # Read with ``texts``, from the same reading: a scan's lines and boxes, for the view.
+    ocr_lines: dict[str, list[OcrLine]] = field(default_factory=dict)
 
     @property
     def clause_owners(self) -> np.ndarray:

@@ -541,6 +541,7 @@ class MilvusStore:
         self._client, self._conn, self._names = client, conn, names
         self.manifest = manifest
         self.texts = {s.name: s.text for s in sources}
+        self.ocr_lines = {s.name: s.ocr_lines for s in sources if s.ocr_lines}
         self.skipped = skipped
         self.warning: str | None = None
         self.location = conn.uri
