@@ -24,12 +24,19 @@ def configure_logging(level: str) -> None:
 
 def serve(settings: Settings) -> int:
     """Build the UI, load the pipeline in the background and serve until interrupted."""
+    from starlette.middleware import Middleware
+
+    from rag.api_defaults import ApiDefaults
     from rag.http_limits import launch_limits
     from rag.pipeline import default_holder
-    from rag.ui import CSS, HEAD, build_ui
+    from rag.ui import CSS, HEAD, ChatHandlers, build_ui
 
     server = settings.server
     limits = launch_limits(settings.documents.max_upload_bytes)  # body caps, login back-off
+    # Inside the body cap: raw HTTP may send /ask the question alone.
+    limits["app_kwargs"]["middleware"].append(
+        Middleware(ApiDefaults, endpoints={"ask": ChatHandlers.ask})
+    )
     holder = default_holder()
     demo = build_ui(settings, holder)
     holder.warm_up_in_background()
