@@ -63,6 +63,9 @@ UPLOAD_AT = 0.5  # the upload starts this far into the load (0 to 1)
 PLANTED_NAME = "load_test_upload.txt"
 PLANTED_TEXT = "负载测试文档。全年新建了 4646 个负载测试灯塔。\n"
 PLANTED_QUESTION = ("全年新建了多少个负载测试灯塔？", "4646")
+# The seed's eval set, plus the example questions the page and the README show.
+EXAMPLE_QUESTIONS_FILE = Path(__file__).with_name("load_questions.jsonl")
+DEFAULT_QUESTION_FILES = (QUESTIONS_FILE, EXAMPLE_QUESTIONS_FILE)
 
 
 @dataclass(frozen=True)
@@ -84,17 +87,23 @@ class KnownQuestion:
         return not abstained and answer_correct(text, self.facts)
 
 
-def seed_questions(path: Path = QUESTIONS_FILE, limit: int | None = None) -> list[KnownQuestion]:
-    """The eval questions of ``path``; ``limit`` takes that many, spread over the file."""
+def seed_questions(
+    paths: Sequence[Path] = (QUESTIONS_FILE,), limit: int | None = None
+) -> list[KnownQuestion]:
+    """The questions of ``paths`` (eval JSON Lines), each question once; ``limit`` takes
+    that many, spread over the list."""
     from rag.evaluation import load_questions
 
-    questions = [
-        KnownQuestion(q.id, q.question, q.answers, q.doc or None) for q in load_questions(path)
-    ]
-    if limit is not None and 0 < limit < len(questions):
-        step = len(questions) / limit
-        questions = [questions[int(i * step)] for i in range(limit)]
-    return questions
+    questions: dict[str, KnownQuestion] = {}
+    for path in paths:
+        for q in load_questions(Path(path)):
+            questions.setdefault(q.question, KnownQuestion(q.id, q.question, q.answers,
+                                                           q.doc or None))
+    chosen = list(questions.values())
+    if limit is not None and 0 < limit < len(chosen):
+        step = len(chosen) / limit
+        chosen = [chosen[int(i * step)] for i in range(limit)]
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -319,6 +328,7 @@ def summarise(
     by_phase = {
         phase: {
             "requests": sum(1 for s in samples if s.phase == phase),
+            "questions": len({s.question for s in samples if s.phase == phase}),  # distinct
             **{kind: sum(1 for s in samples if s.phase == phase and s.outcome == kind)
                for kind in ("error", "wrong", "crosstalk", "unstable")},
         }
@@ -392,7 +402,7 @@ def run_load(
         raise ValueError("upload_at must be in [0, 1) (or None for no upload)")
     from rag.config import ServerSettings
 
-    asked = list(questions) if questions is not None else seed_questions()
+    asked = list(questions) if questions is not None else seed_questions(DEFAULT_QUESTION_FILES)
     out = Path(out)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     upload: dict[str, Any] = {}
@@ -492,8 +502,10 @@ def table(report: Mapping[str, Any]) -> str:
         return "n/a" if value is None else f"{value}{unit}"
 
     def per_phase(kind: str) -> str:
-        parts = [f"{p} {v[kind]}" for p, v in phases.items() if v.get("requests")]
-        return f" ({', '.join(parts)})" if parts else ""
+        return ", ".join(f"{p} {v[kind]}" for p, v in phases.items() if v.get("requests"))
+
+    def with_phases(total: object, kind: str) -> str:
+        return f"{total} ({per_phase(kind)})" if per_phase(kind) else str(total)
 
     rows = [
         ("clients × seconds", f"{report['clients']} × {report['seconds']:g} s"),
@@ -501,9 +513,10 @@ def table(report: Mapping[str, Any]) -> str:
         ("questions", f"{report['questions']} (of {report.get('questions_asked_alone', '?')}: "
                       f"{len(report.get('questions_wrong_alone', []))} wrong even alone, "
                       "left out)"),
-        ("requests", str(report["requests"]) + per_phase("requests")),
-        ("errors", str(report["errors"]) + per_phase("error")),
-        ("wrong answers", str(report.get("wrong", 0)) + per_phase("wrong")),
+        ("requests", with_phases(report["requests"], "requests")),
+        ("questions asked", per_phase("questions") or "n/a"),
+        ("errors", with_phases(report["errors"], "error")),
+        ("wrong answers", with_phases(report.get("wrong", 0), "wrong")),
         ("cross-talk", str(report["crosstalk"])),
         ("unstable wording", str(report["unstable"])),
         ("abstained", str(report["abstained"])),
@@ -535,8 +548,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
     parser.add_argument("--clients", type=int, default=30, help="concurrent clients (default 30)")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE,
-                        help="question set (JSON Lines, as evals/questions.jsonl)")
+    parser.add_argument("--questions", type=Path, action="append",
+                        help="question set, JSON Lines as evals/questions.jsonl; repeatable "
+                             "(default: evals/questions.jsonl and benchmarks/load_questions.jsonl)")
     parser.add_argument("--no-upload", action="store_true", help="no upload during the load")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "load.json", help="JSON report")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -553,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "gradio_client", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     report = run_load(args.seconds, args.clients, out=args.out,
-                      questions=seed_questions(args.questions),
+                      questions=seed_questions(args.questions or DEFAULT_QUESTION_FILES),
                       upload_at=None if args.no_upload else UPLOAD_AT)
     print(f"Load test against {report['url']} ({report['questions']} questions)")
     print(table(report))

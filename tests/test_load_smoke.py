@@ -21,6 +21,7 @@ if str(PROJECT_ROOT) not in sys.path:  # `benchmarks` is a folder of the repo, n
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from benchmarks.load import (  # noqa: E402
+    DEFAULT_QUESTION_FILES,
     GENERIC_ERROR_MARK,
     PLANTED_NAME,
     KnownQuestion,
@@ -95,6 +96,9 @@ def test_the_question_set_is_the_seeds_eval_set() -> None:
     assert len(questions) >= 150 and len({q.id for q in questions}) == len(questions)
     assert any(not q.answerable for q in questions)  # abstentions are checked too
     assert any(q.question.isascii() for q in questions)
+    with_examples = seed_questions(DEFAULT_QUESTION_FILES)  # `make load`: + the page's examples
+    assert len(with_examples) > len(questions)
+    assert {q.question for q in with_examples} >= {q.question for q in questions}
     spread = seed_questions(limit=SMOKE_QUESTIONS)
     assert len(spread) == SMOKE_QUESTIONS and len({q.id.split("-")[0] for q in spread}) >= 5
 
