@@ -58,8 +58,8 @@ MAX_REQUESTS_PER_SECOND_PER_CLIENT = 50  # a hard cap on each client's loop
 GENERIC_ERROR_MARK = "Sorry, something went wrong"  # rag.ui.GENERIC_ERROR, without importing gradio
 
 UPLOAD_AT = 0.5  # the upload starts this far into the load (0 to 1)
-# The planted upload: a fact about nothing any question asks (it once took over the
-# English COVID question: "How many rounds…" answered "4,646").
+# The planted upload: a fact about nothing any question asks. It takes over the English
+# COVID example ("How many rounds of COVID testing…" answered "4,646"): see README.
 PLANTED_NAME = "load_test_upload.txt"
 PLANTED_TEXT = "负载测试文档。全年新建了 4646 个负载测试灯塔。\n"
 PLANTED_QUESTION = ("全年新建了多少个负载测试灯塔？", "4646")
