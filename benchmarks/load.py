@@ -168,14 +168,14 @@ def serve_app(env: Mapping[str, str] | None, log_path: Path) -> Iterator[tuple[s
 # --------------------------------------------------------------------------- the clients
 
 
-def ask(client: Any, question: KnownQuestion | str) -> Any:
-    """One ``/ask`` request, waited for."""
-    if isinstance(question, str):
-        return client.submit(question, None, None, api_name="/ask").result(
-            timeout=REQUEST_TIMEOUT_S)
-    return client.submit(question.question, None, question.source, api_name="/ask").result(
-        timeout=REQUEST_TIMEOUT_S
-    )
+def ask(client: Any, question: str, source: str | None = None) -> Any:
+    """One ``/ask`` request, waited for (cancelled when it fails or times out)."""
+    job = client.submit(question, None, source, api_name="/ask")
+    try:
+        return job.result(timeout=REQUEST_TIMEOUT_S)
+    except Exception:
+        job.cancel()
+        raise
 
 
 def reference_answers(
@@ -184,7 +184,7 @@ def reference_answers(
     """Each question asked alone, before the load: its answer and whether that is right."""
     texts, right = [], []
     for q in questions:
-        result = ask(client, q)
+        result = ask(client, q.question, q.source)
         text = result.get("text", "") if isinstance(result, dict) else ""
         texts.append(text)
         right.append(isinstance(result, dict) and q.is_right(text, bool(result.get("abstained"))))
@@ -211,8 +211,8 @@ def classify(
         return "crosstalk", f"{q.question!r} got the answer to {questions[others[0]].question!r}"
     if not q.is_right(text, bool(result.get("abstained"))):
         expected = " + ".join("/".join(f) for f in q.facts) if q.answerable else "an abstention"
-        return "wrong", f"{q.id} {q.question!r} -> {' '.join(text.split())[:100]!r} " \
-                        f"(expected {expected})"
+        shown = " ".join(text.split())[:100]
+        return "wrong", f"{q.id} {q.question!r} -> {shown!r} (expected {expected})"
     if text != references[own]:
         return "unstable", f"{q.id} {q.question!r}: {' '.join(text.split())[:80]!r}"
     return "ok", ""
@@ -255,7 +255,7 @@ def _client_loop(
         own = (number * 7 + k) % len(questions)  # each client walks the list in its own order
         began = time.perf_counter()
         try:
-            result = ask(client, questions[own])
+            result = ask(client, questions[own].question, questions[own].source)
         except Exception as exc:  # any failure counts as an error, and the loop goes on
             out.append(
                 Sample(number, own, time.perf_counter() - began, "error", False,
@@ -393,8 +393,9 @@ def run_load(
     """Serve the app, load it with ``clients`` concurrent clients for ``seconds``, report.
 
     ``env`` adds settings for the server (e.g. ``RAG_EMBED_MODEL``); ``questions``
-    default to the seed's eval set; ``upload_at`` (0 to 1, None for none) is when the
-    planted document is uploaded. Writes the report as JSON to ``out`` and returns it.
+    default to the seed's eval set and the page's examples; ``upload_at`` (0 to 1,
+    None for none) is when the planted document is uploaded. Writes the report as
+    JSON to ``out`` and returns it.
     """
     if seconds <= 0 or clients < 1:
         raise ValueError("seconds must be positive and clients at least 1")
@@ -407,8 +408,8 @@ def run_load(
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     upload: dict[str, Any] = {}
     clock = UploadClock()
-    with private_documents(env) as server_env, \
-            serve_app(server_env, out.with_name(out.stem + "-server.log")) as (url, pid):
+    server_log = out.with_name(out.stem + "-server.log")
+    with private_documents(env) as server_env, serve_app(server_env, server_log) as (url, pid):
         memory_ready = memory_mb(pid)
         pool = [make_client(url) for _ in range(clients)]
         try:
@@ -443,7 +444,8 @@ def run_load(
             log.info("%d clients asking %d questions for %.0f s", clients, len(used), seconds)
             barrier.wait(timeout=REQUEST_TIMEOUT_S)
             began = time.perf_counter()
-            for thread in threads:  # every loop ends within seconds + one request timeout
+            for thread in threads:  # a client ends within seconds + one request, the upload
+                # within its own time limit
                 thread.join(timeout=max(0.0, seconds + START_TIMEOUT_S + 5 - (
                     time.perf_counter() - began)))
             wall_s = time.perf_counter() - began
@@ -465,7 +467,7 @@ def run_load(
         "server_concurrency_limit": ServerSettings().concurrency,
         "wall_s": round(wall_s, 2),
         **summarise(samples, wall_s, used),
-        "upload": upload or None,
+        "upload": upload if upload_at is not None else None,  # {}: it never ran
         "stuck_clients": stuck,
         "server_memory_mib": {
             "rss_when_ready": memory_ready["rss_mb"],
@@ -478,8 +480,6 @@ def run_load(
             "platform": platform.platform(),
         },
     }
-    if upload_at is None:
-        report["upload"] = None
     report["failures"] = verdict(report)
     report["passed"] = not report["failures"]
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -88,6 +88,8 @@ def test_a_run_with_a_wrong_answer_or_a_failed_upload_fails() -> None:
         {**report, "wrong": 0, "upload": {"ok": False, "message": "HTTP 500"}})[0]
     assert "not found" in verdict(
         {**report, "wrong": 0, "upload": {"ok": True, "planted_found": False}})[0]
+    assert verdict({**report, "wrong": 0, "upload": {}}) == [
+        "the upload failed: never started"]
     assert verdict({**report, "wrong": 0, "errors": 2}) == ["2 errors"]
 
 
