@@ -225,10 +225,13 @@ class UploadClock:
         self.started: float | None = None
         self.finished: float | None = None
 
-    def phase(self, at: float) -> str:
-        if self.started is None or at < self.started:
+    def phase(self, sent: float, answered: float) -> str:
+        """"before": answered before the upload began; "after": sent once it was done;
+        "during": the request overlapped it (a queued request can be sent before the
+        upload and answered after the swap)."""
+        if self.started is None or answered < self.started:
             return "before"
-        return "during" if self.finished is None or at < self.finished else "after"
+        return "after" if self.finished is not None and sent >= self.finished else "during"
 
 
 def _client_loop(
@@ -259,14 +262,15 @@ def _client_loop(
         except Exception as exc:  # any failure counts as an error, and the loop goes on
             out.append(
                 Sample(number, own, time.perf_counter() - began, "error", False,
-                       f"{type(exc).__name__}: {str(exc)[:120]}", clock.phase(sent))
+                       f"{type(exc).__name__}: {str(exc)[:120]}",
+                       clock.phase(sent, time.monotonic()))
             )
             continue
         outcome, detail = classify(result, own, references, questions)
         out.append(
             Sample(number, own, time.perf_counter() - began, outcome,
                    bool(isinstance(result, dict) and result.get("abstained")), detail,
-                   clock.phase(sent))
+                   clock.phase(sent, time.monotonic()))
         )
 
 

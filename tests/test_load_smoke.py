@@ -159,3 +159,17 @@ def test_bad_arguments_are_refused_before_any_server_starts() -> None:
         run_load(1.0, 1, upload_at=1.5)
     with pytest.raises(ValueError, match="seconds"):
         run_load(0.0, 1)
+
+
+def test_a_request_queued_across_the_upload_counts_as_during_it() -> None:
+    from benchmarks.load import UploadClock
+
+    clock = UploadClock()
+    assert clock.phase(1.0, 2.0) == "before"  # no upload yet
+    clock.started, clock.finished = 10.0, 12.0
+    assert clock.phase(8.0, 9.5) == "before"
+    assert clock.phase(9.0, 13.0) == "during"  # sent before, answered after the swap
+    assert clock.phase(11.0, 11.5) == "during"
+    assert clock.phase(12.0, 12.3) == "after"
+    clock.finished = None
+    assert clock.phase(11.0, 30.0) == "during"  # the upload still running
