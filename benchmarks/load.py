@@ -1,16 +1,28 @@
-"""Load test of the served app: ``make load`` (= ``python -m benchmarks.load``).
+"""Soak test of the served app: ``make load`` (= ``python -m benchmarks.load``).
 
-Starts ``app.py`` on a free loopback port, then runs ``--clients`` concurrent
-``gradio_client`` clients (one thread each) for ``--seconds``, each asking varied
-answerable questions through the ``/ask`` API. Every answer is checked against
-*its own* question: it must contain that question's expected fact and match the
-answer the same question got when asked alone (so answers crossing between
-concurrent requests are caught, not just failures). Reports errors, cross-talk,
-p50/p95 latency, throughput and the server's peak RSS (``VmHWM``), prints a table
-and writes ``benchmarks/out/load.json`` (git-ignored).
+Starts ``app.py`` on a free loopback port over a private copy of the documents
+(the seed report), then runs ``--clients`` concurrent ``gradio_client`` clients
+(one thread each) for ``--seconds``, each asking the seed's eval questions
+(``evals/questions.jsonl``) through the ``/ask`` API. Half-way through, one
+document is uploaded exactly as the page uploads it (:mod:`benchmarks.page_upload`),
+unrelated to every question: afterwards the planted fact must be found and every
+other answer must stay right.
 
-The server inherits ``RAG_*`` settings from the environment (documents, index,
-model); login is switched off for it, and it only ever listens on 127.0.0.1.
+Every answer is checked against *its own* question: an answerable question's
+expected facts must all be in the answer (``rag.eval_metrics.answer_correct``), an
+unanswerable one must abstain, and the answer must not be another question's
+(answers crossing between concurrent requests). Only questions the server gets
+right when asked alone, before the load, are used; the others are eval failures
+(``make eval``), listed in the report. The run FAILS (exit 1) on any error, wrong
+answer, cross-talk, stuck client or failed upload. It reports the counts (also
+before / during / after the upload), p50/p95 latency, throughput and the server's
+peak RSS (``VmHWM``), prints a table and writes ``benchmarks/out/load.json``
+(git-ignored).
+
+The server inherits ``RAG_*`` settings from the environment (the model; the
+documents are copied from ``RAG_DOCS_DIR``, the index is built afresh in a
+temporary folder, so the upload never touches your documents); login is switched
+off for it, and it only ever listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -19,8 +31,10 @@ import argparse
 import logging
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -31,9 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.app_process import app_env, make_client, running_app
-from benchmarks.common import OUT_DIR, write_json
+from benchmarks.common import OUT_DIR, QUESTIONS_FILE, write_json
 from benchmarks.memory import memory_mb
-from rag.eval_metrics import percentile
+from benchmarks.page_upload import upload_as_page
+from rag.eval_metrics import answer_correct, percentile
 
 log = logging.getLogger("benchmarks.load")
 
@@ -42,33 +57,53 @@ REQUEST_TIMEOUT_S = 60.0  # one answer, queue wait included
 MAX_REQUESTS_PER_SECOND_PER_CLIENT = 50  # a hard cap on each client's loop
 GENERIC_ERROR_MARK = "Sorry, something went wrong"  # rag.ui.GENERIC_ERROR, without importing gradio
 
-# Answerable questions (Chinese and English) with one fact each answer must contain.
-# The facts are distinct, so an answer delivered to the wrong request fails its check.
-QUESTIONS: tuple[tuple[str, str], ...] = (
-    ("全年开展了多少轮全员核酸检测？", "73"),
-    ("新增数字经济企业多少家？", "128"),
-    ("2023年地区生产总值预期增长多少？", "8%"),
-    ("规上工业增加值去年涨了多少？", "6.8%"),
-    ("疫情防控中有多少名干部下沉到一线？", "424"),
-    ("2022年化解了多少信访件和重复件？", "120"),
-    ("党的二十大期间执行的是多少小时值班值守制度？", "24小时"),
-    ("全镇市场主体总量是多少户？", "14853"),
-    ("梳理出了多少项“最多跑一次”事项？", "33项"),
-    ("12345热线等平台全年处理了多少群众投诉？", "5300"),
-    ("残疾人两项补贴一共发了多少钱？", "30.8万"),
-    ("今年社零总额的增长目标是多少？", "10%"),
-    ("2023年要推进全镇多少个区重大重点项目？", "23个"),
-    ("How many rounds of COVID testing were carried out?", "73"),
-    ("What was the COVID vaccination coverage rate?", "93.9%"),
-    ("How many Party-member volunteers were sent down to the front line during the epidemic?",
-     "300"),
-    ("By how much did fixed-asset investment grow in 2022?", "4.7%"),
-    ("How much living allowance was paid out to elderly people of advanced age?", "121万"),
-    ("What growth target is set for industrial value added above designated size in 2023?",
-     "8.5%"),
-    ("How many digital economy companies are there in the town in total?", "305"),
-    ("How much money went into building the town-level emergency supplies warehouse?", "30余万"),
-)
+UPLOAD_AT = 0.5  # the upload starts this far into the load (0 to 1)
+# The planted upload: a fact about nothing any question asks. It takes over the English
+# COVID example ("How many rounds of COVID testing…" answered "4,646"): see README.
+PLANTED_NAME = "load_test_upload.txt"
+PLANTED_TEXT = "负载测试文档。全年新建了 4646 个负载测试灯塔。\n"
+PLANTED_QUESTION = ("全年新建了多少个负载测试灯塔？", "4646")
+# The seed's eval set, plus the example questions the page and the README show.
+EXAMPLE_QUESTIONS_FILE = Path(__file__).with_name("load_questions.jsonl")
+DEFAULT_QUESTION_FILES = (QUESTIONS_FILE, EXAMPLE_QUESTIONS_FILE)
+
+
+@dataclass(frozen=True)
+class KnownQuestion:
+    """A question with a known right answer: facts that must all appear, or none (abstain)."""
+
+    id: str
+    question: str
+    facts: list[list[str]]  # each fact: its alternative spellings; empty = unanswerable
+    source: str | None = None  # the one document it is asked of, if the set says so
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.facts)
+
+    def is_right(self, text: str, abstained: bool) -> bool:
+        if not self.answerable:
+            return abstained
+        return not abstained and answer_correct(text, self.facts)
+
+
+def seed_questions(
+    paths: Sequence[Path] = (QUESTIONS_FILE,), limit: int | None = None
+) -> list[KnownQuestion]:
+    """The questions of ``paths`` (eval JSON Lines), each question once; ``limit`` takes
+    that many, spread over the list."""
+    from rag.evaluation import load_questions
+
+    questions: dict[str, KnownQuestion] = {}
+    for path in paths:
+        for q in load_questions(Path(path)):
+            questions.setdefault(q.question, KnownQuestion(q.id, q.question, q.answers,
+                                                           q.doc or None))
+    chosen = list(questions.values())
+    if limit is not None and 0 < limit < len(chosen):
+        step = len(chosen) / limit
+        chosen = [chosen[int(i * step)] for i in range(limit)]
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -78,12 +113,46 @@ class Sample:
     client: int
     question: int  # index into the question list
     latency_s: float
-    outcome: str  # "ok", "error", "crosstalk" or "unstable"
+    outcome: str  # "ok", "error", "wrong", "crosstalk" or "unstable"
     abstained: bool = False
     detail: str = ""
+    phase: str = "before"  # sent "before", "during" or "after" the upload
 
 
 # --------------------------------------------------------------------------- the server
+
+
+@contextmanager
+def private_documents(env: Mapping[str, str] | None) -> Iterator[dict[str, str]]:
+    """``env`` with ``RAG_DOCS_DIR`` / ``RAG_INDEX_DIR`` in a temporary folder.
+
+    The documents are a copy of ``RAG_DOCS_DIR`` (default: the configured folder), so
+    the upload never lands among yours; the index starts as a copy of the live build
+    of ``RAG_INDEX_DIR`` (when there is one), so the server need not embed everything
+    again, and the original is never touched.
+    """
+    from rag.config import Settings
+    from rag.loaders import SUPPORTED_SUFFIXES
+    from rag.store.layout import current_build
+
+    env = dict(env or {})
+    configured = Settings.from_env()
+    source = Path(env.get("RAG_DOCS_DIR") or configured.documents.docs_dir)
+    index_source = Path(env.get("RAG_INDEX_DIR") or configured.store.index_dir)
+    with tempfile.TemporaryDirectory(prefix="rag-load-") as root:
+        docs, index = Path(root) / "docs", Path(root) / "index"
+        docs.mkdir()
+        for path in sorted(source.iterdir()):
+            if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+                shutil.copy2(path, docs / path.name)
+        try:
+            live = current_build(index_source)
+        except Exception:  # a damaged index there: the server builds its own
+            live = None
+        if live is not None and (live / "manifest.json").is_file():
+            shutil.copytree(live, index / "builds" / live.name)
+            (index / "CURRENT").write_text(live.name, encoding="utf-8")
+        yield env | {"RAG_DOCS_DIR": str(docs), "RAG_INDEX_DIR": str(index)}
 
 
 @contextmanager
@@ -99,56 +168,81 @@ def serve_app(env: Mapping[str, str] | None, log_path: Path) -> Iterator[tuple[s
 # --------------------------------------------------------------------------- the clients
 
 
-def reference_answers(client: Any, questions: Sequence[tuple[str, str]]) -> list[str]:
-    """Each question asked alone, before the load: the answer it must get under load too."""
-    texts = []
-    wrong = []
-    for question, fact in questions:
-        result = client.submit(question, None, None, api_name="/ask").result(
-            timeout=REQUEST_TIMEOUT_S
-        )
+def ask(client: Any, question: str, source: str | None = None) -> Any:
+    """One ``/ask`` request, waited for (cancelled when it fails or times out)."""
+    job = client.submit(question, None, source, api_name="/ask")
+    try:
+        return job.result(timeout=REQUEST_TIMEOUT_S)
+    except Exception:
+        job.cancel()
+        raise
+
+
+def reference_answers(
+    client: Any, questions: Sequence[KnownQuestion]
+) -> tuple[list[str], list[bool]]:
+    """Each question asked alone, before the load: its answer and whether that is right."""
+    texts, right = [], []
+    for q in questions:
+        result = ask(client, q.question, q.source)
         text = result.get("text", "") if isinstance(result, dict) else ""
-        if fact not in text or result.get("abstained"):
-            wrong.append(f"{question!r} -> {text[:80]!r} (expected {fact!r})")
         texts.append(text)
-    if wrong:
-        raise RuntimeError(
-            "The question set no longer matches the answers, even without load:\n  "
-            + "\n  ".join(wrong)
-        )
-    return texts
+        right.append(isinstance(result, dict) and q.is_right(text, bool(result.get("abstained"))))
+    return texts, right
 
 
 def classify(
-    result: object, own: int, references: Sequence[str], questions: Sequence[tuple[str, str]]
+    result: object, own: int, references: Sequence[str], questions: Sequence[KnownQuestion]
 ) -> tuple[str, str]:
     """Check one ``/ask`` result against its own question: (outcome, detail).
 
-    ``crosstalk``: the answer lacks its question's fact or is another question's answer;
-    ``unstable``: right fact, but worded unlike the answer given without load.
+    ``crosstalk``: the answer is another question's answer; ``wrong``: it lacks its
+    question's facts (or abstains when it should not, or answers when it should);
+    ``unstable``: right, but worded unlike the answer given without load.
     """
     if not isinstance(result, dict) or not isinstance(result.get("text"), str):
         return "error", f"malformed result: {str(result)[:120]}"
     text = result["text"]
     if GENERIC_ERROR_MARK in text:
         return "error", "the server answered with its generic error message"
+    q = questions[own]
     others = [i for i, ref in enumerate(references) if ref == text and i != own]
-    if questions[own][1] not in text or (others and text != references[own]):
-        got = f"the answer to {questions[others[0]][0]!r}" if others else repr(text[:80])
-        return "crosstalk", f"{questions[own][0]!r} got {got}"
+    if others and text != references[own]:
+        return "crosstalk", f"{q.question!r} got the answer to {questions[others[0]].question!r}"
+    if not q.is_right(text, bool(result.get("abstained"))):
+        expected = " + ".join("/".join(f) for f in q.facts) if q.answerable else "an abstention"
+        shown = " ".join(text.split())[:100]
+        return "wrong", f"{q.id} {q.question!r} -> {shown!r} (expected {expected})"
     if text != references[own]:
-        return "unstable", f"{questions[own][0]!r}: {text[:80]!r}"
+        return "unstable", f"{q.id} {q.question!r}: {' '.join(text.split())[:80]!r}"
     return "ok", ""
+
+
+class UploadClock:
+    """When the upload started and ended (``time.monotonic``), for the samples' phases."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.finished: float | None = None
+
+    def phase(self, sent: float, answered: float) -> str:
+        """"before": answered before the upload began; "after": sent once it was done;
+        "during": the request overlapped it (a queued request can be sent before the
+        upload and answered after the swap)."""
+        if self.started is None or answered < self.started:
+            return "before"
+        return "after" if self.finished is not None and sent >= self.finished else "during"
 
 
 def _client_loop(
     number: int,
     client: Any,
     references: Sequence[str],
-    questions: Sequence[tuple[str, str]],
+    questions: Sequence[KnownQuestion],
     start: threading.Barrier,
     seconds: float,
     out: list[Sample],
+    clock: UploadClock,
 ) -> None:
     """One client: ask, check, repeat until the time is up (or the request cap is reached)."""
     try:
@@ -158,31 +252,66 @@ def _client_loop(
     stop = time.monotonic() + seconds
     cap = max(1, int(seconds * MAX_REQUESTS_PER_SECOND_PER_CLIENT))
     for k in range(cap):
-        if time.monotonic() >= stop:
+        sent = time.monotonic()
+        if sent >= stop:
             break
         own = (number * 7 + k) % len(questions)  # each client walks the list in its own order
         began = time.perf_counter()
-        job = None
         try:
-            job = client.submit(questions[own][0], None, None, api_name="/ask")
-            result = job.result(timeout=REQUEST_TIMEOUT_S)
+            result = ask(client, questions[own].question, questions[own].source)
         except Exception as exc:  # any failure counts as an error, and the loop goes on
-            if job is not None:
-                job.cancel()
             out.append(
                 Sample(number, own, time.perf_counter() - began, "error", False,
-                       f"{type(exc).__name__}: {str(exc)[:120]}")
+                       f"{type(exc).__name__}: {str(exc)[:120]}",
+                       clock.phase(sent, time.monotonic()))
             )
             continue
         outcome, detail = classify(result, own, references, questions)
         out.append(
             Sample(number, own, time.perf_counter() - began, outcome,
-                   bool(isinstance(result, dict) and result.get("abstained")), detail)
+                   bool(isinstance(result, dict) and result.get("abstained")), detail,
+                   clock.phase(sent, time.monotonic()))
         )
 
 
+def _upload_midway(
+    url: str, folder: Path, start: threading.Barrier, delay_s: float, clock: UploadClock,
+    out: dict[str, Any],
+) -> None:
+    """The planted upload ``delay_s`` into the load, then its own fact asked once."""
+    planted = folder / PLANTED_NAME
+    planted.write_text(PLANTED_TEXT, encoding="utf-8")
+    try:
+        start.wait(timeout=REQUEST_TIMEOUT_S)
+    except threading.BrokenBarrierError:
+        return
+    time.sleep(delay_s)
+    clock.started = time.monotonic()
+    try:
+        out["message"] = upload_as_page(url, planted, timeout_s=START_TIMEOUT_S)
+    except Exception as exc:  # reported, and the run fails
+        out["message"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    clock.finished = time.monotonic()
+    out["seconds"] = round(clock.finished - clock.started, 2)
+    out["at_s"] = round(delay_s, 1)
+    out["ok"] = out["message"].startswith("Added ")
+    client = make_client(url)
+    try:
+        result = ask(client, PLANTED_QUESTION[0])
+        cited = [c.get("source") for c in result.get("citations", [])]
+        out["planted_answer"] = " ".join(result.get("text", "").split())[:120]
+        out["planted_found"] = (
+            PLANTED_QUESTION[1] in result.get("text", "") and PLANTED_NAME in cited[:1]
+        )
+    except Exception as exc:
+        out["planted_answer"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+        out["planted_found"] = False
+    finally:
+        client.close()
+
+
 def summarise(
-    samples: Sequence[Sample], wall_s: float, questions: Sequence[tuple[str, str]]
+    samples: Sequence[Sample], wall_s: float, questions: Sequence[KnownQuestion]
 ) -> dict[str, Any]:
     """Counts, latency percentiles (answered requests) and throughput over the load phase."""
     outcomes = Counter(s.outcome for s in samples)
@@ -193,20 +322,33 @@ def summarise(
 
     per_question = [
         {
-            "question": q,
-            "fact": fact,
+            "id": q.id,
+            "question": q.question,
             "asked": sum(1 for s in samples if s.question == i),
             "failed": sum(1 for s in samples if s.question == i and s.outcome != "ok"),
         }
-        for i, (q, fact) in enumerate(questions)
+        for i, q in enumerate(questions)
     ]
+    by_phase = {
+        phase: {
+            "requests": sum(1 for s in samples if s.phase == phase),
+            "questions": len({s.question for s in samples if s.phase == phase}),  # distinct
+            **{kind: sum(1 for s in samples if s.phase == phase and s.outcome == kind)
+               for kind in ("error", "wrong", "crosstalk", "unstable")},
+        }
+        for phase in ("before", "during", "after")
+    }
+    problems = [f"[{s.phase}] {s.outcome}: {s.detail}" for s in samples
+                if s.outcome not in ("ok", "unstable")]
     return {
         "requests": len(samples),
         "ok": outcomes["ok"],
         "errors": outcomes["error"],
+        "wrong": outcomes["wrong"],
         "crosstalk": outcomes["crosstalk"],
         "unstable": outcomes["unstable"],
         "abstained": sum(1 for s in samples if s.abstained),
+        "by_phase": by_phase,
         "throughput_rps": round(len(answered) / wall_s, 2) if wall_s > 0 else 0.0,
         "latency_ms": {
             "p50": ms(percentile(answered, 50)),
@@ -217,53 +359,98 @@ def summarise(
         },
         "per_client_requests": dict(sorted(Counter(s.client for s in samples).items())),
         "per_question": per_question,
-        "problems": [s.detail for s in samples if s.outcome != "ok"][:20],
+        "wrong_questions": sorted({questions[s.question].id for s in samples
+                                   if s.outcome in ("wrong", "crosstalk")}),
+        "problems": list(dict.fromkeys(problems))[:30],  # distinct ones, in order
+        "unstable_examples": list(dict.fromkeys(
+            s.detail for s in samples if s.outcome == "unstable"))[:10],
     }
+
+
+def verdict(report: Mapping[str, Any]) -> list[str]:
+    """Why the run failed (empty: it passed)."""
+    reasons = [f"{report[key]} {label}" for key, label in (
+        ("errors", "errors"), ("wrong", "wrong answers"), ("crosstalk", "answers cross-talked"))
+        if report.get(key)]
+    if report.get("stuck_clients"):
+        reasons.append(f"{len(report['stuck_clients'])} clients stuck")
+    if report.get("requests", 0) == 0:
+        reasons.append("no request was answered")
+    upload = report.get("upload")
+    if upload is not None:
+        if not upload.get("ok"):
+            reasons.append(f"the upload failed: {upload.get('message', 'never started')}")
+        elif not upload.get("planted_found"):
+            reasons.append(f"the uploaded fact was not found: {upload.get('planted_answer')}")
+    return reasons
 
 
 def run_load(
     seconds: float = 60.0,
-    clients: int = 20,
+    clients: int = 30,
     *,
     out: Path = OUT_DIR / "load.json",
     env: Mapping[str, str] | None = None,
-    questions: Sequence[tuple[str, str]] = QUESTIONS,
+    questions: Sequence[KnownQuestion] | None = None,
+    upload_at: float | None = UPLOAD_AT,
 ) -> dict[str, Any]:
     """Serve the app, load it with ``clients`` concurrent clients for ``seconds``, report.
 
-    ``env`` adds settings for the server (e.g. ``RAG_INDEX_DIR``). Writes the report
-    as JSON to ``out`` and returns it.
+    ``env`` adds settings for the server (e.g. ``RAG_EMBED_MODEL``); ``questions``
+    default to the seed's eval set and the page's examples; ``upload_at`` (0 to 1,
+    None for none) is when the planted document is uploaded. Writes the report as
+    JSON to ``out`` and returns it.
     """
     if seconds <= 0 or clients < 1:
         raise ValueError("seconds must be positive and clients at least 1")
+    if upload_at is not None and not 0 <= upload_at < 1:
+        raise ValueError("upload_at must be in [0, 1) (or None for no upload)")
     from rag.config import ServerSettings
 
+    asked = list(questions) if questions is not None else seed_questions(DEFAULT_QUESTION_FILES)
     out = Path(out)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with serve_app(env, out.with_name(out.stem + "-server.log")) as (url, pid):
+    upload: dict[str, Any] = {}
+    clock = UploadClock()
+    server_log = out.with_name(out.stem + "-server.log")
+    with private_documents(env) as server_env, serve_app(server_env, server_log) as (url, pid):
         memory_ready = memory_mb(pid)
         pool = [make_client(url) for _ in range(clients)]
         try:
-            references = reference_answers(pool[0], questions)
+            alone, right = reference_answers(pool[0], asked)
+            used = [q for q, ok in zip(asked, right, strict=True) if ok]
+            references = [text for text, ok in zip(alone, right, strict=True) if ok]
+            if not used:
+                raise RuntimeError(f"none of the {len(asked)} questions is answered right even "
+                                   f"without load (see {out.stem}-server.log)")
             samples_by_client: list[list[Sample]] = [[] for _ in range(clients)]
-            barrier = threading.Barrier(clients + 1)
+            barrier = threading.Barrier(clients + 1 + (upload_at is not None))
             threads = [
                 threading.Thread(
                     target=_client_loop,
-                    args=(i, pool[i], references, questions, barrier, seconds,
-                          samples_by_client[i]),
+                    args=(i, pool[i], references, used, barrier, seconds,
+                          samples_by_client[i], clock),
                     name=f"load-client-{i}",
                     daemon=True,
                 )
                 for i in range(clients)
             ]
+            if upload_at is not None:
+                threads.append(threading.Thread(
+                    target=_upload_midway,
+                    args=(url, Path(server_env["RAG_DOCS_DIR"]).parent, barrier,
+                          seconds * upload_at, clock, upload),
+                    name="load-upload",
+                    daemon=True,
+                ))
             for thread in threads:
                 thread.start()
-            log.info("%d clients asking for %.0f s", clients, seconds)
+            log.info("%d clients asking %d questions for %.0f s", clients, len(used), seconds)
             barrier.wait(timeout=REQUEST_TIMEOUT_S)
             began = time.perf_counter()
-            for thread in threads:  # every loop ends within seconds + one request timeout
-                thread.join(timeout=max(0.0, seconds + REQUEST_TIMEOUT_S + 5 - (
+            for thread in threads:  # a client ends within seconds + one request, the upload
+                # within its own time limit
+                thread.join(timeout=max(0.0, seconds + START_TIMEOUT_S + 5 - (
                     time.perf_counter() - began)))
             wall_s = time.perf_counter() - began
             stuck = [t.name for t in threads if t.is_alive()]
@@ -278,10 +465,13 @@ def run_load(
         "url": url,
         "seconds": seconds,
         "clients": clients,
-        "questions": len(questions),
+        "questions": len(used),
+        "questions_asked_alone": len(asked),
+        "questions_wrong_alone": [q.id for q, ok in zip(asked, right, strict=True) if not ok],
         "server_concurrency_limit": ServerSettings().concurrency,
         "wall_s": round(wall_s, 2),
-        **summarise(samples, wall_s, questions),
+        **summarise(samples, wall_s, used),
+        "upload": upload if upload_at is not None else None,  # {}: it never ran
         "stuck_clients": stuck,
         "server_memory_mib": {
             "rss_when_ready": memory_ready["rss_mb"],
@@ -294,6 +484,8 @@ def run_load(
             "platform": platform.platform(),
         },
     }
+    report["failures"] = verdict(report)
+    report["passed"] = not report["failures"]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, report)
     log.info("Wrote %s", out)
@@ -304,18 +496,31 @@ def run_load(
 
 
 def table(report: Mapping[str, Any]) -> str:
-    """The report as a small plain-text table."""
+    """The report as a small plain-text table, ending with PASSED or FAILED and why."""
     lat = report["latency_ms"]
     mem = report["server_memory_mib"]
+    phases = report.get("by_phase") or {}
+    upload = report.get("upload")
 
     def fmt(value: object, unit: str = "") -> str:
         return "n/a" if value is None else f"{value}{unit}"
 
+    def per_phase(kind: str) -> str:
+        return ", ".join(f"{p} {v[kind]}" for p, v in phases.items() if v.get("requests"))
+
+    def with_phases(total: object, kind: str) -> str:
+        return f"{total} ({per_phase(kind)})" if per_phase(kind) else str(total)
+
     rows = [
         ("clients × seconds", f"{report['clients']} × {report['seconds']:g} s"),
         ("server concurrency", str(report["server_concurrency_limit"])),
-        ("requests", str(report["requests"])),
-        ("errors", str(report["errors"])),
+        ("questions", f"{report['questions']} (of {report.get('questions_asked_alone', '?')}: "
+                      f"{len(report.get('questions_wrong_alone', []))} wrong even alone, "
+                      "left out)"),
+        ("requests", with_phases(report["requests"], "requests")),
+        ("questions asked", per_phase("questions") or "n/a"),
+        ("errors", with_phases(report["errors"], "error")),
+        ("wrong answers", with_phases(report.get("wrong", 0), "wrong")),
         ("cross-talk", str(report["crosstalk"])),
         ("unstable wording", str(report["unstable"])),
         ("abstained", str(report["abstained"])),
@@ -327,11 +532,18 @@ def table(report: Mapping[str, Any]) -> str:
         ("server RSS when ready", fmt(mem["rss_when_ready"], " MiB")),
         ("server peak RSS (VmHWM)", fmt(mem["peak_rss"], " MiB")),
     ]
+    if upload:
+        rows.append(("upload", f"at {upload.get('at_s')} s, {upload.get('seconds')} s: "
+                               f"{upload.get('message', '')[:60]}"))
+        rows.append(("uploaded fact found", "yes" if upload.get("planted_found") else
+                     f"no: {upload.get('planted_answer')}"))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
     if report["problems"]:
         lines.append("problems (first ones):")
         lines += [f"  {p}" for p in report["problems"][:10]]
+    failures = report.get("failures", [])
+    lines.append("FAILED: " + "; ".join(failures) if failures else "PASSED")
     return "\n".join(lines)
 
 
@@ -339,26 +551,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
-    parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
+    parser.add_argument("--clients", type=int, default=30, help="concurrent clients (default 30)")
+    parser.add_argument("--questions", type=Path, action="append",
+                        help="question set, JSON Lines as evals/questions.jsonl; repeatable "
+                             "(default: evals/questions.jsonl and benchmarks/load_questions.jsonl)")
+    parser.add_argument("--no-upload", action="store_true", help="no upload during the load")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "load.json", help="JSON report")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the load test; exit 1 when any request failed or got another question's answer."""
+    """Run the soak; exit 1 on any error, wrong answer, cross-talk or failed upload."""
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "httpcore", "gradio_client"):
+    for noisy in ("httpx", "httpcore", "gradio_client", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    report = run_load(args.seconds, args.clients, out=args.out)
+    report = run_load(args.seconds, args.clients, out=args.out,
+                      questions=seed_questions(args.questions or DEFAULT_QUESTION_FILES),
+                      upload_at=None if args.no_upload else UPLOAD_AT)
     print(f"Load test against {report['url']} ({report['questions']} questions)")
     print(table(report))
     print(f"JSON: {args.out}")
-    return 0 if report["errors"] == 0 and report["crosstalk"] == 0 else 1
+    return 0 if report["passed"] else 1
 
 
 if __name__ == "__main__":

@@ -36,15 +36,27 @@ SETS = {
 KEYS = ("hit@1", "hit@5", "citation@1", "accuracy", "false_abstention_rate", "abstention_rate")
 
 
-def without_clauses(pipeline) -> None:  # noqa: ANN001 - a rag.pipeline.Pipeline
-    """Make ``pipeline`` rank sentences by their own vectors only."""
+VARIANTS = {
+    "all vectors": 0,
+    "clauses of sentences ≥ 60 chars": 60,
+    "clauses of sentences ≥ 100 chars": 100,
+    "no clause vectors": None,
+}
+
+
+def keep_clauses(pipeline, min_chars: int | None) -> int:  # noqa: ANN001 - a Pipeline
+    """Make ``pipeline`` use only the clause vectors of sentences of ``min_chars`` or more
+    (None: none); the number of clause vectors kept."""
     from rag.store.sentence_search import SentenceSearch
 
     index = pipeline.store.index
-    dim = index.sentence_vectors.shape[1]
+    owners = index.clause_owners
+    lengths = np.asarray([len(s.text) for s in index.sentences])
+    keep = np.zeros(len(owners), bool) if min_chars is None else lengths[owners] >= min_chars
     pipeline.store._sentences = SentenceSearch(
-        index.sentence_vectors, np.zeros((0, dim), np.float32), np.zeros(0, np.int64), None
+        index.sentence_vectors, np.asarray(index.clause_vectors)[keep], owners[keep], None
     )
+    return int(keep.sum())
 
 
 def measure(name: str) -> dict:
@@ -62,15 +74,19 @@ def measure(name: str) -> dict:
     pipeline = Pipeline(settings, embeddings=embeddings)
     manifest = pipeline.store.manifest
     out["texts"] = {k: manifest[k] for k in ("chunks", "sentences", "clauses")}
-    for variant in ("all vectors", "no clause vectors"):
-        if variant == "no clause vectors":
-            without_clauses(pipeline)
+    for variant, min_chars in VARIANTS.items():
+        kept = keep_clauses(pipeline, min_chars)
         summary = summarize(run_pipeline(pipeline, questions))
-        out[variant] = {k: summary.get(k) for k in KEYS} | {
-            "by_lang": {
-                lang: {k: v.get(k) for k in KEYS} for lang, v in summary.get("by_lang", {}).items()
+        out[variant] = (
+            {k: summary.get(k) for k in KEYS}
+            | {"clause_vectors": kept}
+            | {
+                "by_lang": {
+                    lang: {k: v.get(k) for k in KEYS}
+                    for lang, v in summary.get("by_lang", {}).items()
+                }
             }
-        }
+        )
     return out
 
 

@@ -28,12 +28,19 @@ def serve(settings: Settings) -> int:
     The page comes first: loading the model would slow the server's own start (both
     want the CPU), and a question asked meanwhile waits with a "loading" message.
     """
+    from starlette.middleware import Middleware
+
+    from rag.api_defaults import ApiDefaults
     from rag.http_limits import launch_limits
     from rag.pipeline import default_holder
-    from rag.ui import CSS, HEAD, build_ui
+    from rag.ui import CSS, HEAD, ChatHandlers, build_ui
 
     server = settings.server
     limits = launch_limits(settings.documents.max_upload_bytes)  # body caps, login back-off
+    # Inside the body cap: raw HTTP may send /ask the question alone.
+    limits["app_kwargs"]["middleware"].append(
+        Middleware(ApiDefaults, endpoints={"ask": ChatHandlers.ask})
+    )
     holder = default_holder()
     demo = build_ui(settings, holder)
     log.info(

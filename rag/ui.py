@@ -61,6 +61,19 @@ GENERIC_ERROR = (
     "抱歉，回答这个问题时出了点问题，请稍后再试。 "
     "Sorry, something went wrong while answering; please try again."
 )
+# A change that failed for a reason other than a refusal (documents.py puts the folder back).
+ADD_FAILED = (
+    "添加 {name} 时出错，未做任何更改。 Something went wrong adding {name}; nothing was "
+    "changed; details in the server log."
+)
+REMOVE_FAILED = (
+    "移除 {name} 时出错，未做任何更改。 Something went wrong removing {name}; nothing was "
+    "changed; details in the server log."
+)
+REINDEX_FAILED = (
+    "重建索引时出错，仍在使用原索引。 Something went wrong re-indexing; the index in use is "
+    "unchanged; details in the server log."
+)
 CHANGES_OFF = (
     "此服务器未启用登录，不能添加或移除文档。 Adding and removing documents is off: this server "
     "listens beyond this machine without a login (set RAG_AUTH=user:password to allow it)."
@@ -293,7 +306,7 @@ class ChatHandlers:
             return plain_markdown(exc)
         except Exception:
             log.exception("Adding %s failed", file_path)
-            return GENERIC_ERROR
+            return ADD_FAILED.format(name=plain_markdown(Path(file_path).name))
         return plain_markdown(change.message)
 
     def answer(
@@ -499,7 +512,7 @@ class ChatHandlers:
             return _text(exc)
         except Exception:
             log.exception("Removing %s failed", name)
-            return GENERIC_ERROR
+            return REMOVE_FAILED.format(name=_text(name))
 
     def reindex(self, progress: Progress | None = None) -> str:
         """Bring the index up to date with the documents folder; a message, never raises."""
@@ -509,7 +522,7 @@ class ChatHandlers:
             p = reindex(self.holder, progress)
         except Exception:
             log.exception("Re-indexing failed")
-            return GENERIC_ERROR
+            return REINDEX_FAILED
         embedded = p.store.manifest.get("embedded", 0)
         return _text(
             f"Index up to date: {len(p.sources)} documents, {len(p.store.chunks)} chunks "

@@ -323,3 +323,53 @@ def test_upload_indexes_and_swaps_the_pipeline(tmp_path: Path, embeddings) -> No
         handle.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: costs no disk
     assert "the limit is 20 MB" in handlers.add_document(str(uploads / "huge.pdf"))
     assert sorted(p.name for p in docs.iterdir()) == ["harbor.pdf", "sewage.txt"]
+
+
+def test_a_failed_upload_changes_nothing_and_says_so_in_one_line(
+    tmp_path: Path, embeddings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture  # noqa: ANN001
+) -> None:
+    """Not a refusal: the index build itself fails (here the embedding step, out of memory)."""
+    import logging
+
+    import rag.store.build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "sewage.txt").write_text(f"环境治理\n{SEWAGE}\n", encoding="utf-8")
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=docs, index_dir=tmp_path / "index"
+    )
+    handlers = ChatHandlers(lambda: Pipeline(settings, embeddings=embeddings))
+    before = handlers.holder.get()
+    index_before = current_build(settings.store.index_dir)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    upload = make_docx(uploads / "water_[v2].docx")
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError("cannot allocate 2 GiB for the embedding batch")
+
+    monkeypatch.setattr(rag.store.build, "embed_texts", out_of_memory)
+    with caplog.at_level(logging.ERROR, logger="rag"):
+        message = handlers.add_document(str(upload))
+    assert message == (
+        "添加 water\\_\\[v2\\]\\.docx 时出错，未做任何更改。 Something went wrong adding "
+        "water\\_\\[v2\\]\\.docx; nothing was changed; details in the server log."
+    )  # the name as plain text in Markdown, and nothing of the error itself
+    assert "\n" not in message and "MemoryError" not in message and str(tmp_path) not in message
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "Traceback" in logged and "cannot allocate 2 GiB" in logged  # the details: in the log
+
+    # Nothing changed: the folder, the live index, the pipeline served; the old document answers.
+    assert sorted(p.name for p in docs.iterdir()) == ["sewage.txt"]
+    assert current_build(settings.store.index_dir) == index_before
+    assert handlers.holder.get() is before and handlers.status()["sources"] == ["sewage.txt"]
+    answer = handlers.answer("全镇新建了几座污水处理厂？", [], None)
+    assert not answer.abstained and "2座" in answer.text
+    assert answer.citations[0].source == "sewage.txt"
+
+    # Once the cause is gone, the same upload goes through (the change lock was released).
+    monkeypatch.undo()
+    assert handlers.add_document(str(upload)).startswith("Added water\\_\\[v2\\]\\.docx")
+    reservoir = handlers.answer("How much water does the Stone Valley reservoir hold?", [], None)
+    assert reservoir.citations[0].source == "water_[v2].docx" and "3.2" in reservoir.text

@@ -482,6 +482,45 @@ def test_hostile_questions_through_the_http_api(api_client: Any, ui_server: str)
     assert "73" in api_client.predict(COVID, api_name="/ask")["text"]
 
 
+def test_raw_http_ask_takes_the_question_alone(ui_server: str) -> None:
+    """``history`` and ``source`` have defaults: a raw call may leave them out (it once
+    failed "needed: 3, got: 1")."""
+    for payload in ({"data": [COVID]}, {"data": [COVID, None]}, {"data": [COVID, [], None]}):
+        status, body, _ = _ask_raw(ui_server, json.dumps(payload).encode())
+        assert status == 200, (payload, body[:200])
+        event, data = _event_result(body)
+        assert event == "complete", (payload, event, data)
+        result = data[0]
+        assert "73" in result["text"] and not result["abstained"] and result["citations"]
+    # A follow-up with the history given, the source left out.
+    status, body, _ = _ask_raw(ui_server, json.dumps(
+        {"data": ["那疫苗接种呢？", [COVID]]}).encode())
+    event, data = _event_result(body)
+    assert event == "complete" and any(f in data[0]["text"] for f in ("11万", "93.9%")), data
+    # The one-shot route too, with a trailing slash.
+    with httpx.Client(base_url=ui_server, timeout=ANSWER_BOUND_S * 3) as http:
+        response = http.post("/gradio_api/run/ask/", json={"data": [COVID]})
+    assert response.status_code == 200, response.text[:200]
+    assert "73" in response.json()["data"][0]["text"]
+    # Without the question there is nothing to default: Gradio's own refusal, no answer.
+    event, _ = _event_result(_ask_raw(ui_server, b'{"data": []}')[1])
+    assert event == "error"
+
+
+def test_only_missing_trailing_defaults_are_filled_in() -> None:
+    from rag.api_defaults import padded, signature_defaults
+    from rag.ui import ChatHandlers
+
+    assert signature_defaults(ChatHandlers.ask) == (1, (None, None))
+    assert json.loads(padded(b'{"data": ["q"], "session_hash": "s"}', 1, (None, None))) == {
+        "data": ["q", None, None], "session_hash": "s"}
+    assert json.loads(padded(b'{"data": ["q", ["h"]]}', 1, (None, None))) == {
+        "data": ["q", ["h"], None]}
+    for untouched in (b'{"data": ["q", null, null]}', b'{"data": []}', b'{"data": "q"}',
+                      b"[1]", b"\xff not json"):
+        assert padded(untouched, 1, (None, None)) is None, untouched
+
+
 # --------------------------------------------------------------------------- exposure
 
 

@@ -145,7 +145,9 @@ def spans(
         texts["chunk"] += [embedding_text(c.section, c.text) for c in source_chunks]
         for record in sentence_records(source, source_sentences):
             texts["sentence"].append(record.text)
-            for a, b in clause_spans(source.text, record.start, record.end):
+            # A short sentence's own vector serves; a long one is lifted by its clauses.
+            long = record.end - record.start >= chunker.clause_sentence_chars
+            for a, b in clause_spans(source.text, record.start, record.end) if long else []:
                 texts["clause"].append(source.text[a:b])
                 clauses.append((len(sentences), a, b))
             sentences.append(record)
