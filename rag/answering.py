@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.config import AnsweringSettings
-from rag.question import asks_date, asks_quantity, content_bigrams
+from rag.question import (
+    asks_date,
+    asks_quantity,
+    content_bigrams,
+    measure_words,
+)
 from rag.text import CJK, is_chinese
 from rag.types import Answer, Candidate, Citation, Evidence, ScoredChunk, SentenceRecord
 
@@ -30,7 +35,6 @@ if TYPE_CHECKING:
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
-_MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
 
 # Weights calibrated on evals/questions.jsonl (see README: Accuracy).
 W_LEXICAL = 0.25
@@ -127,7 +131,7 @@ def score_sentences(
     total_weight = sum(t.weight for t in terms)
     wants_number = asks_quantity(question)
     wants_date = asks_date(question)
-    measures = set(_MEASURE_AFTER_ASK.findall(question))
+    measures = measure_words(question)
     numbers_asked = set(_NUMBER.findall(question))
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
@@ -142,7 +146,7 @@ def score_sentences(
         has_number = any(n not in numbers_asked for n in _NUMBER.findall(text))
         if wants_number and has_number:
             score += W_QUANTITY
-            if any(re.search(rf"\d\s*{re.escape(m[0])}", text) for m in measures):
+            if any(re.search(rf"\d\s*[万亿千百]?{re.escape(m)}", text) for m in measures):
                 score += W_MEASURE
         if wants_date and _DATE.search(text):
             score += W_QUANTITY

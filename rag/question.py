@@ -117,6 +117,34 @@ def asks_quantity(question: str) -> bool:
     return bool(_QUANTITY_ZH.search(question) or _QUANTITY_EN.search(question))
 
 
+_MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
+_HOW_MANY = re.compile(r"\bhow\s+many\s+([a-z-]+)(?:\s+([a-z-]+))?", re.I)
+# English counting nouns and the Chinese measure word a report writes after the figure
+# (73轮, 5次, 3批): general Chinese grammar, not any report's vocabulary.
+_MEASURE_WORDS_EN = {
+    "round": "轮", "time": "次", "session": "次", "batch": "批", "item": "项",
+    "project": "项", "household": "户", "company": "家", "enterprise": "家", "firm": "家",
+    "school": "所", "hospital": "家", "vehicle": "辆", "bus": "辆", "set": "套",
+    "person-time": "人次", "person": "人", "people": "人", "kilometre": "公里",
+    "kilometer": "公里", "mu": "亩", "ton": "吨", "tonne": "吨", "seat": "座",
+    "bridge": "座", "station": "座", "case": "起", "piece": "件",
+}
+
+
+def measure_words(question: str) -> set[str]:
+    """The measure words a figure answering ``question`` would carry: 多少轮 → 轮,
+    "how many rounds" → 轮 (the first character of what follows 多少 / 几)."""
+    found = {m[0] for m in _MEASURE_AFTER_ASK.findall(question)}
+    for words in _HOW_MANY.findall(question):  # "how many rounds", "how many new companies"
+        for word in (w.lower() for w in words if w):
+            forms = (word, word.removesuffix("s"), word.removesuffix("es"), word[:-3] + "y")
+            unit = next((_MEASURE_WORDS_EN[f] for f in forms if f in _MEASURE_WORDS_EN), None)
+            if unit:
+                found.add(unit)
+                break
+    return found
+
+
 def asks_date(question: str) -> bool:
     return bool(_ASKS_DATE.search(question))
 

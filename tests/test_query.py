@@ -135,3 +135,29 @@ def test_citations_say_which_year_and_part_of_the_report_they_quote(
     assert period in where_text(first)
     assert answer_to_dict(answer)["citations"][0]["period"] == period
     assert period in format_answer(answer)
+
+
+def test_one_shared_word_and_a_number_do_not_hijack_a_count_question(
+    pipeline, embeddings, tmp_path  # noqa: ANN001
+) -> None:
+    """A one-line upload shares "testing" (测试) with the question and has a figure; the
+    report's sentence has the asked measure word (73轮 for "how many rounds") and wins."""
+    import shutil
+
+    from conftest import copy_seeds
+
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    docs = copy_seeds(tmp_path / "docs")
+    (docs / "load_test.txt").write_text(
+        "负载测试文档。全年新建了 4646 个负载测试灯塔。\n", encoding="utf-8"
+    )
+    index_dir = tmp_path / "index"
+    shutil.copytree(pipeline.settings.store.index_dir, index_dir)  # reuse the seed's vectors
+    settings = Settings().override(docs_dir=docs, index_dir=index_dir, llm=None)
+    answer = Pipeline(settings, embeddings=embeddings).query(
+        "How many rounds of COVID testing were carried out?"
+    )
+    assert not answer.abstained and "73" in answer.text
+    assert answer.citations[0].source == SEED_NAME and "73轮" in answer.citations[0].quote
