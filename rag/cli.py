@@ -339,6 +339,9 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+_CHANGES = {"add", "remove"}  # commands that put everything back when they fail
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # The model's "Loading weights" bar is noise on every run; our own bars (indexing) stay.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -358,3 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EmbeddingModelError, IndexError_, DocumentError, FeedbackError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug or the machine: one line, the traceback on request
+        if args.verbose:
+            logging.getLogger("rag.cli").error("rag %s failed", args.command, exc_info=True)
+        changes = " (documents and index are as they were)" if args.command in _CHANGES else ""
+        print(
+            f"error: rag {args.command} failed unexpectedly ({type(exc).__name__}: {exc})"
+            f"{changes}. Run with --verbose for the details.",
+            file=sys.stderr,
+        )
+        return 1

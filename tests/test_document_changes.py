@@ -9,6 +9,7 @@ import pytest
 from rag.config import Settings
 from rag.documents import DocumentError, add_document, list_documents, remove_document
 from rag.pipeline import Pipeline, PipelineHolder
+from rag.ui import ChatHandlers
 
 ROADS = "道路建设\n全年新修农村公路12公里，改造危桥3座。\n"
 SEWAGE = "环境治理\n全年新建污水处理厂2座，日处理能力达到3万吨。\n"
@@ -79,6 +80,35 @@ def test_cli_add_list_remove(folders, embeddings, monkeypatch, capsys) -> None: 
     assert "missing.txt" in capsys.readouterr().err
 
 
+def test_cli_add_that_fails_unexpectedly_says_so_in_one_line_and_changes_nothing(
+    folders, embeddings, monkeypatch, capsys  # noqa: ANN001
+) -> None:
+    import rag.embeddings
+    import rag.store.build
+    from rag.cli import main
+
+    monkeypatch.setattr(rag.embeddings, "load_embeddings", lambda settings: embeddings)
+    docs, index_dir, uploads = folders
+    flags = ["--docs", str(docs), "--index-dir", str(index_dir)]
+    assert main([*flags, "list"]) == 0  # the index of roads.txt, built before the failure
+    capsys.readouterr()
+    real_embed = rag.store.build.embed_texts
+
+    def out_of_memory(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise MemoryError("no room for the vectors")
+
+    monkeypatch.setattr(rag.store.build, "embed_texts", out_of_memory)
+    assert main([*flags, "add", str(uploads / "sewage.txt")]) == 1
+    error = capsys.readouterr().err
+    assert "rag add failed unexpectedly (MemoryError: no room for the vectors)" in error
+    assert "as they were" in error and "Traceback" not in error
+    assert sorted(p.name for p in docs.iterdir()) == ["roads.txt"]  # the copy was taken back
+
+    monkeypatch.setattr(rag.store.build, "embed_texts", real_embed)
+    assert main([*flags, "ask", "新修了多少公里农村公路？"]) == 0  # the old index still answers
+    assert "12公里" in capsys.readouterr().out
+
+
 def test_a_document_is_replaced_only_when_asked_and_the_old_one_is_kept(
     folders, embeddings, capsys, monkeypatch  # noqa: ANN001
 ) -> None:
@@ -118,3 +148,30 @@ def test_the_page_cannot_change_documents_when_exposed_without_login(folders, em
     assert handlers.add_document(str(uploads / "sewage.txt")) == CHANGES_OFF
     assert handlers.remove_document("roads.txt") == CHANGES_OFF
     assert not (docs / "sewage.txt").exists() and (docs / "roads.txt").exists()
+
+
+def test_an_index_folder_that_cannot_be_written_serves_the_last_build_with_a_warning(
+    folders, embeddings, monkeypatch  # noqa: ANN001
+) -> None:
+    """As root every folder is writable, so the refusal a read-only folder gives (opening
+    the build lock: EACCES) is raised where the build opens it; all else is real."""
+    import errno
+
+    import rag.store.build
+
+    docs, index_dir, uploads = folders
+    settings = Settings().override(docs_dir=docs, index_dir=index_dir, llm=None)
+    Pipeline(settings, embeddings=embeddings)  # the last good build: roads.txt only
+    (docs / "sewage.txt").write_text(SEWAGE, encoding="utf-8")  # changed since
+
+    def read_only(folder: Path):  # noqa: ANN202
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder / ".lock"))
+
+    monkeypatch.setattr(rag.store.build, "_build_lock", read_only)
+    served = Pipeline(settings, embeddings=embeddings)
+    warning = served.store.warning or ""
+    assert "cannot be updated" in warning and "sewage.txt" in warning
+    assert served.sources == ["roads.txt"]
+    answer = served.query("新修了多少公里农村公路？")
+    assert not answer.abstained and "12公里" in answer.citations[0].quote
+    assert ChatHandlers(PipelineHolder(lambda: served)).status()["warning"] == warning
