@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering import _DATE, _MEASURE_AFTER_ASK, _NUMBER, Term, _credit
-from rag.question import asks_date, asks_quantity
+from rag.answering import _DATE, _NUMBER, Term, _credit
+from rag.question import _MEASURE_AFTER_ASK, asks_date, asks_quantity
 from rag.timeline import APPENDIX, MULTI_YEAR, PLAN, REVIEW, TIME_ROLES, Timeline, question_time
 from rag.types import SentenceRecord
 
