@@ -214,6 +214,9 @@ def test_the_app_launches_with_the_limits(monkeypatch: pytest.MonkeyPatch) -> No
         def launch(self, **kwargs: Any) -> None:
             launched.append(kwargs)
 
+        def block_thread(self) -> None:  # serving until interrupted: at once here
+            pass
+
     monkeypatch.setattr(rag.ui, "build_ui", lambda settings, holder: FakeDemo())
     monkeypatch.setattr(PipelineHolder, "warm_up_in_background", lambda self: None)
     monkeypatch.delenv("RAG_AUTH", raising=False)

@@ -542,6 +542,9 @@ def test_defaults_listen_on_loopback_without_share_or_login(
         def launch(self, **kwargs: Any) -> None:
             launched.append(kwargs)
 
+        def block_thread(self) -> None:  # serving until interrupted: at once here
+            pass
+
     monkeypatch.setattr(rag.ui, "build_ui", lambda settings, holder: FakeDemo())
     monkeypatch.setattr(PipelineHolder, "warm_up_in_background", lambda self: None)  # no model
     assert main(["serve"]) == 0

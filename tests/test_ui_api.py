@@ -41,7 +41,9 @@ def test_ask_answers_with_a_cited_quote(client: Any) -> None:
     assert not result["abstained"]
     assert any("73轮" in c["quote"] for c in result["citations"])
     cite = result["citations"][0]
-    assert set(cite) == {"quote", "source", "title", "section", "line", "start", "end", "score"}
+    assert set(cite) == {
+        "quote", "source", "title", "section", "period", "line", "start", "end", "score"
+    }
     assert cite["title"] == "京东镇2023年政府工作报告"
     assert cite["source"].endswith(".txt") and cite["line"] >= 1
     assert cite["end"] - cite["start"] == len(cite["quote"])

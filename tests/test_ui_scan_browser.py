@@ -30,14 +30,12 @@ pytestmark = [
 
 START_TIMEOUT_S = 600.0
 TIMEOUT_MS = 120_000
-REPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shenzhen_2016_city.txt"
+REPORT = PROJECT_ROOT / "evals" / "corpus" / "shenzhen_2016_city.txt"
 
 
 @pytest.fixture(scope="module")
 def scan_text(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A documents folder with one scanned page, and the sentence drawn on it with a figure."""
-    if not REPORT.exists():
-        pytest.skip(f"{REPORT} is missing (the shared corpus)")
     paragraph = next(
         p for p in paragraphs_of(REPORT.read_text(encoding="utf-8"))
         if len(re.findall(r"\d", p)) > 10
