@@ -78,6 +78,7 @@ def measure(work: Path, documents: int, questions: int, progress: Progress) -> d
     docs, index_dir = work / "docs", work / "index"
     count, asked = make_corpus(docs, documents)
     asked = _spread(asked, questions)
+    time.sleep(2.1)  # files written this instant are re-read once (rag.ingest): not these
     settings = settings_for(docs, index_dir)
     embeddings = load_embeddings(settings.model)
     embeddings.embed_documents(["预热 warm-up"])

@@ -265,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     embeddings = load_embeddings(settings.model)
     work = Path(tempfile.mkdtemp(prefix="milvus-vs-faiss-"))
     try:
-        report = compare(args.reports, work, embeddings, model_identity(settings.model.name))
+        model_id = model_identity(settings.model.name, settings.model.backend)
+        report = compare(args.reports, work, embeddings, model_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = json.dumps(report, ensure_ascii=False, indent=1)

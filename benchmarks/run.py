@@ -154,7 +154,7 @@ def measure(config: Config, results: Results, progress: Progress) -> None:
         results.checkpoint()
         progress.say(f"index build of {docs} into a fresh folder")
         report["index_build"] = bench_build(
-            embeddings, model_identity(settings.model.name), docs, index_dir
+            embeddings, model_identity(settings.model.name, settings.model.backend), docs, index_dir
         )
         results.checkpoint()
         pipeline = Pipeline(settings, embeddings=embeddings)

@@ -70,7 +70,7 @@ def scale_worker(job: ScaleJob, progress: Progress) -> dict:
     generate_s = time.perf_counter() - started
     extra = corpus.make_report(text, n, plant=True)  # the report added afterwards
     settings = settings_for(docs, index_dir)
-    model_id = model_identity(settings.model.name)
+    model_id = model_identity(settings.model.name, settings.model.backend)
     started = time.perf_counter()
     embeddings = load_embeddings(settings.model)
     load_s = time.perf_counter() - started

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag.config import DocumentSettings, Settings
+from rag.config import DocumentSettings, ModelSettings, Settings
 from rag.embeddings import model_identity
 from rag.loaders import PAGE_BREAK, extract_text
 from rag.pipeline import Pipeline
@@ -19,7 +19,7 @@ from rag.ui import ChatHandlers
 
 MAX_UPLOAD_BYTES = DocumentSettings().max_upload_bytes
 
-MODEL = model_identity("bundled")
+MODEL = model_identity("bundled", ModelSettings().backend)  # what the suite embeds with
 FILLER = (
     "The council met every month to review the budget, and the minutes of each meeting were "
     "published on the town website so that every resident could read them in full."

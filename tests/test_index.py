@@ -13,13 +13,13 @@ import pytest
 from conftest import copy_seeds
 from langchain_core.embeddings import Embeddings
 
-from rag.config import PROJECT_ROOT, Settings
+from rag.config import PROJECT_ROOT, ModelSettings, Settings
 from rag.embeddings import model_identity
 from rag.store.base import CorruptIndexError, IndexSpec, NoDocumentsError
 from rag.store.build import build, embed_texts, ensure_index
 from rag.store.layout import current_build
 
-MODEL = model_identity("bundled")
+MODEL = model_identity("bundled", ModelSettings().backend)  # what the suite embeds with
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from conftest import SEED, copy_seeds
 from langchain_core.embeddings import Embeddings
 from pymilvus import MilvusException
 
-from rag.config import PROJECT_ROOT, ChunkerSettings
+from rag.config import PROJECT_ROOT, ChunkerSettings, ModelSettings
 from rag.embeddings import model_identity
 from rag.ingest import read_sources
 from rag.store.base import IndexSpec
@@ -35,7 +35,7 @@ from rag.store.milvus_store import (
 )
 from rag.store.sentence_search import SentenceSearch
 
-MODEL = model_identity("bundled")
+MODEL = model_identity("bundled", ModelSettings().backend)  # what the suite embeds with
 QUESTION = "全年开展了多少轮全员核酸检测？"
 
 

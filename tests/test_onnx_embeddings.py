@@ -45,6 +45,11 @@ def model_folder(settings: Settings) -> Path:
     return materialise(settings.model.cache_dir / "models")
 
 
+@pytest.fixture(scope="module")
+def embeddings(settings: Settings):  # noqa: ANN201 - the torch engine the parity is against
+    return load_embeddings(replace(settings.model, backend="torch"))
+
+
 @pytest.fixture(scope="session")
 def onnx_embeddings(model_folder: Path) -> OnnxEmbeddings:
     return load_onnx_embeddings(model_folder)  # exported once per machine (about a minute)

@@ -30,7 +30,7 @@ import pytest
 from conftest import SEED, copy_seeds
 
 from benchmarks.app_process import AppStartError, app_env, log_tail, running_app
-from rag.config import PROJECT_ROOT, Settings
+from rag.config import PROJECT_ROOT, ModelSettings, Settings
 from rag.embeddings import model_identity
 from rag.http_limits import DEFAULT_MAX_REQUEST_BYTES
 from rag.pipeline import Pipeline
@@ -39,7 +39,7 @@ from rag.store.build import build, load_live
 from rag.store.layout import current_build, load
 
 COVID = "全年开展了多少轮全员核酸检测？"
-MODEL = model_identity("bundled")
+MODEL = model_identity("bundled", ModelSettings().backend)  # what the suite embeds with
 SUBPROCESS_TIMEOUT_S = 300.0  # model load + build on a busy 2-core machine
 ANSWER_BOUND_S = 10.0  # any single question, however hostile
 EXTRA_REPORTS = 30  # makes a --rebuild embed for minutes: plenty of time to kill it

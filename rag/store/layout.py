@@ -163,15 +163,17 @@ def read_source_texts(build: Path | None) -> dict[str, SourceText]:
 
 def _source(row: dict) -> SourceText:
     name, text, digest = row["name"], row["text"], row["sha256"]
-    pages, stamp, lines = row.get("pages"), row["stamp"], row.get("ocr_lines")
+    pages, stamp, lines = row.get("pages"), row.get("stamp"), row.get("ocr_lines")
     if not (
         isinstance(name, str) and isinstance(text, str) and isinstance(digest, str)
         and (pages is None or all(isinstance(p, int) for p in pages))
-        and isinstance(stamp, list) and len(stamp) == 2 and all(isinstance(x, int) for x in stamp)
+        and (stamp is None or (  # None: read too soon after a write to trust its time
+            isinstance(stamp, list) and len(stamp) == 2 and all(isinstance(x, int) for x in stamp)
+        ))
     ):
         raise ValueError(f"row for {name!r} is malformed")
     ocr = [OcrLine(**(line | {"box": tuple(line["box"])})) for line in lines] if lines else None
-    return SourceText(name, text, digest, pages, ocr, (stamp[0], stamp[1]))
+    return SourceText(name, text, digest, pages, ocr, (stamp[0], stamp[1]) if stamp else None)
 
 
 def check_vectors(vectors: np.ndarray, path: Path, sample: int = 200_000) -> None:
