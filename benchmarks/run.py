@@ -87,7 +87,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-ui", action="store_true", help="skip starting app.py")
     parser.add_argument(
         "--many-docs", type=int, default=0,
-        help="documents of the many-short-documents corpus (default 0 = all 825; -1 skips)",
+        help="documents of the many-short-documents corpus (default 0 = all 818; -1 skips)",
     )
     parser.add_argument(
         "--many-questions", type=int, default=200, help="CMRC questions asked of it (default 200)"
