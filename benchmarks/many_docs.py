@@ -1,6 +1,6 @@
 """Many short documents: every paragraph of the real reports, plus the CMRC 2018 trial paragraphs.
 
-Real text, not the shuffled seed of :mod:`benchmarks.corpus`: each paragraph (≥ 20
+Real text, not the shuffled seed of :mod:`benchmarks.corpus`: each paragraph (≥ 10
 characters) of ``seeds/`` and ``evals/corpus/`` becomes one document, and each CMRC
 2018 trial paragraph another (818 in all). Measured in its own process (its RSS is its
 own): the build, warm answer latency (``Pipeline.query``, everything included) over
