@@ -59,8 +59,8 @@ class ChunkerSettings:
     overlap_sentences: int = 1
     short_line_chars: int = 24
     topic_sentence_chars: int = 16
-    # Only sentences this long get clause vectors. At 60 the hand-set scorer's evals (seed,
-    # corpus) are the same with 58 % fewer of them (benchmarks/vector_kinds.py), but the
+    # Only sentences this long get clause vectors. At 60 the hand-set scorer's citations and
+    # facts (seed, corpus) are the same with 58 % fewer (benchmarks/vector_kinds.py), but the
     # learned scorer was fit on every clause and then answers a question it abstained on:
     # every sentence keeps its clauses until it is refit.
     clause_sentence_chars: int = 0
