@@ -31,6 +31,12 @@ def _age(path: Path, seconds: float = 60.0) -> None:
     os.utime(path, (then, then))
 
 
+def _write_aged_reports(docs: Path) -> None:
+    for name, text in REPORTS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+        _age(docs / name)
+
+
 @pytest.fixture()
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the files actually parsed, in order (the real parser still runs)."""
@@ -54,9 +60,7 @@ def test_a_refresh_reads_only_the_new_or_changed_file(
 ) -> None:
     docs, index_dir = tmp_path / "docs", tmp_path / "index"
     docs.mkdir()
-    for name, text in REPORTS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-        _age(docs / name)
+    _write_aged_reports(docs)
     spec = _spec(docs, index_dir)
     ensure_index(spec, embeddings)
     assert sorted(reads) == sorted(REPORTS)
@@ -110,9 +114,7 @@ def test_damaged_source_records_mean_every_file_is_read_again(
 ) -> None:
     docs, index_dir = tmp_path / "docs", tmp_path / "index"
     docs.mkdir()
-    for name, text in REPORTS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-        _age(docs / name)
+    _write_aged_reports(docs)
     settings = Settings().override(docs_dir=docs, index_dir=index_dir, llm=None)
     ensure_index(_spec(docs, index_dir), embeddings)
     build_dir = current_build(index_dir)
@@ -131,9 +133,7 @@ def test_a_just_written_file_is_recorded_untrusted_and_the_records_still_load(
     file is read again, and the records of the others are used (no warning)."""
     docs, index_dir = tmp_path / "docs", tmp_path / "index"
     docs.mkdir()
-    for name, text in REPORTS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-        _age(docs / name)
+    _write_aged_reports(docs)
     (docs / "fresh.txt").write_text("新增报告\n全年植树造林500亩。\n", encoding="utf-8")
     spec = _spec(docs, index_dir)
     ensure_index(spec, embeddings)

@@ -292,7 +292,7 @@ def ensure_index(
     silently replaced: the user learns that something damaged it.
     """
     build_dir = current_build(spec.index_dir)
-    sources, skipped = read_sources(spec.docs_dir, _earlier_sources(spec.index_dir))
+    sources, skipped = read_sources(spec.docs_dir, read_source_texts(build_dir))
     hashes = {s.name: s.sha256 for s in sources}
     dimension = len(embeddings.embed_query("dimension probe"))
     warning = None
