@@ -159,8 +159,46 @@ def _percentiles(seconds: list[float]) -> dict:
     }
 
 
-def compare(n: int, work: Path, embeddings: Embeddings, model_id: str) -> dict:
-    """Both stores on ``n`` synthetic reports; see the module docstring for the figures."""
+def _milvus_queries(store, questions, vectors, reference: list[dict]) -> dict:  # noqa: ANN001
+    """The Milvus store's share of each question, and its agreement with the exact results."""
+    fetch, limit = 30, 120  # as the retriever asks for k=5
+    seconds, recall, recall_ties, same_sentence, best_sentence, top10 = [], [], [], [], [], []
+    for question, vector, exact in zip(questions, vectors, reference, strict=True):
+        t0 = time.perf_counter()
+        dense = store.chunk_search(vector, fetch)
+        store.lexical_search(question, fetch)
+        relevance = store.sentence_relevance(vector, limit)
+        seconds.append(time.perf_counter() - t0)
+        recall.append(_top_overlap(list(dense)[:10], exact["ids"][:10]))
+        # Reports repeat sentences word for word: equal vectors tie, in any order.
+        tenth = exact["similarities"][min(9, len(exact["ids"]) - 1)]
+        recall_ties.append(np.mean([s >= tenth - 1e-5 for s in list(dense.values())[:10]]))
+        scores = exact["relevance"]
+        top, best = int(relevance.ranked[0]), int(scores.ranked[0])
+        same_sentence.append(top == best)
+        best_sentence.append(bool(scores.of([top])[0] >= scores.of([best])[0] - 1e-5))
+        top10.append(_top_overlap(relevance.ranked[:10].tolist(), scores.ranked[:10].tolist()))
+    return {
+        "indexes": {
+            name: {"kind": index.kind, "lists": index.lists, "probes": index.probes}
+            for name, index in store.indexes.items()
+        },
+        "query": _percentiles(seconds),
+        "recall_dense_at_10_vs_exact": round(float(np.mean(recall)), 4),
+        "recall_dense_at_10_counting_ties": round(float(np.mean(recall_ties)), 4),
+        "same_top_sentence": round(float(np.mean(same_sentence)), 4),
+        "top_sentence_as_relevant_as_exact": round(float(np.mean(best_sentence)), 4),
+        "sentence_top_10_overlap": round(float(np.mean(top10)), 4),
+    }
+
+
+def compare(
+    n: int, work: Path, embeddings: Embeddings, model_id: str, questions_cap: int = 0
+) -> dict:
+    """Both stores on ``n`` synthetic reports; see the module docstring for the figures.
+
+    ``questions_cap`` > 0 asks only that many of the eval questions (a smoke run).
+    """
     from benchmarks import corpus
     from rag.config import ChunkerSettings
     from rag.store.base import IndexSpec
@@ -169,11 +207,13 @@ def compare(n: int, work: Path, embeddings: Embeddings, model_id: str) -> dict:
     from rag.store.milvus_store import open_milvus_store
     from rag.store.sentence_search import SentenceSearch, top_indices
 
+    load_at_start, started_run = [round(x, 2) for x in os.getloadavg()], time.perf_counter()
     seed = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))[0].read_text(encoding="utf-8")
     docs = work / "docs"
     reports = corpus.generate(seed, n, docs, plants=min(n, 20))
     memo = TimedMemo(embeddings)
-    questions = [r.planted.question for r in reports if r.planted] + chinese_questions()
+    eval_questions = chinese_questions()[: questions_cap or None]
+    questions = [r.planted.question for r in reports if r.planted] + eval_questions
     build: dict[str, dict] = {}
 
     started, model_before = time.perf_counter(), memo.model_s
@@ -205,7 +245,7 @@ def compare(n: int, work: Path, embeddings: Embeddings, model_id: str) -> dict:
         faiss_index.sentence_ann,
     )
     fetch, limit = 30, 120  # as the retriever asks for k=5
-    faiss_s, milvus_s, recall, recall_ties, same_sentence, best_sentence = [], [], [], [], [], []
+    faiss_s, reference = [], []
     for question, vector in zip(questions, vectors, strict=True):
         t0 = time.perf_counter()
         similarities, ids = faiss_index.chunk_index.search(vector.reshape(1, -1), fetch)
@@ -213,49 +253,56 @@ def compare(n: int, work: Path, embeddings: Embeddings, model_id: str) -> dict:
         [i for i in top_indices(scores, fetch) if scores[i] > 0]
         exact = sentences.relevance(vector, limit)
         faiss_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        dense = store.chunk_search(vector, fetch)
-        store.lexical_search(question, fetch)
-        relevance = store.sentence_relevance(vector, limit)
-        milvus_s.append(time.perf_counter() - t0)
-        recall.append(_top_overlap(list(dense)[:10], ids[0][:10].tolist()))
-        # Reports repeat sentences word for word: equal vectors tie, in any order.
-        tenth = similarities[0][min(9, len(ids[0]) - 1)]
-        recall_ties.append(np.mean([s >= tenth - 1e-5 for s in list(dense.values())[:10]]))
-        top, best = int(relevance.ranked[0]), int(exact.ranked[0])
-        same_sentence.append(top == best)
-        best_sentence.append(bool(exact.of([top])[0] >= exact.of([best])[0] - 1e-5))
+        reference.append(
+            {"ids": ids[0].tolist(), "similarities": similarities[0], "relevance": exact}
+        )
+    # The store as it chooses its indexes (exact at these sizes, see vector_index_for).
+    milvus = _milvus_queries(store, questions, vectors, reference)
+    rss_with_milvus = rss_mb(os.getpid())
+    store.close()
+    # The same collections with IVF forced, to measure what it loses against exact search.
+    started = time.perf_counter()
+    store = open_milvus_store(spec, memo, exact_up_to=0)
+    reindex_s = time.perf_counter() - started
+    ivf = _milvus_queries(store, questions, vectors, reference) | {
+        "reindex_s": round(reindex_s, 2)
+    }
+    store.close()
     # Milvus Lite 3.2 serves from threads of this process: its memory is the difference.
     memory = {
         "process_after_faiss_mb": rss_after_faiss,
-        "process_with_milvus_lite_mb": rss_mb(os.getpid()),
+        "process_with_milvus_lite_mb": rss_with_milvus,
+        "process_after_ivf_mb": rss_mb(os.getpid()),
     }
-    report = {
+    return {
         "reports": n,
         "chunks": len(faiss_index.chunks),
         "sentences": len(faiss_index.sentences),
+        "clauses": len(faiss_index.clause_owners),
         "distinct_texts_embedded": len(memo.memo),
+        "questions": len(questions),
         "build": build,
-        "query": {"faiss": _percentiles(faiss_s), "milvus_lite": _percentiles(milvus_s)},
+        "query": {"faiss": _percentiles(faiss_s), "milvus_lite": milvus.pop("query")},
         "memory": memory,
-        "recall_dense_at_10_vs_exact": round(float(np.mean(recall)), 4),
-        "recall_dense_at_10_counting_ties": round(float(np.mean(recall_ties)), 4),
-        "same_top_sentence": round(float(np.mean(same_sentence)), 4),
-        "top_sentence_as_relevant_as_exact": round(float(np.mean(best_sentence)), 4),
+        "milvus_lite": milvus,
+        "milvus_lite_ivf_forced": ivf,
         "lexical": lexical_agreement(
             [f"{c.section} {c.text}" for c in faiss_index.chunks],
-            chinese_questions(),
+            eval_questions,
             str(work / "lexical.db"),
         ),
+        "load_average_at_start": load_at_start,
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "duration_s": round(time.perf_counter() - started_run, 1),
     }
-    store.close()
-    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=10, help="synthetic reports (default 10)")
+    parser.add_argument(
+        "--questions", type=int, default=0, help="eval questions asked (default 0 = all)"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
     from rag.config import Settings
@@ -266,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="milvus-vs-faiss-"))
     try:
         model_id = model_identity(settings.model.name, settings.model.backend)
-        report = compare(args.reports, work, embeddings, model_id)
+        report = compare(args.reports, work, embeddings, model_id, args.questions)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = json.dumps(report, ensure_ascii=False, indent=1)

@@ -3,7 +3,7 @@ that scales past one machine (Milvus Lite file, Standalone, cluster or Zilliz Cl
 
 Collections (prefix ``rag_``), one per kind:
 
-``chunks``       chunk records and their dense vector (exact ``FLAT`` index, inner product)
+``chunks``       chunk records and their dense vector (inner product; index: see below)
 ``chunk_terms``  per chunk, its :func:`rag.text.lexical_tokens` as words and the BM25
                  sparse vector Milvus computes from them
 ``sentences``    sentences and the clauses of multi-clause sentences, each row with the key of
@@ -44,6 +44,19 @@ field by a given vector only when it has no other (with two it offers only its h
 search, which embeds the question again and fuses in the engine; the query path fuses the
 rankings itself, by RRF, as with FAISS). langchain-milvus 0.4.0 installed beside the
 project's packages without changing any of them.
+
+Vector indexes (:func:`vector_index_for`, applied on every open by ``_fit_indexes``): each
+of ``chunks`` and ``sentences`` is exact (``FLAT``) up to
+:data:`rag.store.ann.EXACT_UP_TO` rows, where a scan still takes milliseconds, and
+``IVF_FLAT`` beyond (lists as the FAISS store clusters, 32 probed per search), switched
+in place when a sync carries a collection across the line. The same reasons as the FAISS
+store's (:mod:`rag.store.ann`): the reports are near copies, where a graph (HNSW) loses its
+way; and IVF_FLAT keeps the raw vectors, so a hit's similarity is exact and sentence
+relevance is computed from the hits as with FLAT. Milvus Lite 3.2 (with faiss-cpu
+installed, as here) accepts FLAT, IVF_FLAT, IVF_SQ8, HNSW and HNSW_SQ, one index per
+segment of at most 100k rows; Standalone and clusters accept all of these, so one
+choice serves both (``AUTOINDEX`` is HNSW on Lite and the server's own pick elsewhere).
+Measured in benchmarks/milvus_vs_faiss.py with IVF forced (``exact_up_to=0``), see README.
 """
 
 from __future__ import annotations
@@ -62,6 +75,7 @@ from langchain_milvus import BM25BuiltInFunction, Milvus
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from rag.ingest import SUPPORTED_SUFFIXES, read_sources
+from rag.store.ann import CHUNK_PROBES, EXACT_UP_TO
 from rag.store.base import IndexError_, IndexSpec, NoDocumentsError
 from rag.store.build import embed_texts as _embed
 from rag.store.build import embedding_text
@@ -89,6 +103,36 @@ _MAX_TOPK = 16384  # Milvus's limit on one search
 _VARCHAR = 65535
 _AUTH_FAILED = 1800  # Milvus's status code for a refused user or token
 _BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's Lucene defaults
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    """The index of a dense vector field: exact ``FLAT`` or clustered ``IVF_FLAT``."""
+
+    kind: str
+    lists: int = 0  # IVF clusters
+    probes: int = 0  # clusters searched per question
+
+    def index_params(self) -> dict:
+        # Nested under "params", as pymilvus's ORM sends it and servers accept it: the
+        # MilvusClient flattens a plain {"nlist": …} and Milvus Lite 3.2 then ignores it,
+        # building 128 lists per segment instead.
+        return {"params": {"nlist": self.lists}} if self.kind == "IVF_FLAT" else {}
+
+    def search_params(self) -> dict:
+        return {"metric_type": "IP", "params": {"nprobe": self.probes} if self.probes else {}}
+
+
+EXACT = VectorIndex("FLAT")
+
+
+def vector_index_for(rows: int, exact_up_to: int = EXACT_UP_TO) -> VectorIndex:
+    """Exact up to ``exact_up_to`` rows; beyond, IVF with one list per 64 rows (at most
+    1,024, as the FAISS store) of which 32 are searched."""
+    if rows <= exact_up_to:
+        return EXACT
+    lists = max(1, min(1024, rows // 64))
+    return VectorIndex("IVF_FLAT", lists, min(CHUNK_PROBES, lists))
 
 
 class MilvusStoreError(IndexError_):
@@ -189,11 +233,36 @@ def _collection(
     bm25 = metric == "BM25"
     index.add_index(
         fields[-1][0],
-        index_type="SPARSE_INVERTED_INDEX" if bm25 else "FLAT",  # FLAT: exact, as FAISS
+        index_type="SPARSE_INVERTED_INDEX" if bm25 else EXACT.kind,  # refitted by size on open
         metric_type=metric,
         params=_BM25 if bm25 else {},
     )
     client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+
+
+def _fit_indexes(
+    client: MilvusClient, names: _Names, exact_up_to: int
+) -> dict[str, VectorIndex]:
+    """Give ``chunks`` and ``sentences`` the index their size calls for (replacing the one
+    they have when it is of the other kind); the index of each, for its searches.
+
+    Only a change of kind rebuilds: the clustering costs minutes at this size."""
+    chosen = {}
+    for name in (names.chunks, names.sentences):
+        rows = int(client.get_collection_stats(name)["row_count"])
+        wanted = vector_index_for(rows, exact_up_to)
+        have = client.describe_index(name, "vector").get("index_type")
+        if have != wanted.kind:
+            log.info("Milvus: %s holds %d rows; indexing it as %s", name, rows, wanted.kind)
+            client.release_collection(name)
+            client.drop_index(name, "vector")
+            index = client.prepare_index_params()
+            index.add_index(
+                "vector", index_type=wanted.kind, metric_type="IP", params=wanted.index_params()
+            )
+            client.create_index(name, index)
+        chosen[name] = wanted  # an IVF index keeps its lists as the collection grows
+    return chosen
 
 
 def _create(client: MilvusClient, names: _Names, dimension: int) -> None:
@@ -537,8 +606,12 @@ class MilvusStore:
         sources: list[SourceText],
         skipped: list[SkippedFile],
         keys: dict[str, dict],
+        indexes: dict[str, VectorIndex] | None = None,
     ) -> None:
         self._client, self._conn, self._names = client, conn, names
+        indexes = indexes or {}
+        #: collection -> its dense index (FLAT or IVF_FLAT), chosen by size on open
+        self.indexes = {n: indexes.get(n, EXACT) for n in (names.chunks, names.sentences)}
         self.manifest = manifest
         self.texts = {s.name: s.text for s in sources}
         self.ocr_lines = {s.name: s.ocr_lines for s in sources if s.ocr_lines}
@@ -561,7 +634,7 @@ class MilvusStore:
                 text_field="text",
                 vector_field="vector",
                 consistency_level="Strong",
-                search_params={"metric_type": "IP", "params": {}},
+                search_params=self.indexes[names.chunks].search_params(),
             )
             self._lexical = Milvus(
                 None,
@@ -622,7 +695,7 @@ class MilvusStore:
 
         With exact search a candidate's best row is among the hits (any row left out scores
         below every hit), so only the own cosine of a sentence present through a clause
-        alone is fetched.
+        alone is fetched. With IVF the hits are approximate (their similarities still exact).
         """
         vector = np.asarray(vector, np.float32)
         fetch = min(limit * _FETCH, _MAX_TOPK)
@@ -633,7 +706,7 @@ class MilvusStore:
                 anns_field="vector",
                 limit=fetch,
                 output_fields=["owner", "clause"],
-                search_params={"metric_type": "IP"},
+                search_params=self.indexes[self._names.sentences].search_params(),
             )[0]
         own: dict[int, float] = {}
         best: dict[int, float] = {}
@@ -677,10 +750,12 @@ def open_milvus_store(
     token: str | None = None,
     *,
     rebuild: bool = False,
+    exact_up_to: int = EXACT_UP_TO,
 ) -> MilvusStore:
     """Sync the Milvus collections with the documents (by content hash), then open them.
 
-    ``rebuild`` drops and rebuilds the collections (also after another model built them).
+    ``rebuild`` drops and rebuilds the collections (also after another model built them);
+    a dense collection of more than ``exact_up_to`` rows is indexed approximately (IVF).
     """
     started = time.perf_counter()
     conn = milvus_connection(spec.index_dir, uri, token)
@@ -698,6 +773,7 @@ def open_milvus_store(
         keys, embedded = _sync(
             client, names, sources, spec, embeddings, dimension, progress, conn, rebuild
         )
+        indexes = _fit_indexes(client, names, exact_up_to)
         for name in names.all():
             client.load_collection(name)
     manifest = _expected(spec.model_id, dimension, spec.chunker) | {
@@ -706,7 +782,10 @@ def open_milvus_store(
         "sources": {s.name: s.sha256 for s in sources},
         "embedded": embedded,
     }
-    store = MilvusStore(client, conn, names, embeddings, manifest, sources, skipped, keys)
+    manifest["milvus_indexes"] = {n: i.kind for n, i in indexes.items()}
+    store = MilvusStore(
+        client, conn, names, embeddings, manifest, sources, skipped, keys, indexes
+    )
     manifest |= {"chunks": len(store.chunks), "sentences": len(store.sentences)}
     log.info(
         "Milvus store at %s: %d documents, %d chunks, %d sentences in %.1f s",
@@ -725,6 +804,8 @@ __all__ = [
     "MilvusConnection",
     "MilvusStore",
     "MilvusStoreError",
+    "VectorIndex",
     "milvus_connection",
     "open_milvus_store",
+    "vector_index_for",
 ]
