@@ -46,6 +46,8 @@ class Config:
     skip_ui: bool = False
     many_docs: int = 0  # documents of the many-short-documents corpus; 0 = all, -1 = skip
     many_questions: int = 200  # CMRC questions asked of it
+    milvus_sizes: tuple[int, ...] = ()  # FAISS vs Milvus Lite corpus sizes
+    milvus_questions: int = 0  # eval questions in that comparison; 0 = all
     profile: bool = False
     out: Path = OUT_DIR
 

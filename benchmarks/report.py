@@ -132,6 +132,20 @@ def table(report: dict) -> str:
             f"{_fmt(many['memory_serving']['rss_mb'], ' MB')}; one more document: "
             f"{_fmt(add['seconds'], ' s')}, {add['files_read']} file(s) read.\n"
         )
+    milvus = report.get("milvus_vs_faiss")
+    for m in milvus if isinstance(milvus, list) else []:
+        f, lite, ivf = m["build"]["faiss"], m["build"]["milvus_lite"], m["milvus_lite_ivf_forced"]
+        out += (
+            f"\nFAISS vs Milvus Lite, N={m['reports']} ({m['chunks']:,} chunks): store build "
+            f"{_fmt(f['store_s'], ' s')} / {_fmt(lite['store_s'], ' s')}; store's share of a "
+            f"question p50 {_fmt(m['query']['faiss']['p50_ms'], ' ms')} / "
+            f"{_fmt(m['query']['milvus_lite']['p50_ms'], ' ms')}, p95 "
+            f"{_fmt(m['query']['faiss']['p95_ms'], ' ms')} / "
+            f"{_fmt(m['query']['milvus_lite']['p95_ms'], ' ms')}; with IVF forced: dense "
+            f"top 10 {ivf['recall_dense_at_10_vs_exact']:.3f} of exact, best sentence "
+            f"{ivf['top_sentence_as_relevant_as_exact']:.3f}, p50 "
+            f"{_fmt(ivf['query']['p50_ms'], ' ms')}."
+        )
     approximate = report.get("approximate_vs_exact") or {}
     for name, h in approximate.items():
         if h and name == "sentences":

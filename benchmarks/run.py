@@ -12,7 +12,9 @@ Measured on this machine, in one run:
 * **scale**: synthetic corpora of N reports (``benchmarks/corpus.py``), each measured
   in its own process: build time, throughput, index size, RSS, query latency,
   retrieval hit@5 on planted facts, an incremental rebuild, and what the approximate
-  (IVF) indexes lose against exact search.
+  (IVF) indexes lose against exact search;
+* **FAISS vs Milvus Lite** (``benchmarks/milvus_vs_faiss.py``) on synthetic corpora,
+  each size in its own process, when the ``milvus`` extra is installed.
 
 Writes ``benchmarks/out/bench.json``, ``bench.md`` and ``bench.png`` (git-ignored) and
 prints the table. ``--help`` lists the switches; the test runs it tiny.
@@ -21,6 +23,7 @@ prints the table. ``--help`` lists the switches; the test runs it tiny.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -56,6 +59,8 @@ from benchmarks.ui import bench_ui
 # N = 1000 takes hours on a 2-core machine (see the extrapolation in the output);
 # ``--sizes 10,100,1000`` still runs it.
 DEFAULT_SIZES = "10,100"
+# N = 100 takes about 12 minutes here, N = 1000 (by extrapolation) over two hours.
+DEFAULT_MILVUS_SIZES = "100"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -92,15 +97,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--many-questions", type=int, default=200, help="CMRC questions asked of it (default 200)"
     )
+    parser.add_argument(
+        "--milvus-sizes",
+        default=DEFAULT_MILVUS_SIZES,
+        help=f"FAISS vs Milvus Lite corpus sizes (default {DEFAULT_MILVUS_SIZES}; '' or 0 skips)",
+    )
+    parser.add_argument(
+        "--milvus-questions",
+        type=int,
+        default=0,
+        help="eval questions in the Milvus comparison (default 0 = all)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile queries even on target")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     return parser.parse_args(argv)
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(sorted({int(s) for s in str(text).split(",") if s.strip() and int(s) > 0}))
+
+
 def config_of(args: argparse.Namespace) -> Config:
-    sizes = sorted({int(s) for s in str(args.sizes).split(",") if s.strip() and int(s) > 0})
     return Config(
-        sizes=tuple(sizes),
+        sizes=_sizes(args.sizes),
         questions=args.questions,
         plants=args.plants,
         seed_lines=args.seed_lines,
@@ -108,6 +127,8 @@ def config_of(args: argparse.Namespace) -> Config:
         skip_ui=args.skip_ui,
         many_docs=args.many_docs,
         many_questions=args.many_questions,
+        milvus_sizes=_sizes(args.milvus_sizes),
+        milvus_questions=args.milvus_questions,
         profile=args.profile,
         out=args.out,
     )
@@ -183,6 +204,8 @@ def measure(config: Config, results: Results, progress: Progress) -> None:
         bench_scale(config, tmp, results, progress)
         report["many_documents"] = bench_many_docs(config, tmp, progress)
         results.checkpoint()
+        report["milvus_vs_faiss"] = bench_milvus(config, tmp, results, progress)
+        results.checkpoint()
     report["approximate_vs_exact"] = next(
         (r["approximate_vs_exact"] for r in report["scale"] if r.get("approximate_vs_exact")), None
     )
@@ -205,6 +228,29 @@ def bench_many_docs(config: Config, tmp: Path, progress: Progress) -> dict:
         check=True,
     )  # fmt: skip
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def bench_milvus(config: Config, tmp: Path, results: Results, progress: Progress) -> list | dict:
+    """FAISS vs Milvus Lite (benchmarks/milvus_vs_faiss.py), each size in its own process."""
+    if not config.milvus_sizes:
+        return {"skipped": "--milvus-sizes 0"}
+    if importlib.util.find_spec("pymilvus") is None:
+        return {"skipped": "pymilvus is not installed: pip install -e '.[milvus]'"}
+    done: list[dict] = results.data.setdefault("milvus_vs_faiss", [])
+    for n in config.milvus_sizes:
+        out = tmp / f"milvus-{n}.json"
+        progress.say(f"FAISS vs Milvus Lite, N={n} (own process)")
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.milvus_vs_faiss", "--reports", str(n),
+             "--questions", str(config.milvus_questions), "--out", str(out)],
+            cwd=PROJECT_ROOT,
+            env=rag_env(tmp / "docs", tmp / "index"),
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )  # fmt: skip
+        done.append(json.loads(out.read_text(encoding="utf-8")))
+        results.checkpoint()
+    return done
 
 
 def main(argv: Sequence[str] | None = None) -> int:

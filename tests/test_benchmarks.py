@@ -53,7 +53,7 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
         sys.executable, "-m", "benchmarks.run",
         "--sizes", "2", "--questions", "5", "--plants", "2", "--seed-lines", "9",
         "--skip-cold-start", "--skip-ui", "--many-docs", "4", "--many-questions", "2",
-        "--out", str(out),
+        "--milvus-sizes", "0", "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -76,6 +76,7 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     assert report["memory"]["bench_peak_rss_mb"] > 0
     assert report["cold_start"] == {"skipped": "--skip-cold-start"}
     assert report["ui"] == {"skipped": "--skip-ui"}
+    assert report["milvus_vs_faiss"] == {"skipped": "--milvus-sizes 0"}  # its own test below
 
     many = report["many_documents"]
     assert many["documents"] == 4 and many["questions"] == 2
@@ -109,3 +110,37 @@ def test_rag_env_lets_a_caller_override_the_defaults(tmp_path: Path) -> None:
     assert env["RAG_LOG_LEVEL"] == "INFO" and env["RAG_DOCS_DIR"] == str(tmp_path / "docs")
     assert rag_env(tmp_path, tmp_path)["RAG_LOG_LEVEL"] == "WARNING"
     assert "RAG_AUTH" not in rag_env(tmp_path, tmp_path, RAG_X="1")
+
+
+def test_milvus_vs_faiss_runs_tiny_in_its_own_process(tmp_path: Path) -> None:
+    """``make bench``'s FAISS vs Milvus Lite step at N = 1 (real model, FAISS, Milvus Lite).
+
+    At this size every IVF list is probed, so IVF forced must agree with exact search.
+    """
+    from benchmarks.common import Config, Progress
+    from benchmarks.report import Results
+    from benchmarks.run import bench_milvus
+
+    results = Results(tmp_path / "out", {})
+    (tmp_path / "out").mkdir()
+    config = Config(milvus_sizes=(1,), milvus_questions=3)
+    [m] = bench_milvus(config, tmp_path, results, Progress(role="test"))
+    assert (m["reports"], m["questions"]) == (1, 1 + 3)
+    assert m["chunks"] > 0 and m["sentences"] > 0
+    assert m["distinct_texts_embedded"] >= m["chunks"] + m["sentences"]
+    for store in ("faiss", "milvus_lite"):
+        assert m["build"][store]["store_s"] > 0
+        query = m["query"][store]
+        assert query["n"] == 4 and query["p95_ms"] >= query["p50_ms"] > 0
+    assert m["build"]["milvus_lite"]["model_s"] == 0  # the memo: FAISS embedded everything
+    exact, ivf = m["milvus_lite"], m["milvus_lite_ivf_forced"]
+    assert {i["kind"] for i in exact["indexes"].values()} == {"FLAT"}
+    assert {i["kind"] for i in ivf["indexes"].values()} == {"IVF_FLAT"}
+    for found in (exact, ivf):
+        assert found["recall_dense_at_10_counting_ties"] == 1.0
+        assert found["top_sentence_as_relevant_as_exact"] == 1.0
+    assert ivf["query"]["n"] == 4 and ivf["reindex_s"] > 0
+    assert m["memory"]["process_with_milvus_lite_mb"] > m["memory"]["process_after_faiss_mb"] > 0
+    assert m["lexical"]["tokens"]["questions"] == 3
+    assert m["lexical"]["tokens"]["mean_overlap_at_10"] == 1.0
+    assert len(m["load_average_at_start"]) == len(m["load_average"]) == 3

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import socket
 import time
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 from conftest import SEED, copy_seeds
@@ -32,6 +34,7 @@ from rag.store.milvus_store import (
     MilvusStoreError,
     _explain,
     open_milvus_store,
+    vector_index_for,
 )
 from rag.store.sentence_search import SentenceSearch
 
@@ -253,6 +256,51 @@ def test_another_model_or_dimension_is_refused(seed, embeddings) -> None:  # noq
     assert store.manifest["embedded"] == 0 and len(store.chunks) > 0
 
 
+def test_past_the_size_line_the_vectors_are_indexed_ivf(tmp_path, memo) -> None:  # noqa: ANN001
+    """Exact up to ``exact_up_to`` rows, IVF_FLAT beyond, switched in place on open. At
+    this size every list is probed, so IVF must return exactly what FLAT returns: a
+    lost ``nlist`` (Milvus Lite then builds 128 lists a segment) fails this."""
+    from pymilvus import MilvusClient
+
+    assert vector_index_for(100_000).kind == "FLAT"
+    assert vector_index_for(100_001) == vector_index_for(10**7) != vector_index_for(6_400, 0)
+    assert (vector_index_for(6_400, 0).lists, vector_index_for(6_400, 0).probes) == (100, 32)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text(small_report(1) + small_report(2), encoding="utf-8")
+
+    def kinds() -> dict[str, str]:
+        client = MilvusClient(str(tmp_path / "index" / "milvus.db"))
+        try:
+            return {
+                n: client.describe_index(n, "vector")["index_type"]
+                for n in ("rag_chunks", "rag_sentences")
+            }
+        finally:
+            client.close()
+
+    def answers(store) -> list:  # noqa: ANN001
+        found = []
+        for question in seed_questions(5):
+            vector = np.asarray(memo.embed_query(question), np.float32)
+            dense = store.chunk_search(vector, 30)
+            found.append((list(dense), store.sentence_relevance(vector, 20).ranked.tolist()))
+        return found
+
+    store = open_milvus_store(spec_for(tmp_path), memo)
+    exact = answers(store)
+    store.close()
+    assert kinds() == {"rag_chunks": "FLAT", "rag_sentences": "FLAT"}
+    store = open_milvus_store(spec_for(tmp_path), memo, exact_up_to=0)
+    assert {i.kind for i in store.indexes.values()} == {"IVF_FLAT"}
+    assert all(i.probes == i.lists for i in store.indexes.values())  # small: all probed
+    assert answers(store) == exact
+    store.close()
+    assert kinds() == {"rag_chunks": "IVF_FLAT", "rag_sentences": "IVF_FLAT"}
+    open_milvus_store(spec_for(tmp_path), memo).close()  # below the line again
+    assert kinds() == {"rag_chunks": "FLAT", "rag_sentences": "FLAT"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -290,8 +338,39 @@ def test_a_server_that_never_answers_times_out(tmp_path, memo) -> None:  # noqa:
         assert time.monotonic() - started < CONNECT_TIMEOUT_S + 5
 
 
-def test_a_refused_token_names_its_setting() -> None:
-    """Milvus Lite takes no credentials, so the server's refusal is given as Milvus reports it."""
+class _Refuse(grpc.GenericRpcHandler):
+    """Every call refused as a Milvus server's authentication refuses a wrong token."""
+
+    def service(self, handler_call_details):  # noqa: ANN001, ANN201
+        def refuse(request, context) -> None:  # noqa: ANN001
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "auth check failure, wrong token")
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def test_a_refused_token_names_its_setting_and_touches_nothing(tmp_path, memo) -> None:  # noqa: ANN001
+    """Milvus Lite ignores tokens and no Milvus server runs here (it needs Docker), so the
+    refusal comes from a real gRPC server that answers every call UNAUTHENTICATED, through
+    the real pymilvus client: what reaches the store is what a refusing server causes."""
+    copy_seeds(tmp_path / "docs")
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((_Refuse(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    try:
+        with pytest.raises(MilvusStoreError, match=f"refused the credentials \\({ENV_TOKEN}\\)"):
+            open_milvus_store(
+                spec_for(tmp_path), memo, uri=f"http://127.0.0.1:{port}", token="root:wrong"
+            )
+    finally:
+        server.stop(0)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_refusal_status_code_names_the_token() -> None:
+    """A unit test of the mapping alone, on pymilvus's real exception class: a server that
+    reports the refusal as Milvus's status 1800 rather than as a gRPC status."""
     refusal = MilvusException(code=1800, message="auth check failure, please check username")
     error = _explain(refusal, MilvusConnection("http://milvus:19530", "root:wrong"), "connecting")
     assert ENV_TOKEN in str(error) and "Fix:" in str(error)

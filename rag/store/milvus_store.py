@@ -69,6 +69,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_milvus import BM25BuiltInFunction, Milvus
@@ -102,6 +103,7 @@ _FETCH = 8  # sentence/clause hits wanted per sentence, as in rag.sentence_searc
 _MAX_TOPK = 16384  # Milvus's limit on one search
 _VARCHAR = 65535
 _AUTH_FAILED = 1800  # Milvus's status code for a refused user or token
+_REFUSED = ("UNAUTHENTICATED", "PERMISSION_DENIED")  # gRPC statuses of a refused token
 _BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's Lucene defaults
 
 
@@ -163,11 +165,32 @@ def milvus_connection(
     return MilvusConnection(uri, token)
 
 
-def _explain(exc: MilvusException, conn: MilvusConnection, action: str) -> MilvusStoreError:
-    reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
-    lower = reason.lower()
+def _grpc_error(exc: BaseException) -> tuple[str, str]:
+    """The gRPC status and details behind ``exc``: pymilvus raises a refused call's
+    ``grpc.RpcError`` as it is, or, when connecting, as the cause of "Fail connecting"."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, grpc.RpcError) and callable(getattr(error, "code", None)):
+            details = getattr(error, "details", None)
+            return error.code().name, str(details() if callable(details) else "")
+    return "", ""
+
+
+def _explain(
+    exc: MilvusException | grpc.RpcError, conn: MilvusConnection, action: str
+) -> MilvusStoreError:
+    status, details = _grpc_error(exc)
+    if status in _REFUSED or isinstance(exc, grpc.RpcError):
+        reason = details or status
+    else:
+        reason = str(getattr(exc, "message", "") or exc)
+    reason = (reason.splitlines() or [""])[0][:300]
+    lower = f"{reason} {status}".lower()  # a raw gRPC error: UNAVAILABLE, DEADLINE_EXCEEDED
     refused = ("auth", "credential", "password", "token", "permission", "api key")
-    if getattr(exc, "code", None) == _AUTH_FAILED or any(w in lower for w in refused):
+    if (
+        status in _REFUSED
+        or getattr(exc, "code", None) == _AUTH_FAILED
+        or any(w in lower for w in refused)
+    ):
         return MilvusStoreError(
             f"Milvus at {conn.uri} refused the credentials ({ENV_TOKEN}): {reason}. "
             f"Fix: set {ENV_TOKEN} to 'user:password' or an API key that server accepts."
@@ -189,7 +212,7 @@ def _explain(exc: MilvusException, conn: MilvusConnection, action: str) -> Milvu
 def _milvus_errors(conn: MilvusConnection, action: str) -> Iterator[None]:
     try:
         yield
-    except MilvusException as exc:
+    except (MilvusException, grpc.RpcError) as exc:
         raise _explain(exc, conn, action) from exc
 
 
