@@ -9,9 +9,17 @@
   relevance from a vector computed beforehand; the model's time is the same for both).
 * ``memory``: resident memory after the FAISS build, and with Milvus Lite (whose server
   runs in threads of this process) added.
-* ``recall``: Milvus's dense top 10 against FAISS's exact search; ``lexical``: Milvus BM25
-  top 10 against :class:`rag.retriever.LexicalIndex`, for our tokens and for Milvus's jieba
-  analyzer (:func:`lexical_agreement`), over the Chinese eval questions.
+* ``milvus_lite``: the store with the indexes it chooses (exact at these sizes): its dense
+  top 10 against FAISS's exact search, and its best and top 10 sentences against the exact
+  sentence relevance; ``milvus_lite_ivf_forced``: the same collections reopened with IVF
+  (``exact_up_to=0``), what the approximate index loses and what it saves per question.
+* ``lexical``: Milvus BM25 top 10 against :class:`rag.store.lexical.LexicalIndex`, for our
+  tokens and for Milvus's jieba analyzer (:func:`lexical_agreement`), over the Chinese eval
+  questions.
+* ``load_average_at_start`` / ``load_average``: the machine may be shared; the FAISS/Milvus
+  ratios from one run are the meaningful figures.
+
+``make bench`` runs it at ``--milvus-sizes`` (default 100), each size in its own process.
 """
 
 from __future__ import annotations
