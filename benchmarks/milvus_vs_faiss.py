@@ -119,7 +119,10 @@ def lexical_agreement(texts: list[str], questions: list[str], uri: str, k: int =
         )
         index = client.prepare_index_params()
         index.add_index(
-            "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=_BM25
+            "sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"params": _BM25},  # nested: see rag.store.milvus_store.VectorIndex
         )
         client.create_collection(
             collection, schema=schema, index_params=index, consistency_level="Strong"

@@ -258,7 +258,7 @@ def _collection(
         fields[-1][0],
         index_type="SPARSE_INVERTED_INDEX" if bm25 else EXACT.kind,  # refitted by size on open
         metric_type=metric,
-        params=_BM25 if bm25 else {},
+        params={"params": _BM25} if bm25 else {},  # nested: see VectorIndex.index_params
     )
     client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
