@@ -56,7 +56,11 @@ relevance is computed from the hits as with FLAT. Milvus Lite 3.2 (with faiss-cp
 installed, as here) accepts FLAT, IVF_FLAT, IVF_SQ8, HNSW and HNSW_SQ, one index per
 segment of at most 100k rows; Standalone and clusters accept all of these, so one
 choice serves both (``AUTOINDEX`` is HNSW on Lite and the server's own pick elsewhere).
-Measured in benchmarks/milvus_vs_faiss.py with IVF forced (``exact_up_to=0``), see README.
+Build parameters go nested under ``params`` (see :meth:`VectorIndex.index_params`). Measured
+in benchmarks/milvus_vs_faiss.py with IVF forced (``exact_up_to=0``) at 100 synthetic reports
+(5,611 chunks in 87 lists, 63,220 sentence and clause rows in 987): 93.0 % of the exact dense
+top 10 (99.2 % counting tied copies), the best sentence as relevant as the exact one for
+every question, Lite's p50 for a question's searches 219 ms against FLAT's 300 ms.
 """
 
 from __future__ import annotations
