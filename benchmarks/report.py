@@ -136,7 +136,7 @@ def table(report: dict) -> str:
     for m in milvus if isinstance(milvus, list) else []:
         f, lite, ivf = m["build"]["faiss"], m["build"]["milvus_lite"], m["milvus_lite_ivf_forced"]
         out += (
-            f"\nFAISS vs Milvus Lite, N={m['reports']} ({m['chunks']:,} chunks): store build "
+            f"\n\nFAISS vs Milvus Lite, N={m['reports']} ({m['chunks']:,} chunks): store build "
             f"{_fmt(f['store_s'], ' s')} / {_fmt(lite['store_s'], ' s')}; store's share of a "
             f"question p50 {_fmt(m['query']['faiss']['p50_ms'], ' ms')} / "
             f"{_fmt(m['query']['milvus_lite']['p50_ms'], ' ms')}, p95 "
