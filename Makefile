@@ -54,8 +54,11 @@ eval-cmrc: install
 	$(PY) -m rag --docs .cache/cmrc-docs --index-dir index/cmrc eval \
 	  --set evals/cmrc2018/cmrc2018_trial.json --no-baselines --out evals/reports/cmrc
 
-# The answer scorer (rag/data/scorer.json + its manifest) from the eval questions and CMRC trial.
+# Fit on the eval questions and CMRC trial, with leave-one-document-out figures in evals/reports/:
+# the abstention model (rag/data/abstention.json, the default decision) and the learned scorer
+# (rag/data/scorer.json), each with its manifest.
 train: install
+	$(PY) -m evals.train_abstention
 	$(PY) -m evals.train_scorer
 
 bench: install

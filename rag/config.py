@@ -120,6 +120,9 @@ class RetrievalSettings:
     candidates: int = 30  # per ranking, before fusion
 
 
+SCORERS = ("handset", "calibrated", "learned")
+
+
 @dataclass(frozen=True)
 class AnsweringSettings:
     """The answer-or-abstain decision and the question limits."""
@@ -129,16 +132,19 @@ class AnsweringSettings:
     abstain_below_en: float = 0.88
     # A Chinese question shares words with its answer; one sharing almost none is not answered.
     min_lexical_zh: float = 0.2
-    # "handset": the weights above; "learned": rag/data/scorer.json (make train), with its
-    # own calibrated threshold (RAG_ANSWER_SCORER).
-    scorer: str = "handset"
+    # "calibrated": the hand-set ranking, answered or abstained by the model of
+    # rag/data/abstention.json (its threshold chosen leave-one-document-out); "handset": the
+    # thresholds above (set on the seed); "learned": rag/data/scorer.json (RAG_ANSWER_SCORER).
+    scorer: str = "calibrated"
     max_citations: int = 3
     closest_shown: int = 3  # passages listed with an abstention
     max_question_chars: int = 500  # RAG_MAX_QUESTION_CHARS
 
     def __post_init__(self) -> None:
-        if self.scorer not in ("handset", "learned"):
-            raise ValueError(f"RAG_ANSWER_SCORER must be handset or learned, not {self.scorer!r}")
+        if self.scorer not in SCORERS:
+            raise ValueError(
+                f"RAG_ANSWER_SCORER must be one of {', '.join(SCORERS)}, not {self.scorer!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -267,7 +273,7 @@ class Settings:
             ),
             answering=AnsweringSettings(
                 max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", 500),
-                scorer=env.get("RAG_ANSWER_SCORER", "").strip().lower() or "handset",
+                scorer=env.get("RAG_ANSWER_SCORER", "").strip().lower() or "calibrated",
             ),
             llm=LLMSettings.from_env(env),
             server=ServerSettings(

@@ -19,7 +19,14 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.answer_lead import lead_answer
-from rag.answering import TermWeights, compose, decide, question_terms, score_sentences
+from rag.answering import (
+    TermWeights,
+    compose,
+    decide,
+    question_terms,
+    score_sentences,
+    time_scoped,
+)
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
 from rag.question import analyse
@@ -33,6 +40,7 @@ from rag.titles import cover_end, document_titles, with_titles
 from rag.types import Answer, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
+    from rag.abstention import AbstentionModel
     from rag.langchain_retriever import HybridRetriever
     from rag.scorer import LearnedScorer
 
@@ -59,13 +67,20 @@ class Pipeline:
         self.store = open_store(self.settings, self.embeddings, progress)
         self.records = RecordMap(self.store.chunks, self.store.sentences)
         self.term_weights = TermWeights([s.text for s in self.store.sentences])
+        choice = self.settings.answering.scorer if scorer is None else None
         if scorer is None:
-            scorer = self.settings.answering.scorer == "learned"
+            scorer = choice == "learned"
         self.scorer: LearnedScorer | None = None
         if scorer is not False:
             from rag.scorer import load_scorer
 
             self.scorer = load_scorer() if scorer is True else scorer
+        # The hand-set ranking with a calibrated answer-or-abstain decision (rag.abstention).
+        self.abstention: AbstentionModel | None = None
+        if choice == "calibrated":
+            from rag.abstention import load_abstention
+
+            self.abstention = load_abstention()
         # Each sentence's time role: a feature of the learned scorer, a label on citations.
         self.timeline = build_timeline(self.store.texts, self.store.sentences)
         self.titles = document_titles(self.store.texts, self.settings.documents.docs_dir)
@@ -215,10 +230,24 @@ class Pipeline:
             evidence = decide(ranked_parts, asked.zh, answering, self.scorer.threshold)
         else:
             ranked_parts = [
-                score_sentences(part, scores.of(candidates), candidates, rank, sentences, terms)
+                time_scoped(part, score_sentences(
+                    part, scores.of(candidates), candidates, rank, sentences, terms
+                ), sentences, self.timeline)
                 for part, scores, terms in scored
             ]
-            evidence = decide(ranked_parts, asked.zh, answering)
+            if self.abstention is None:
+                evidence = decide(ranked_parts, asked.zh, answering)
+            else:
+                from rag.abstention import calibrate, input_rows
+
+                ranked_parts = [
+                    calibrate(self.abstention, ranked, input_rows(
+                        part, not asked.zh, ranked, rank, position, sentences, terms,
+                        self.term_weights, self.timeline,
+                    ))
+                    for part, ranked, terms in zip(parts, ranked_parts, part_terms, strict=True)
+                ]
+                evidence = decide(ranked_parts, asked.zh, answering, self.abstention.threshold)
         ranked = ranked_parts[0] if ranked_parts else []
         # The cover block (title, date, speaker) is never a useful "closest passage".
         closest = [c for c in ranked if not self.in_cover(c.sentence)] or ranked

@@ -1,0 +1,203 @@
+"""Calibrated abstention: the hand-set ranking picks the sentence, a model fit on data says
+how likely it is to answer, and one threshold decides in every language.
+
+Why: the hand-set ranking generalises (it cites the right sentence about as often on
+reports nobody tuned on as the learned ranking does), but its abstention thresholds were
+set on the seed: on other reports it says "not found" to a quarter of the Chinese
+questions it could answer. Here a logistic model reads the chosen sentence's hand-set
+score, its lead over the runner-up, the question's language and the named features of
+:mod:`rag.features` (the asked attribute, unit, year and time role present or missing),
+and gives P(the sentence holds the answer). ``make train`` fits it
+(``evals/train_abstention.py``) with the threshold chosen on held-out documents for at
+most 5 % false abstentions; weights in JSON (``rag/data/abstention.json``) with their
+checksum in the training manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from rag.answering import Term, TermWeights, _credit
+from rag.features import FEATURE_NAMES, candidate_features, question_cues
+from rag.scorer import file_sha256
+from rag.timeline import Timeline
+from rag.types import Candidate, SentenceRecord
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+WEIGHTS_FILE = DATA_DIR / "abstention.json"
+MANIFEST_FILE = DATA_DIR / "abstention_manifest.json"
+FORMAT = 1
+INPUT_NAMES: tuple[str, ...] = (
+    "handset",  # the hand-set score
+    "handset_lead",  # its lead over the runner-up (for the others: how far they trail)
+    "english",  # the question's language
+    "unseen",  # share of the question's term weight the documents never mention
+    "missing_rarest",  # the rarest asked term the sentence does not show, as a share of the
+    # rarest possible (a figure asked of a word nowhere near the answer)
+    # What the question asks for, so that "asked and absent" can weigh against an answer
+    # (the features below say only "asked and present"):
+    "asks_number",
+    "asks_unit",
+    "asks_measure",
+    "asks_date",
+    "names_year",
+    "anchored_number",  # a figure within a few characters after an asked term: the figure
+    # belongs to what was asked, not to something else the sentence also mentions
+    *FEATURE_NAMES,
+)
+_FIGURE_AFTER = 12  # characters between an asked term and "its" figure
+_FIGURE = re.compile(r"\d")
+TOP = 8  # the hand-set candidates whose features are read (the gaps are relative to them)
+
+
+class AbstentionFileError(RuntimeError):
+    """The abstention weights are missing, damaged or stale; the message names the fix."""
+
+
+def _fail(path: Path, why: str) -> AbstentionFileError:
+    return AbstentionFileError(f"{path}: {why}; run `make train` to rebuild the abstention model")
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """Standardisation, logistic weights and the held-out threshold of one training run."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        z = ((np.asarray(rows, dtype=np.float64) - self.mean) / self.scale) @ self.weights
+        return 1.0 / (1.0 + np.exp(-np.clip(z + self.bias, -30, 30)))
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "input_names": list(INPUT_NAMES),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": float(self.bias),
+            "threshold": float(self.threshold),
+        }
+
+
+def untrained() -> AbstentionModel:
+    """P = 0.5 for everything: what training runs the pipeline with to read the inputs."""
+    n = len(INPUT_NAMES)
+    return AbstentionModel(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.5)
+
+
+def load_abstention(path: Path = WEIGHTS_FILE) -> AbstentionModel:
+    """Read a weights file written by ``make train``; anything else is a clear error."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _fail(path, "the abstention weights file is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(path, f"the abstention weights file is not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise _fail(path, f"not a format-{FORMAT} abstention weights file")
+    if tuple(raw.get("input_names") or ()) != INPUT_NAMES:
+        raise _fail(path, "its inputs differ from this version's (rag/abstention.py)")
+    try:
+        mean, scale, weights = (np.asarray(raw[k], dtype=np.float64)
+                                for k in ("mean", "scale", "weights"))
+        bias, threshold = float(raw["bias"]), float(raw["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"a field is missing or not numeric ({exc})") from None
+    n = len(INPUT_NAMES)
+    if any(a.shape != (n,) or not np.isfinite(a).all() for a in (mean, scale, weights)) or not (
+        (scale > 0).all() and np.isfinite(bias) and 0.0 < threshold < 1.0
+    ):
+        raise _fail(path, "weights, standardisation or threshold are malformed")
+    return AbstentionModel(mean, scale, weights, bias, threshold)
+
+
+def check_manifest(path: Path = WEIGHTS_FILE, manifest: Path = MANIFEST_FILE) -> None:
+    """The weights are the ones the training manifest recorded."""
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))["weights_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _fail(manifest, f"the training manifest is unreadable ({exc})") from None
+    if file_sha256(path) != recorded:
+        raise _fail(path, f"its checksum differs from the one in {manifest.name}")
+
+
+def _anchored(text: str, terms: Sequence[Term]) -> bool:
+    years = re.compile(r"(?:19|20)\d{2}\s*年")
+    text = years.sub(lambda m: "年" * len(m.group()), text)  # a date is not the asked figure
+    for term in terms:
+        for form in term.forms:
+            if len(form) < 2:
+                continue
+            start = text.find(form)
+            while start >= 0:
+                end = start + len(form)
+                if _FIGURE.search(text, end, end + _FIGURE_AFTER):
+                    return True
+                start = text.find(form, start + 1)
+    return False
+
+
+def input_rows(
+    question: str,
+    english: bool,
+    ranked: Sequence[Candidate],
+    chunk_rank: dict[int, int],
+    position: dict[int, float],
+    sentences: Sequence[SentenceRecord],
+    terms: Sequence[Term],
+    term_weights: TermWeights,
+    timeline: Timeline | None,
+) -> np.ndarray:
+    """One row of :data:`INPUT_NAMES` for each of the part's top hand-set candidates."""
+    top = list(ranked[:TOP])
+    if not top:
+        return np.zeros((0, len(INPUT_NAMES)))
+    ids = [c.sentence for c in top]
+    _, features = candidate_features(
+        question, np.array([c.dense for c in top]), ids, chunk_rank, position, sentences, terms,
+        timeline,
+    )
+    scores = np.array([c.score for c in top])
+    second = scores[1] if len(scores) > 1 else scores[0] - 0.1
+    lead = np.where(np.arange(len(scores)) == 0, scores[0] - second, scores - scores[0])
+    never = term_weights.idf(0)
+    total = sum(t.weight for t in terms) or 1.0
+    unseen = sum(t.weight for t in terms if t.weight >= never - 1e-9) / total
+    missing = [
+        max((t.weight for t in terms
+             if _credit(t, sentences[i].text, sentences[i].section) == 0), default=0.0) / never
+        for i in ids
+    ]
+    cues = question_cues(question)
+    asked = [cues.wants_number, bool(cues.units), bool(cues.measures), cues.wants_date,
+             bool(cues.years_asked)]
+    anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
+    head = np.column_stack(
+        [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]
+        + [np.full(len(top), float(a)) for a in asked]
+        + [anchored]
+    )
+    return np.hstack([head, features.astype(np.float64)])
+
+
+def calibrate(
+    model: AbstentionModel, ranked: Sequence[Candidate], rows: np.ndarray
+) -> list[Candidate]:
+    """The hand-set order kept; each of the top candidates' ``score`` becomes P(it answers)."""
+    top = list(ranked[:TOP])
+    probability = model.probability(rows) if len(top) else np.zeros(0)
+    return [
+        replace(c, score=float(p), features=row)
+        for c, p, row in zip(top, probability, rows, strict=True)
+    ]

@@ -1,0 +1,142 @@
+"""Calibrated abstention: shipped weights, clear errors, training, and its decisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.abstention import (
+    INPUT_NAMES,
+    MANIFEST_FILE,
+    WEIGHTS_FILE,
+    AbstentionFileError,
+    check_manifest,
+    load_abstention,
+)
+from rag.config import PROJECT_ROOT, Settings
+
+CORPUS = PROJECT_ROOT / "evals" / "corpus"
+
+
+def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
+    model = load_abstention()
+    check_manifest()
+    manifest = json.loads(MANIFEST_FILE.read_text(encoding="utf-8"))
+    assert tuple(manifest["input_names"]) == INPUT_NAMES
+    assert manifest["threshold"] == pytest.approx(model.threshold)
+    assert all(len(d["sha256"]) == 64 for d in manifest["data"])
+    assert Settings().answering.scorer == "calibrated"  # the default decision
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,  # missing
+        "{not json",
+        '{"format": 99}',
+        json.dumps({"format": 1, "input_names": ["dense"]}),  # another version's inputs
+    ],
+)
+def test_a_bad_weights_file_names_itself_and_make_train(
+    tmp_path: Path, content: str | None
+) -> None:
+    path = tmp_path / "abstention.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(AbstentionFileError) as info:
+        load_abstention(path)
+    message = str(info.value)
+    assert str(path) in message and "make train" in message and "\n" not in message
+
+
+def test_a_changed_weights_file_fails_the_manifest_check(tmp_path: Path) -> None:
+    path = tmp_path / "abstention.json"
+    raw = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    raw["bias"] += 1.0
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    load_abstention(path)  # well-formed …
+    with pytest.raises(AbstentionFileError, match="checksum"):
+        check_manifest(path)  # … but not what training wrote
+
+
+def test_fitting_separates_answers_from_near_misses_and_round_trips(tmp_path: Path) -> None:
+    """The trainer's own fit, held-out figures and writer on a small made-up set: a top
+    candidate far ahead with the asked figure is an answer, a close one without it is not."""
+    from evals.train_abstention import Part, Sample, decide, fit, lodo, write_weights
+
+    rng = np.random.default_rng(0)
+    lead, quantity = INPUT_NAMES.index("handset_lead"), INPUT_NAMES.index("quantity")
+
+    def sample(n: int, group: str, answerable: bool) -> Sample:
+        row = rng.normal(0, 0.1, len(INPUT_NAMES))
+        row[lead] += 0.2 if answerable else 0.0
+        row[quantity] = float(answerable)
+        part = Part(["句子。"], [row.tolist()], [answerable])
+        answers = [["1"]] if answerable else []
+        return Sample(f"{group}{n}", group, "zh", "number", ["句子"], answers, [part],
+                      {"first": "句子。", "text": "句子。", "abstained": False})
+
+    samples = [sample(n, g, n % 3 != 0) for g in ("a", "b", "c") for n in range(30)]
+    result = lodo(samples)
+    held_out = result["table"]["reports all"]["calibrated"]
+    assert held_out["false_abstentions"] <= 0.1 and held_out["unanswerable_abstained"] >= 0.9
+    model = fit(samples, result["pooled_threshold"])
+    write_weights(model, {}, tmp_path / "w.json", tmp_path / "m.json")
+    loaded = load_abstention(tmp_path / "w.json")
+    check_manifest(tmp_path / "w.json", tmp_path / "m.json")
+    for s in samples:
+        assert decide(loaded, s, loaded.threshold) == decide(model, s, model.threshold)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "京东镇一共有多少所中小学？",  # the report covers schooling, never the count
+        "2021年京东镇的地区生产总值是多少亿元？",  # a year the report does not give
+        "How many hospitals are there in Jingdong town?",
+    ],
+)
+def test_a_figure_the_report_does_not_give_abstains(pipeline, question: str) -> None:  # noqa: ANN001
+    assert pipeline.settings.answering.scorer == "calibrated"
+    answer = pipeline.query(question)
+    assert answer.abstained, answer.text
+
+
+def test_the_sentence_that_answers_is_cited_first(pipeline) -> None:  # noqa: ANN001
+    answer = pipeline.query("全年开展了多少轮全员核酸检测？累计检测多少人次？")
+    scores = [c.score for c in answer.citations]
+    assert not answer.abstained
+    assert scores == sorted(scores, reverse=True)
+    assert "73轮" in answer.citations[0].quote
+
+
+@pytest.fixture(scope="module")
+def hailar(embeddings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """A pipeline over one corpus report: 2012 reviewed, 2013 planned."""
+    from rag.pipeline import Pipeline
+
+    docs = tmp_path_factory.mktemp("hailar_docs")
+    name = "hailar_2013_district.txt"
+    (docs / name).write_bytes((CORPUS / name).read_bytes())
+    settings = Settings().override(
+        docs_dir=docs, index_dir=tmp_path_factory.mktemp("hailar_index"), llm=None
+    )
+    return Pipeline(settings, embeddings=embeddings)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("今年地区生产总值预期增长多少？", "地区生产总值增长20%"),
+        ("去年全区地区生产总值增长了多少？", "235.2亿元"),
+    ],
+)
+def test_this_years_target_and_last_years_result_cite_their_own_sentence(
+    hailar, question: str, expected: str  # noqa: ANN001
+) -> None:
+    answer = hailar.query(question)
+    assert not answer.abstained, answer.text
+    assert expected in answer.citations[0].quote, answer.citations[0].quote
