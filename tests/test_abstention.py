@@ -140,3 +140,24 @@ def test_this_years_target_and_last_years_result_cite_their_own_sentence(
     answer = hailar.query(question)
     assert not answer.abstained, answer.text
     assert expected in answer.citations[0].quote, answer.citations[0].quote
+
+
+def test_training_reads_real_candidates_through_the_pipeline(embeddings) -> None:  # noqa: ANN001
+    """The collection step of ``make train`` on three seed questions: one row of inputs per
+    top candidate, the gold sentence found among them, an off-topic one labelled as such."""
+    from evals.train_abstention import _collect, off_topic
+    from evals.train_scorer import SEED_DOCS
+
+    questions = [
+        {"id": "a", "question": "全年开展了多少轮全员核酸检测？", "lang": "zh", "kind": "number",
+         "answers": [["73轮"]], "gold": "全年开展73轮全员核酸检测", "group": "seed"},
+        {"id": "b", "question": "京东镇的常住人口有多少？", "lang": "zh", "kind": "unanswerable",
+         "answers": [], "gold": None, "group": "seed"},
+    ]
+    samples = _collect("seed", SEED_DOCS, embeddings, questions)
+    (part,) = samples[0].parts
+    assert len(part.rows[0]) == len(INPUT_NAMES) and part.positive[0]
+    assert "73轮" in part.texts[0] and samples[0].baseline["first"]
+    assert not any(p.positive[0] for p in samples[1].parts)
+    asked = off_topic("seed", SEED_DOCS, ["cmrc"])
+    assert len(asked) == 300 and all(q["answers"] == [] and q["group"] == "seed" for q in asked)
