@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rag.glossary import Glossary
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_YEAR = re.compile(r"(?:19|20)\d{2}")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
 
 # Weights calibrated on evals/questions.jsonl (see README: Accuracy).
@@ -123,10 +124,13 @@ def score_sentences(
     chunk_rank: dict[int, int],
     sentences: Sequence[SentenceRecord],
     terms: Sequence[Term],
+    timeline: Timeline | None = None,
 ) -> list[Candidate]:
     """Score each candidate sentence for ``question``; best first.
 
-    ``similarity`` holds each candidate's embedding similarity to the question.
+    ``similarity`` holds each candidate's embedding similarity to the question. A figure
+    the question names must be in the sentence or its section; a year it names may also be
+    the time the sentence's section speaks of (2017 in a report on 2018 is its review).
     """
     if not candidates:
         return []
@@ -135,6 +139,7 @@ def score_sentences(
     wants_date = asks_date(question)
     measures = measure_words(question)
     numbers_asked = set(_NUMBER.findall(question))
+    in_asked_time = _in_time(question, sentences, timeline)
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
@@ -152,11 +157,29 @@ def score_sentences(
                 score += W_MEASURE
         if wants_date and _DATE.search(text):
             score += W_QUANTITY
-        if numbers_asked and not all(n in record.section + text for n in numbers_asked):
+        missing = [n for n in numbers_asked if n not in record.section + text]
+        if missing and not (
+            all(_YEAR.fullmatch(n) for n in missing) and in_asked_time(idx)
+        ):
             continue  # a year or figure the question names must be where the answer is
         score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
         scored.append(Candidate(idx, score, float(dense), lexical))
     return sorted(scored, key=lambda c: c.score, reverse=True)
+
+
+def _in_time(
+    question: str, sentences: Sequence[SentenceRecord], timeline: Timeline | None
+) -> Callable[[int], bool]:
+    """Whether sentence ``i`` speaks of the one year the question names, by its role."""
+    cue = question_time(question)
+    if timeline is None or cue.year is None:
+        return lambda i: False
+
+    def speaks_of_it(i: int) -> bool:
+        role = timeline.roles[i]
+        return role in TIME_ROLES and role == timeline.wanted_role(cue, sentences[i].source)
+
+    return speaks_of_it
 
 
 def time_scoped(

@@ -231,7 +231,8 @@ class Pipeline:
         else:
             ranked_parts = [
                 time_scoped(part, score_sentences(
-                    part, scores.of(candidates), candidates, rank, sentences, terms
+                    part, scores.of(candidates), candidates, rank, sentences, terms,
+                    self.timeline,
                 ), sentences, self.timeline)
                 for part, scores, terms in scored
             ]
