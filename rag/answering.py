@@ -4,8 +4,10 @@ No language model is needed and nothing is paraphrased, so every figure in an
 answer is a figure in the report. Each candidate sentence of the retrieved
 chunks is scored by its embedding similarity to the question, its lexical
 overlap with it and, for "how many" questions, whether it states a matching
-quantity (:func:`score_sentences`). :func:`decide` then answers or abstains:
-weak evidence means an honest abstention. This module is pure scoring: it
+quantity, and by whether it speaks of the time the question asks about
+(:func:`time_scoped`). :func:`decide` then answers or abstains: weak evidence (by the
+hand-set thresholds, or by the calibrated probability of :mod:`rag.abstention`) means an
+honest abstention. This module is pure scoring: it
 imports neither FAISS nor LangChain.
 """
 
