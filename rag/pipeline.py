@@ -58,8 +58,9 @@ class Pipeline:
         scorer: LearnedScorer | bool | None = None,
     ) -> None:
         """``embeddings`` lets several pipelines share one loaded model. ``scorer``: None
-        follows ``settings.answering.scorer``; False the hand-set weights; a
-        :class:`rag.scorer.LearnedScorer` that one (training compares them)."""
+        follows ``settings.answering.scorer`` (by default the calibrated decision); False
+        the hand-set ranking and thresholds; a :class:`rag.scorer.LearnedScorer` that one
+        (training compares them)."""
         from rag.embeddings import load_embeddings
 
         self.settings = settings or Settings.from_env()
