@@ -58,7 +58,7 @@ from benchmarks.report import Results, engine_ratios
 from benchmarks.scale import bench_scale, extrapolate
 from benchmarks.ui import bench_ui
 
-# N = 1000 takes hours on a 2-core machine (see the extrapolation in the output);
+# N = 1000 takes 20 min with ONNX and (extrapolated) 50 with torch on a 2-core machine;
 # ``--sizes 10,100,1000`` still runs it.
 DEFAULT_SIZES = "10,100"
 # N = 100 takes about 12 minutes here, N = 1000 (by extrapolation) over two hours.
