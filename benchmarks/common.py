@@ -39,6 +39,7 @@ class Config:
     """What ``python -m benchmarks.run`` was asked to measure (its flags)."""
 
     sizes: tuple[int, ...] = ()
+    engines: tuple[str, ...] = ("torch", "onnx")  # RAG_EMBED_BACKEND of the scale runs
     questions: int = 0  # eval questions for latency; 0 = all
     plants: int = 20  # reports with a planted fact per synthetic corpus
     seed_lines: int = 0  # only the first lines of the seed report; 0 = all

@@ -45,6 +45,47 @@ def _ok(flag: Any) -> str:
     return "–" if flag is None else ("yes" if flag else "**no**")
 
 
+# (label, unit, how to read it from a seed build or a scale result)
+_BUILD_MEASURES = (
+    ("model load", " s", lambda r: r["model_load_s"]),
+    ("index build", " s", lambda r: r["seconds"]),
+    ("texts embedded per s", "", lambda r: r["texts_per_s"]),
+    ("peak RSS (VmHWM)", " MB", lambda r: r["memory"]["peak_rss_mb"]),
+)
+_SCALE_MEASURES = (
+    ("index build", " s", lambda r: r["build_s"]),
+    ("texts embedded per s", "", lambda r: r["texts_per_s"]),
+    ("query p50", " ms", lambda r: r["query"]["p50_ms"]),
+    ("query p95", " ms", lambda r: r["query"]["p95_ms"]),
+    ("RSS serving", " MB", lambda r: r["memory_after_queries"]["rss_mb"]),
+    ("peak RSS (VmHWM)", " MB", lambda r: r["memory_after_queries"]["peak_rss_mb"]),
+)
+
+
+def engine_ratios(report: dict) -> list[dict]:
+    """ONNX against torch, measure by measure, wherever a run has both engines."""
+    rows = []
+
+    def compare(corpus: str, runs: list[dict], measures: tuple) -> None:
+        by_engine = {r["engine"]: r for r in runs}
+        if {"torch", "onnx"} <= set(by_engine):
+            for label, unit, read in measures:
+                torch, onnx = read(by_engine["torch"]), read(by_engine["onnx"])
+                ratio = round(onnx / torch, 3) if torch and onnx is not None else None
+                rows.append(
+                    {"corpus": corpus, "measure": label, "unit": unit,
+                     "torch": torch, "onnx": onnx, "onnx_over_torch": ratio}
+                )  # fmt: skip
+
+    builds = report.get("index_build_by_engine") or []
+    if builds:
+        compare(f"seeds/ ({builds[0]['embedded']} texts)", builds, _BUILD_MEASURES)
+    scale = report.get("scale") or []
+    for n in sorted({r["n"] for r in scale}):
+        compare(f"N={n}", [r for r in scale if r["n"] == n], _SCALE_MEASURES)
+    return rows
+
+
 def table(report: dict) -> str:
     """The measured table, Markdown."""
     rows = ["| measure | value | target | met |", "| --- | --- | --- | --- |"]
@@ -96,17 +137,28 @@ def table(report: dict) -> str:
                 f"≤ {TARGETS['peak_rss_mb']:.0f} MB | {_ok(mem[key] <= TARGETS['peak_rss_mb'])} |"
             )
     out = "\n".join(rows)
+    ratios = report.get("engine_ratios") or engine_ratios(report)
+    if ratios:
+        out += "\n\nEngines side by side (each run in its own process):\n\n"
+        out += "| corpus | measure | torch | onnx | onnx / torch |\n"
+        out += "| --- | --- | --- | --- | --- |\n"
+        for r in ratios:
+            out += (
+                f"| {r['corpus']} | {r['measure']} | {_fmt(r['torch'], r['unit'])} | "
+                f"{_fmt(r['onnx'], r['unit'])} | {_fmt(r['onnx_over_torch'], '×')} |\n"
+            )
     scale = report.get("scale") or []
     if scale:
-        out += "\n\n| N reports | chunks | sentences | build | chunks/s | index on disk | RSS "
-        out += "serving / peak (build) | query p50 / p95 | BM25 · dense sentences (ms/q) "
+        out += "\n\n| N reports | engine | chunks | sentences | build | chunks/s | index on disk "
+        out += "| RSS serving / peak (build) | query p50 / p95 | BM25 · dense sentences (ms/q) "
         out += "| hit@5 (planted) | one more report: texts embedded / alone |\n"
-        out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
         for r in scale:
             inc = r["incremental"]
             breakdown = (r.get("query_profile") or {}).get("ms_per_question", {})
             out += (
-                f"| {r['n']} | {r['chunks']:,} | {r['sentences']:,} | {_fmt(r['build_s'], ' s')} "
+                f"| {r['n']} | {r.get('engine', '–')} | {r['chunks']:,} | {r['sentences']:,} "
+                f"| {_fmt(r['build_s'], ' s')} "
                 f"| {_fmt(r['chunks_per_s'])} | {r['index_bytes'] / 1e6:.1f} MB | "
                 f"{_fmt(r['memory_after_queries']['rss_mb'], ' MB')} "
                 f"({_fmt(r['memory_after_queries'].get('file_mb'), ' MB')} mapped files) / "
@@ -168,11 +220,13 @@ def table(report: dict) -> str:
                 f"flat {h['flat_ms_per_query']:.3f} ms/query, IVF {h['default_probes']} probed "
                 f"{h['by_probes'][str(h['default_probes'])]['ms_per_query']:.3f} ms/query."
             )
-    ex = report.get("extrapolation") or {}
-    if ex:
+    for engine, ex in (report.get("extrapolation") or {}).items():
+        if not ex:
+            continue
         minutes = ", ".join(f"N={n}: {m:,.0f} min" for n, m in ex["build_minutes"].items())
         out += (
-            f"\n\nEmbedding cost ({ex['basis']}): {ex['ms_per_embedded_text']} ms per embedded "
+            f"\n\nEmbedding cost, {engine} ({ex['basis']}): {ex['ms_per_embedded_text']} ms "
+            "per embedded "
             f"text, {ex['ms_per_chunk_all_embeddings']} ms per chunk (with the sentence and "
             "clause embeddings that come with it); "
             f"build time from scratch {minutes}."
@@ -197,37 +251,37 @@ def plot(report: dict, path: Path) -> None:
         ax.legend()
     ax.set_title("Warm single-user latency")
     scale = report.get("scale") or []
-    ns = [r["n"] for r in scale]
-    ax = axes[0][1]
-    if scale:
-        ax.plot(ns, [r["build_s"] for r in scale], "o-", label="build (measured)")
-        ex = report.get("extrapolation") or {}
+    engines = list(dict.fromkeys(r.get("engine", "") for r in scale))
+    (build_ax, query_ax), size_ax = (axes[0][1], axes[1][0]), axes[1][1]
+    for i, engine in enumerate(engines):
+        color = f"C{i}"  # one colour per engine in every panel
+        runs = [r for r in scale if r.get("engine", "") == engine]
+        ns = [r["n"] for r in runs]
+        build_ax.plot(ns, [r["build_s"] for r in runs], "o-", c=color, label=f"{engine} build")
+        ex = (report.get("extrapolation") or {}).get(engine) or {}
         if ex:
             xs = [int(n) for n in ex["build_minutes"]]
-            ax.plot(xs, [60 * m for m in ex["build_minutes"].values()], "x--", label="extrapolated")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("reports")
-        ax.set_ylabel("s")
-        ax.legend()
-    ax.set_title("Index build time")
-    ax = axes[1][0]
+            seconds = [60 * m for m in ex["build_minutes"].values()]
+            build_ax.plot(xs, seconds, "x--", c=color, label=f"{engine} extrapolated")
+        for pct, style in (("p50", "o-"), ("p95", "^:")):
+            ms = [r["query"][f"{pct}_ms"] for r in runs]
+            query_ax.plot(ns, ms, style, c=color, label=f"{engine} {pct}")
+        rss = [r["memory_after_queries"]["rss_mb"] for r in runs]
+        size_ax.plot(ns, rss, "o-", c=color, label=f"{engine} RSS (MB)")
     if scale:
-        ax.plot(ns, [r["query"]["p50_ms"] for r in scale], "o-", label="p50")
-        ax.plot(ns, [r["query"]["p95_ms"] for r in scale], "o-", label="p95")
-        ax.set_xscale("log")
-        ax.set_xlabel("reports")
-        ax.set_ylabel("ms")
-        ax.legend()
-    ax.set_title("Query latency by corpus size")
-    ax = axes[1][1]
-    if scale:
-        ax.plot(ns, [r["index_bytes"] / 1e6 for r in scale], "o-", label="index on disk (MB)")
-        ax.plot(ns, [r["memory_after_queries"]["rss_mb"] for r in scale], "o-", label="RSS (MB)")
-        ax.set_xscale("log")
-        ax.set_xlabel("reports")
-        ax.legend()
-    ax.set_title("Size and memory")
+        ns = sorted({r["n"] for r in scale})
+        disk = {r["n"]: r["index_bytes"] / 1e6 for r in scale}
+        size_ax.plot(ns, [disk[n] for n in ns], "s--", c="grey", label="index on disk (MB)")
+        for ax in (build_ax, query_ax, size_ax):
+            ax.set_xscale("log")
+            ax.set_xlabel("reports")
+            ax.legend()
+        build_ax.set_yscale("log")
+        build_ax.set_ylabel("s")
+        query_ax.set_ylabel("ms")
+    build_ax.set_title("Index build time")
+    query_ax.set_title("Query latency by corpus size")
+    size_ax.set_title("Size and memory")
     fig.suptitle(f"rag benchmarks — {report['meta']['machine']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -2,7 +2,8 @@
 
 Measured on this machine, in one run:
 
-* **index build** of the documents (``seeds/``) into a fresh index folder, model loaded;
+* **index build** of the documents (``seeds/``) into a fresh index folder, model loaded,
+  with the default engine and then once per engine (``--engines``) in its own process;
 * **query latency** (extractive answer, warm, one user) over the eval questions, against
   the floor of the bare query embedding timed in the same loop; cProfile breakdown
   when the median is above 1.5× the floor;
@@ -10,9 +11,10 @@ Measured on this machine, in one run:
   the phases (imports, model load, index load), and process start → UI ready;
 * **memory**: peak RSS (``VmHWM``) of this process and of the serving app;
 * **scale**: synthetic corpora of N reports (``benchmarks/corpus.py``), each measured
-  in its own process: build time, throughput, index size, RSS, query latency,
-  retrieval hit@5 on planted facts, an incremental rebuild, and what the approximate
-  (IVF) indexes lose against exact search;
+  in its own process once per engine (torch and ONNX side by side, with ratios):
+  build time, throughput, index size, RSS, query latency, retrieval hit@5 on planted
+  facts, an incremental rebuild, and what the approximate (IVF) indexes lose against
+  exact search;
 * **FAISS vs Milvus Lite** (``benchmarks/milvus_vs_faiss.py``) on synthetic corpora,
   each size in its own process, when the ``milvus`` extra is installed.
 
@@ -35,7 +37,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.build import bench_build
+from benchmarks.build import bench_build, bench_build_engines
 from benchmarks.cold_start import bench_cold_start
 from benchmarks.common import (
     OUT_DIR,
@@ -52,15 +54,17 @@ from benchmarks.common import (
 )
 from benchmarks.latency import bench_latency
 from benchmarks.memory import memory_mb, memory_section
-from benchmarks.report import Results
+from benchmarks.report import Results, engine_ratios
 from benchmarks.scale import bench_scale, extrapolate
 from benchmarks.ui import bench_ui
 
-# N = 1000 takes hours on a 2-core machine (see the extrapolation in the output);
+# N = 1000 takes 20 min with ONNX and (extrapolated) 50 with torch on a 2-core machine;
 # ``--sizes 10,100,1000`` still runs it.
 DEFAULT_SIZES = "10,100"
 # N = 100 takes about 12 minutes here, N = 1000 (by extrapolation) over two hours.
 DEFAULT_MILVUS_SIZES = "100"
+DEFAULT_ENGINES = "torch,onnx"
+ENGINES = ("torch", "onnx")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -72,6 +76,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_SIZES,
         help=f"corpus sizes N, comma-separated (default {DEFAULT_SIZES}; "
         "'' or 0 skips the scale runs)",
+    )
+    parser.add_argument(
+        "--engines",
+        default=DEFAULT_ENGINES,
+        help=f"embedding engines (RAG_EMBED_BACKEND) of the per-engine seed build and the "
+        f"scale runs, comma-separated (default {DEFAULT_ENGINES})",
     )
     parser.add_argument(
         "--questions",
@@ -117,9 +127,18 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(sorted({int(s) for s in str(text).split(",") if s.strip() and int(s) > 0}))
 
 
+def _engines(text: str) -> tuple[str, ...]:
+    engines = tuple(dict.fromkeys(e.strip().lower() for e in text.split(",") if e.strip()))
+    unknown = set(engines) - set(ENGINES)
+    if unknown or not engines:
+        raise SystemExit(f"--engines takes {' and/or '.join(ENGINES)}, not {text!r}")
+    return engines
+
+
 def config_of(args: argparse.Namespace) -> Config:
     return Config(
         sizes=_sizes(args.sizes),
+        engines=_engines(args.engines),
         questions=args.questions,
         plants=args.plants,
         seed_lines=args.seed_lines,
@@ -178,6 +197,8 @@ def measure(config: Config, results: Results, progress: Progress) -> None:
             embeddings, model_identity(settings.model.name, settings.model.backend), docs, index_dir
         )
         results.checkpoint()
+        report["index_build_by_engine"] = bench_build_engines(config.engines, docs, tmp, progress)
+        results.checkpoint()
         pipeline = Pipeline(settings, embeddings=embeddings)
         questions = load_questions(config.questions)
         progress.say(f"query latency over {len(questions)} questions")
@@ -209,7 +230,12 @@ def measure(config: Config, results: Results, progress: Progress) -> None:
     report["approximate_vs_exact"] = next(
         (r["approximate_vs_exact"] for r in report["scale"] if r.get("approximate_vs_exact")), None
     )
-    report["extrapolation"] = extrapolate(report["scale"], report["index_build"])
+    builds = {b["engine"]: b for b in report["index_build_by_engine"]}
+    report["extrapolation"] = {
+        engine: extrapolate([r for r in report["scale"] if r["engine"] == engine], builds[engine])
+        for engine in config.engines
+    }
+    report["engine_ratios"] = engine_ratios(report)
 
 
 def bench_many_docs(config: Config, tmp: Path, progress: Progress) -> dict:

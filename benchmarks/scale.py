@@ -1,10 +1,11 @@
 """Scale: synthetic corpora of N reports (``benchmarks/corpus.py``), each in its own process.
 
-A process per size keeps each size's RSS its own and frees its memory afterwards. Per
-size: build time and throughput, index size, RSS, query latency, retrieval hit@5 on
-planted facts, an incremental rebuild with one more report, and (on the largest)
-what the approximate indexes lose. ``python -m benchmarks.scale JOB.json`` is the
-worker; :func:`bench_scale` starts it for each size.
+A process per size and engine (``RAG_EMBED_BACKEND``: torch, onnx) keeps each run's RSS
+its own and frees its memory afterwards. Per run: build time and throughput, index size,
+RSS, query latency, retrieval hit@5 on planted facts, an incremental rebuild with one
+more report, and (on the largest size, first engine) what the approximate indexes lose.
+``python -m benchmarks.scale JOB.json`` is the worker; :func:`bench_scale` starts it for
+each size and engine.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def scale_worker(job: ScaleJob, progress: Progress) -> dict:
     load_s = time.perf_counter() - started
     embeddings.embed_documents(["预热 warm-up"])
 
-    progress.say(f"N={n}: building the index of {n} reports")
+    progress.say(f"N={n}: building the index of {n} reports ({settings.model.backend})")
     started, cpu = time.perf_counter(), time.process_time()
     build_dir, _ = build(
         IndexSpec(docs, index_dir, model_id), embeddings, progress=progress.embedding(f"N={n}")
@@ -141,6 +142,7 @@ def scale_worker(job: ScaleJob, progress: Progress) -> dict:
     embedded = manifest["embedded"]
     return {
         "n": n,
+        "engine": settings.model.backend,
         "generate_s": round(generate_s, 2),
         "model_load_s": round(load_s, 2),
         "chunks": manifest["chunks"],
@@ -180,10 +182,12 @@ def scale_worker(job: ScaleJob, progress: Progress) -> dict:
 
 
 def bench_scale(config: Config, tmp: Path, results: Results, progress: Progress) -> list[dict]:
-    """Each size in its own process; ``results.data["scale"]`` grows as they finish."""
+    """Each size, once per engine, in its own process; ``results.data["scale"]`` grows as
+    they finish. Both engines of a size run before the next size, so a run stopped early
+    still has its ratios."""
     done: list[dict] = results.data.setdefault("scale", [])
-    for n in config.sizes:
-        work = tmp / f"scale-{n}"
+    for n, engine in ((n, e) for n in config.sizes for e in config.engines):
+        work = tmp / f"scale-{engine}-{n}"
         work.mkdir()
         job = ScaleJob(
             n=n,
@@ -191,16 +195,17 @@ def bench_scale(config: Config, tmp: Path, results: Results, progress: Progress)
             questions=config.questions,
             plants=config.plants,
             seed_lines=config.seed_lines,
-            approximate=n == max(config.sizes),
+            # What IVF loses does not depend on the engine: measured once, on the first.
+            approximate=n == max(config.sizes) and engine == config.engines[0],
         )
         job_file = work / "job.json"
         write_json(job_file, asdict(job))
-        progress.say(f"scale N={n} (own process)")
+        progress.say(f"scale N={n}, {engine} engine (own process)")
         started = time.time()
         subprocess.run(
             [sys.executable, "-m", "benchmarks.scale", str(job_file)],
             cwd=PROJECT_ROOT,
-            env=rag_env(work / "docs", work / "index"),
+            env=rag_env(work / "docs", work / "index", RAG_EMBED_BACKEND=engine),
             check=True,
         )
         result = json.loads(job.result_path.read_text(encoding="utf-8"))
@@ -254,7 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The worker: run the job in ``argv[0]`` (a JSON :class:`ScaleJob`), write its result."""
     [job_file] = sys.argv[1:] if argv is None else argv
     job = ScaleJob(**json.loads(Path(job_file).read_text(encoding="utf-8")))
-    result = scale_worker(job, Progress(role=f"N={job.n} worker"))
+    engine = os.environ.get("RAG_EMBED_BACKEND", "default")
+    result = scale_worker(job, Progress(role=f"N={job.n} {engine} worker"))
     write_json(job.result_path, result)
     return 0
 

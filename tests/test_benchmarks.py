@@ -51,7 +51,8 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = [
         sys.executable, "-m", "benchmarks.run",
-        "--sizes", "2", "--questions", "5", "--plants", "2", "--seed-lines", "9",
+        "--sizes", "2", "--engines", "torch,onnx",
+        "--questions", "5", "--plants", "2", "--seed-lines", "9",
         "--skip-cold-start", "--skip-ui", "--many-docs", "4", "--many-questions", "2",
         "--milvus-sizes", "0", "--out", str(out),
     ]  # fmt: skip
@@ -64,6 +65,7 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     assert {
         "meta", "targets", "model_load_s", "index_build", "query_latency", "memory",
         "cold_start", "ui", "scale", "approximate_vs_exact", "extrapolation",
+        "index_build_by_engine", "engine_ratios",
     } <= set(report)  # fmt: skip
     build = report["index_build"]
     assert build["embedded"] >= build["chunks"] + build["sentences"] > 0
@@ -83,7 +85,23 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     assert many["add_one_document"]["files_read"] == 1  # only the new document is read
     assert many["query"]["p95_ms"] >= many["query"]["p50_ms"] > 0
 
-    [scale] = report["scale"]
+    # Each engine builds the same seed lines in its own process, so the same texts.
+    builds = report["index_build_by_engine"]
+    assert [b["engine"] for b in builds] == ["torch", "onnx"]
+    assert len({(b["chunks"], b["sentences"]) for b in builds}) == 1
+    for b in builds:
+        assert b["seconds"] > 0 and b["model_load_s"] > 0 and b["memory"]["peak_rss_mb"] > 0
+
+    torch_run, scale = report["scale"]  # both engines of N = 2, torch first
+    assert (torch_run["n"], torch_run["engine"], scale["engine"]) == (2, "torch", "onnx")
+    assert torch_run["chunks"] == scale["chunks"] and torch_run["embedded"] == scale["embedded"]
+    ratios = {(r["corpus"], r["measure"]): r for r in report["engine_ratios"]}
+    assert {c for c, _ in ratios} == {f"seeds/ ({builds[0]['embedded']} texts)", "N=2"}
+    p95 = ratios[("N=2", "query p95")]
+    assert (p95["torch"], p95["onnx"]) == (torch_run["query"]["p95_ms"], scale["query"]["p95_ms"])
+    assert p95["onnx_over_torch"] == round(p95["onnx"] / p95["torch"], 3)
+    assert "| N=2 | index build |" in done.stdout
+
     assert scale["n"] == 2 and scale["planted_questions"] == 2
     assert 0.0 <= scale["hit_at_5"] <= 1.0
     assert scale["index_bytes"] > 0 and scale["chunks_per_s"] > 0
@@ -100,7 +118,8 @@ def test_tiny_benchmark_run_writes_well_formed_json(tmp_path: Path) -> None:
     chunks = report["approximate_vs_exact"]["chunks"]
     assert chunks["index"] == "IndexIVFFlat" and chunks["reconstruct_n_works"]
     assert 0.0 <= chunks["recall_at_k_default"] <= chunks["score_recall_at_k_default"] <= 1
-    assert report["extrapolation"]["build_minutes"]["1000"] > 0
+    for engine in ("torch", "onnx"):
+        assert report["extrapolation"][engine]["build_minutes"]["1000"] > 0
 
 
 def test_rag_env_lets_a_caller_override_the_defaults(tmp_path: Path) -> None:
