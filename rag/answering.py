@@ -4,11 +4,10 @@ No language model is needed and nothing is paraphrased, so every figure in an
 answer is a figure in the report. Each candidate sentence of the retrieved
 chunks is scored by its embedding similarity to the question, its lexical
 overlap with it and, for "how many" questions, whether it states a matching
-quantity, and by whether it speaks of the time the question asks about
-(:func:`time_scoped`). :func:`decide` then answers or abstains: weak evidence (by the
-hand-set thresholds, or by the calibrated probability of :mod:`rag.abstention`) means an
-honest abstention. This module is pure scoring: it
-imports neither FAISS nor LangChain.
+quantity, and by whether it speaks of the time the question asks about.
+:func:`decide` then answers or abstains: weak evidence (by the hand-set thresholds, or
+by the calibrated probability of :mod:`rag.abstention`) means an honest abstention.
+This module is pure scoring: it imports neither FAISS nor LangChain.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -132,7 +131,8 @@ def score_sentences(
 
     ``similarity`` holds each candidate's embedding similarity to the question. A figure
     the question names must be in the sentence or its section; a year it names may also be
-    the time the sentence's section speaks of (2017 in a report on 2018 is its review).
+    the time the sentence's section speaks of (2017 in a report on 2018 is its review). A
+    sentence of the time the question asks about gains, one of another time loses.
     """
     if not candidates:
         return []
@@ -141,7 +141,7 @@ def score_sentences(
     wants_date = asks_date(question)
     measures = measure_words(question)
     numbers_asked = set(_NUMBER.findall(question))
-    in_asked_time = _in_time(question, sentences, timeline)
+    names_year, in_time = _asked_time(question, sentences, timeline)
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
@@ -159,51 +159,34 @@ def score_sentences(
                 score += W_MEASURE
         if wants_date and _DATE.search(text):
             score += W_QUANTITY
+        timely = in_time(idx)
         missing = [n for n in numbers_asked if n not in record.section + text]
         if missing and not (
-            all(_YEAR.fullmatch(n) for n in missing) and in_asked_time(idx)
+            names_year and all(_YEAR.fullmatch(n) for n in missing) and timely is True
         ):
             continue  # a year or figure the question names must be where the answer is
         score += W_CHUNK_RANK / (1 + chunk_rank.get(idx, 9))
+        if timely is not None:  # this year's targets for "今年…目标", the review for "去年"
+            score += W_TIME if timely else -W_TIME
         scored.append(Candidate(idx, score, float(dense), lexical))
     return sorted(scored, key=lambda c: c.score, reverse=True)
 
 
-def _in_time(
+def _asked_time(
     question: str, sentences: Sequence[SentenceRecord], timeline: Timeline | None
-) -> Callable[[int], bool]:
-    """Whether sentence ``i`` speaks of the one year the question names, by its role."""
-    cue = question_time(question)
-    if timeline is None or cue.year is None:
-        return lambda i: False
-
-    def speaks_of_it(i: int) -> bool:
-        role = timeline.roles[i]
-        return role in TIME_ROLES and role == timeline.wanted_role(cue, sentences[i].source)
-
-    return speaks_of_it
-
-
-def time_scoped(
-    question: str, ranked: Sequence[Candidate], sentences: Sequence[SentenceRecord],
-    timeline: Timeline | None,
-) -> list[Candidate]:
-    """``ranked`` with the time the question asks about counted: a sentence of the section
-    that speaks of that time (this year's targets for "今年…目标", the review for "last
-    year", the five-year review for "过去五年") gains, one speaking of another time loses.
+) -> tuple[bool, Callable[[int], bool | None]]:
+    """Whether the question names one year, and for sentence ``i`` whether it speaks of the
+    time the question asks about (True), of another time (False), or either has none (None).
     The roles come from each report's own headings (:mod:`rag.timeline`)."""
     cue = question_time(question)
-    if timeline is None or (cue.role is None and cue.year is None):
-        return list(ranked)
-    out = []
-    for c in ranked:
-        source = sentences[c.sentence].source
-        wanted, role = timeline.wanted_role(cue, source), timeline.roles[c.sentence]
-        if wanted is None or role not in TIME_ROLES:
-            out.append(c)
-        else:
-            out.append(replace(c, score=c.score + (W_TIME if role == wanted else -W_TIME)))
-    return sorted(out, key=lambda c: c.score, reverse=True)
+
+    def in_time(i: int) -> bool | None:
+        if timeline is None:
+            return None
+        role, wanted = timeline.roles[i], timeline.wanted_role(cue, sentences[i].source)
+        return None if wanted is None or role not in TIME_ROLES else role == wanted
+
+    return cue.year is not None, in_time
 
 
 def decide(

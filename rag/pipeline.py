@@ -19,14 +19,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.answer_lead import lead_answer
-from rag.answering import (
-    TermWeights,
-    compose,
-    decide,
-    question_terms,
-    score_sentences,
-    time_scoped,
-)
+from rag.answering import TermWeights, compose, decide, question_terms, score_sentences
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
 from rag.question import analyse
@@ -231,10 +224,10 @@ class Pipeline:
             evidence = decide(ranked_parts, asked.zh, answering, self.scorer.threshold)
         else:
             ranked_parts = [
-                time_scoped(part, score_sentences(
+                score_sentences(
                     part, scores.of(candidates), candidates, rank, sentences, terms,
                     self.timeline,
-                ), sentences, self.timeline)
+                )
                 for part, scores, terms in scored
             ]
             if self.abstention is None:
