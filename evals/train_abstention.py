@@ -29,14 +29,17 @@ from evals.train_scorer import (
     DATASETS,
     MAX_FALSE_ABSTENTIONS,
     Outcome,
+    _baseline_outcome,
     _code_key,
-    _fmt,
+    _is_report,
     _positive,
     _questions,
     _sha256,
     choose_threshold,
-    metrics,
+    render,
+    set_table,
     settings_for,
+    write_report,
 )
 from rag.abstention import (
     INPUT_NAMES,
@@ -219,10 +222,6 @@ def decide(model: AbstentionModel, s: Sample, threshold: float, max_cites: int =
     return Outcome(chosen[0][1], " ".join(t for _, t in chosen), False, top)
 
 
-def _is_report(group: str) -> bool:
-    return not group.startswith("cmrc")
-
-
 def lodo(samples: Sequence[Sample]) -> dict[str, Any]:
     """Fit without each group and test on it, with a threshold from the other reports."""
     groups = sorted({s.group for s in samples})
@@ -237,54 +236,22 @@ def lodo(samples: Sequence[Sample]) -> dict[str, Any]:
     thresholds = {g: threshold_without(g) for g in groups}
     outcomes = {s.id: decide(models[s.group], s, thresholds[s.group]) for s in samples}
 
-    def baseline(s: Sample) -> Outcome:
-        b = s.baseline
-        return Outcome(b["first"], "" if b["abstained"] else b["text"], b["abstained"], 0.0)
-
-    table: dict[str, Any] = {}
-
-    def add(name: str, chosen: list[Sample]) -> None:
-        if chosen:
-            table[name] = {
-                "calibrated": metrics(chosen, [outcomes[s.id] for s in chosen]),
-                "hand-set": metrics(chosen, [baseline(s) for s in chosen]),
-            }
-
     off = [s for s in samples if s.kind == OFF_TOPIC]
+    real = [s for s in samples if s.kind != OFF_TOPIC]
     reports = [s for s in reports if s.kind != OFF_TOPIC]
-    corpus = [s for s in reports if s.group != "seed"]
-    for lang in ("zh", "en"):
-        add(f"reports {lang}", [s for s in corpus if s.lang == lang])
-    add("reports all", corpus)
-    for lang in ("zh", "en"):
-        add(f"seed {lang}", [s for s in reports if s.group == "seed" and s.lang == lang])
-    add("seed all", [s for s in reports if s.group == "seed"])
-    for g in groups:
-        if _is_report(g) and g != "seed":
-            add(g, [s for s in samples if s.group == g and s.kind != OFF_TOPIC])
-    add("cmrc (all folds)", [s for s in samples if s.group.startswith("cmrc-")
-                             and s.kind != OFF_TOPIC])
-    add("off-topic, asked of the reports", [s for s in off if s.group not in ("seed",)
-                                            and _is_report(s.group)])
-    add("off-topic, asked of the seed", [s for s in off if s.group == "seed"])
-    add("off-topic, asked of CMRC", [s for s in off if not _is_report(s.group)])
-    for kind in sorted({s.kind for s in corpus}):
-        add(f"reports kind {kind}", [s for s in corpus if s.kind == kind])
+    table = set_table(
+        real,
+        {"calibrated": lambda s: outcomes[s.id], "hand-set": _baseline_outcome},
+        per_group=lambda g: _is_report(g) and g != "seed",
+        extra=[
+            ("off-topic, asked of the reports",
+             [s for s in off if s.group != "seed" and _is_report(s.group)]),
+            ("off-topic, asked of the seed", [s for s in off if s.group == "seed"]),
+            ("off-topic, asked of CMRC", [s for s in off if not _is_report(s.group)]),
+        ],
+    )
     pooled = choose_threshold([tops[s.id] for s in reports], [s.answerable for s in reports])
     return {"table": table, "thresholds": thresholds, "pooled_threshold": pooled}
-
-
-def render(result: dict[str, Any]) -> str:
-    cols = ["cite@1", "facts", "false_abstentions", "unanswerable_abstained"]
-    lines = [
-        "| set | decision | n | unans. | cite@1 | facts | false abst. | unans. abstained |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, row in result["table"].items():
-        for decision, m in row.items():
-            cells = " | ".join(_fmt(m[c]) for c in cols)
-            lines.append(f"| {name} | {decision} | {m['n']} | {m['n_unanswerable']} | {cells} |")
-    return "\n".join(lines)
 
 
 def write_weights(model: AbstentionModel, manifest: dict[str, Any],
@@ -308,19 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = sorted(zip(INPUT_NAMES, final.weights, strict=True), key=lambda x: -abs(x[1]))
     report = "\n\n".join([
         "# Calibrated abstention: leave one document out",
-        render(result),
+        render(result, "decision"),
         f"Shipped threshold (pooled held-out, false abstentions <= {MAX_FALSE_ABSTENTIONS:.0%}):"
         f" {result['pooled_threshold']:.4f}",
         "Largest standardised weights: "
         + ", ".join(f"{n} {w:+.2f}" for n, w in weights[:8]),
     ])
-    print(report)
-    out = PROJECT_ROOT / "evals" / "reports"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "abstention_lodo.md").write_text(report + "\n", encoding="utf-8")
-    (out / "abstention_lodo.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    write_report("abstention_lodo", report, result)
     if args.no_write:
         return 0
     files = [p for name, _, p in DATASETS if name in names and p.exists()]

@@ -450,6 +450,72 @@ def _baseline_outcome(s: Sample) -> Outcome:
     return Outcome(b["first"], "" if b["abstained"] else b["text"], b["abstained"], 0.0)
 
 
+def set_table(
+    samples: Sequence[Any],
+    decisions: dict[str, Callable[[Any], Outcome | None]],
+    per_group: Callable[[str], bool],
+    extra: Sequence[tuple[str, Sequence[Any]]] = (),
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each decision's figures over the sets every trainer reports: the corpus reports by
+    language and together, the seed likewise, each group ``per_group`` admits, CMRC (all
+    folds), the ``extra`` sets, then the reports by question kind. A decision that has no
+    outcome (None) for some question of a set is left out of that set's row."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def add(name: str, chosen: Sequence[Any]) -> None:
+        if not chosen:
+            return
+        row = {}
+        for label, decide_one in decisions.items():
+            outcomes = [decide_one(s) for s in chosen]
+            if all(o is not None for o in outcomes):
+                row[label] = metrics(chosen, outcomes)
+        table[name] = row
+
+    reports = [s for s in samples if _is_report(s.group)]
+    corpus = [s for s in reports if s.group != "seed"]
+    for lang in ("zh", "en"):
+        add(f"reports {lang}", [s for s in corpus if s.lang == lang])
+    add("reports all", corpus)
+    for lang in ("zh", "en"):
+        add(f"seed {lang}", [s for s in reports if s.group == "seed" and s.lang == lang])
+    add("seed all", [s for s in reports if s.group == "seed"])
+    for g in sorted({s.group for s in samples}):
+        if per_group(g):
+            add(g, [s for s in samples if s.group == g])
+    add("cmrc (all folds)", [s for s in samples if not _is_report(s.group)])
+    for name, chosen in extra:
+        add(name, chosen)
+    for kind in sorted({s.kind for s in corpus}):
+        add(f"reports kind {kind}", [s for s in corpus if s.kind == kind])
+    return table
+
+
+def render(result: dict[str, Any], label: str = "scorer") -> str:
+    """The table of :func:`set_table` as Markdown, one line per set and decision."""
+    cols = ["cite@1", "facts", "false_abstentions", "unanswerable_abstained"]
+    lines = [
+        f"| set | {label} | n | unans. | cite@1 | facts | false abst. | unans. abstained |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in result["table"].items():
+        for decision, m in row.items():
+            cells = " | ".join(_fmt(m[c]) for c in cols)
+            lines.append(f"| {name} | {decision} | {m['n']} | {m['n_unanswerable']} | {cells} |")
+    return "\n".join(lines)
+
+
+def write_report(stem: str, report: str, result: dict[str, Any]) -> None:
+    """Print the Markdown and keep it, with the figures as JSON, in ``evals/reports/``."""
+    print(report)
+    out = PROJECT_ROOT / "evals" / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(report + "\n", encoding="utf-8")
+    (out / f"{stem}.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+
+
 def lodo(samples: Sequence[Sample], lam: float = 10.0) -> dict[str, Any]:
     """Fit without each group, test on it; the threshold for a report comes from the other
     reports' held-out probabilities, so no figure saw its own document."""
@@ -471,28 +537,14 @@ def lodo(samples: Sequence[Sample], lam: float = 10.0) -> dict[str, Any]:
 
     thresholds = {g: threshold_without(g) for g in groups}
     outcomes = {s.id: decide(models[s.group], s, thresholds[s.group]) for s in samples}
-    table: dict[str, Any] = {}
-
-    def add(name: str, chosen: list[Sample]) -> None:
-        if chosen:
-            table[name] = {"learned": metrics(chosen, [outcomes[s.id] for s in chosen])}
-            if all(s.baseline for s in chosen):
-                table[name]["hand-set"] = metrics(chosen, [_baseline_outcome(s) for s in chosen])
-
-    corpus = [s for s in reports if s.group != "seed"]
-    for lang in ("zh", "en"):
-        add(f"reports {lang}", [s for s in corpus if s.lang == lang])
-    add("reports all", corpus)
-    for lang in ("zh", "en"):
-        add(f"seed {lang}", [s for s in reports if s.group == "seed" and s.lang == lang])
-    add("seed all", [s for s in reports if s.group == "seed"])
-    for g in groups:
-        if g != "seed":
-            add(g, [s for s in samples if s.group == g])
-    add("cmrc (all folds)", [s for s in samples if not _is_report(s.group)])
-    kinds = sorted({s.kind for s in corpus})
-    for kind in kinds:
-        add(f"reports kind {kind}", [s for s in corpus if s.kind == kind])
+    table = set_table(
+        samples,
+        {
+            "learned": lambda s: outcomes[s.id],
+            "hand-set": lambda s: _baseline_outcome(s) if s.baseline else None,
+        },
+        per_group=lambda g: g != "seed",
+    )
     pooled = choose_threshold([tops[s.id] for s in reports], [s.answerable for s in reports])
     return {"table": table, "thresholds": thresholds, "pooled_threshold": pooled}
 
@@ -524,20 +576,6 @@ def calibration(samples: Sequence[Sample], scorer: LearnedScorer, bins: int = 5)
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
-
-
-def render(result: dict[str, Any]) -> str:
-    cols = ["cite@1", "facts", "false_abstentions", "unanswerable_abstained"]
-    lines = [
-        "| set | scorer | n | unans. | cite@1 | facts | false abst. | unans. abstained |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, row in result["table"].items():
-        for scorer, m in row.items():
-            cells = [_fmt(m[c]) for c in cols]
-            lines.append(f"| {name} | {scorer} | {m['n']} | {m['n_unanswerable']} | "
-                         + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def write_weights(scorer: LearnedScorer, manifest: dict[str, Any]) -> None:
@@ -587,13 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         ]
     )
-    print(report)
-    out = PROJECT_ROOT / "evals" / "reports"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scorer_lodo.md").write_text(report + "\n", encoding="utf-8")
-    (out / "scorer_lodo.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    write_report("scorer_lodo", report, result)
     if args.no_write:
         return 0
     files = [p for name, _, p in DATASETS if name in names and p.exists()]
