@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.answering import Term, TermWeights, _credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
-from rag.scorer import file_sha256
+from rag.scorer import file_sha256, read_weights_json
 from rag.timeline import Timeline
 from rag.types import Candidate, SentenceRecord
 
@@ -98,14 +98,7 @@ def untrained() -> AbstentionModel:
 
 def load_abstention(path: Path = WEIGHTS_FILE) -> AbstentionModel:
     """Read a weights file written by ``make train``; anything else is a clear error."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _fail(path, "the abstention weights file is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"the abstention weights file is not valid JSON ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise _fail(path, f"not a format-{FORMAT} abstention weights file")
+    raw = read_weights_json(path, "abstention", FORMAT, _fail)
     if tuple(raw.get("input_names") or ()) != INPUT_NAMES:
         raise _fail(path, "its inputs differ from this version's (rag/abstention.py)")
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,16 +117,25 @@ def _fail(path: Path, why: str) -> ScorerFileError:
     return ScorerFileError(f"{path}: {why}; run `make train` to rebuild the answer scorer")
 
 
-def load_scorer(path: Path = WEIGHTS_FILE) -> LearnedScorer:
-    """Read a weights file written by ``make train``; anything else is a clear error."""
+def read_weights_json(
+    path: Path, what: str, version: int, fail: Callable[[Path, str], Exception]
+) -> dict:
+    """A ``make train`` weights file as a dict of the expected format version; a missing,
+    unreadable or other-version file raises ``fail(path, why)``, which names the fix."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _fail(path, "the scorer weights file is missing") from None
+        raise fail(path, f"the {what} weights file is missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"the scorer weights file is not valid JSON ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise _fail(path, f"not a format-{FORMAT} scorer weights file")
+        raise fail(path, f"the {what} weights file is not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or raw.get("format") != version:
+        raise fail(path, f"not a format-{version} {what} weights file")
+    return raw
+
+
+def load_scorer(path: Path = WEIGHTS_FILE) -> LearnedScorer:
+    """Read a weights file written by ``make train``; anything else is a clear error."""
+    raw = read_weights_json(path, "scorer", FORMAT, _fail)
     names = tuple(raw.get("feature_names") or ())
     if names != FEATURE_NAMES:
         raise _fail(path, "its features differ from this version's (rag/features.py)")
