@@ -52,6 +52,17 @@ def pipeline(settings: Settings, embeddings):  # noqa: ANN001, ANN201
     return Pipeline(settings, embeddings=embeddings)
 
 
+@pytest.fixture(scope="session")
+def hailar_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One corpus report (2012 reviewed, 2013 planned) in a folder and index of its own,
+    shared by the modules that answer from it with different scorers."""
+    docs = tmp_path_factory.mktemp("hailar_docs")
+    name = "hailar_2013_district.txt"
+    (docs / name).write_bytes((PROJECT_ROOT / "evals" / "corpus" / name).read_bytes())
+    index_dir = tmp_path_factory.mktemp("hailar_index")
+    return Settings().override(docs_dir=docs, index_dir=index_dir, llm=None)
+
+
 def copy_seeds(target: Path) -> Path:
     """A private documents folder holding the seed report."""
     target.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,7 @@ from rag.abstention import (
     check_manifest,
     load_abstention,
 )
-from rag.config import PROJECT_ROOT, Settings
-
-CORPUS = PROJECT_ROOT / "evals" / "corpus"
+from rag.config import Settings
 
 
 def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
@@ -114,17 +112,11 @@ def test_the_sentence_that_answers_is_cited_first(pipeline) -> None:  # noqa: AN
 
 
 @pytest.fixture(scope="module")
-def hailar(embeddings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
-    """A pipeline over one corpus report: 2012 reviewed, 2013 planned."""
+def hailar(hailar_settings, embeddings):  # noqa: ANN001, ANN201
+    """The corpus report answered with the default, calibrated decision."""
     from rag.pipeline import Pipeline
 
-    docs = tmp_path_factory.mktemp("hailar_docs")
-    name = "hailar_2013_district.txt"
-    (docs / name).write_bytes((CORPUS / name).read_bytes())
-    settings = Settings().override(
-        docs_dir=docs, index_dir=tmp_path_factory.mktemp("hailar_index"), llm=None
-    )
-    return Pipeline(settings, embeddings=embeddings)
+    return Pipeline(hailar_settings, embeddings=embeddings)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from rag.answering import TermWeights, question_terms
-from rag.config import PROJECT_ROOT, Settings
 from rag.features import FEATURE_NAMES, candidate_features
 from rag.scorer import (
     MANIFEST_FILE,
@@ -19,8 +18,6 @@ from rag.scorer import (
     load_scorer,
 )
 from rag.types import SentenceRecord
-
-CORPUS = PROJECT_ROOT / "evals" / "corpus"
 
 
 def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
@@ -86,18 +83,11 @@ def test_attribute_words_count_more_than_the_shared_topic() -> None:
 
 
 @pytest.fixture(scope="module")
-def hailar(embeddings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
-    """A pipeline over one corpus report: 2012 reviewed, 2013 planned."""
+def hailar(hailar_settings, embeddings):  # noqa: ANN001, ANN201
+    """The corpus report answered by the learned scorer."""
     from rag.pipeline import Pipeline
 
-    docs = tmp_path_factory.mktemp("hailar_docs")
-    name = "hailar_2013_district.txt"
-    (docs / name).write_bytes((CORPUS / name).read_bytes())
-    settings = Settings().override(
-        docs_dir=docs, index_dir=tmp_path_factory.mktemp("hailar_index"), llm=None,
-        scorer="learned",
-    )
-    return Pipeline(settings, embeddings=embeddings)
+    return Pipeline(hailar_settings.override(scorer="learned"), embeddings=embeddings)
 
 
 @pytest.fixture(scope="module")
