@@ -290,14 +290,20 @@ def test_cli_index_prints_the_skipped_files(
 # --------------------------------------------------------------------------- upload in the UI
 
 
-def test_upload_indexes_and_swaps_the_pipeline(tmp_path: Path, embeddings) -> None:  # noqa: ANN001
+def _sewage_handlers(tmp_path: Path, embeddings: Embeddings) -> tuple[Settings, ChatHandlers]:
+    """The UI's handlers over a folder holding only the sewage report."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "sewage.txt").write_text(f"环境治理\n{SEWAGE}\n", encoding="utf-8")
     settings = Settings().override(
         embed_model="bundled", docs_dir=docs, index_dir=tmp_path / "index"
     )
-    handlers = ChatHandlers(lambda: Pipeline(settings, embeddings=embeddings))
+    return settings, ChatHandlers(lambda: Pipeline(settings, embeddings=embeddings))
+
+
+def test_upload_indexes_and_swaps_the_pipeline(tmp_path: Path, embeddings) -> None:  # noqa: ANN001
+    settings, handlers = _sewage_handlers(tmp_path, embeddings)
+    docs = settings.documents.docs_dir
     assert handlers.status()["sources"] == ["sewage.txt"]
     before = handlers.holder.get()
 
@@ -333,13 +339,8 @@ def test_a_failed_upload_changes_nothing_and_says_so_in_one_line(
 
     import rag.store.build
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "sewage.txt").write_text(f"环境治理\n{SEWAGE}\n", encoding="utf-8")
-    settings = Settings().override(
-        embed_model="bundled", docs_dir=docs, index_dir=tmp_path / "index"
-    )
-    handlers = ChatHandlers(lambda: Pipeline(settings, embeddings=embeddings))
+    settings, handlers = _sewage_handlers(tmp_path, embeddings)
+    docs = settings.documents.docs_dir
     before = handlers.holder.get()
     index_before = current_build(settings.store.index_dir)
     uploads = tmp_path / "uploads"
