@@ -58,6 +58,7 @@ eval-cmrc: install
 # the abstention model (rag/data/abstention.json, the default decision) and the learned scorer
 # (rag/data/scorer.json), each with its manifest.
 train: install
+	$(PY) -m evals.train_adapter
 	$(PY) -m evals.train_abstention
 	$(PY) -m evals.train_scorer
 

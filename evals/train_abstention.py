@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.train_adapter import held_out_adapters
 from evals.train_scorer import (
     DATASETS,
     MAX_FALSE_ABSTENTIONS,
@@ -49,6 +50,7 @@ from rag.abstention import (
     untrained,
 )
 from rag.config import PROJECT_ROOT, Settings
+from rag.query_adapter import QueryAdapter
 from rag.scorer import file_sha256
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ log = logging.getLogger(__name__)
 CACHE = PROJECT_ROOT / ".cache" / "abstention"
 CMRC_WEIGHT = 0.5  # another genre: it informs the model, the reports lead it
 C = 1.0  # inverse L2 strength of the logistic regression (standardised inputs)
-CODE = ("rag/abstention.py", "rag/features.py", "rag/pipeline.py", "evals/train_abstention.py")
+CODE = ("rag/abstention.py", "rag/features.py", "rag/pipeline.py", "evals/train_abstention.py",
+        "rag/data/query_adapter.safetensors", ".cache/adapter/folds.safetensors")
 OFF_TOPIC = "off-topic"
 OFF_TOPIC_PER_SET = 300  # questions of the other genre asked of each data set's documents
 
@@ -85,8 +88,11 @@ class Sample:
 
 
 def _collect(
-    name: str, docs: Path, embeddings: Any, questions: list[dict[str, Any]] | None = None
+    name: str, docs: Path, embeddings: Any, questions: list[dict[str, Any]] | None = None,
+    held_out: dict[str, QueryAdapter] | None = None,
 ) -> list[Sample]:
+    """Each question's candidates and inputs; an English one moved by ``held_out[group]``
+    (an adapter that never saw its document) or else by the shipped adapter."""
     from tqdm import tqdm
 
     from rag.pipeline import Pipeline
@@ -94,9 +100,12 @@ def _collect(
     questions = _questions(name) if questions is None else questions
     pipeline = Pipeline(settings_for(name, docs), embeddings=embeddings, scorer=False)
     sentences = pipeline.store.sentences
+    shipped, held_out = pipeline.query_adapter, held_out or {}
     out = []
     for q in tqdm(questions, desc=f"Candidates ({name})", unit="q", file=sys.stderr):
         source = q.get("doc") or None
+        # An English question is moved by an adapter that never saw its document.
+        pipeline.query_adapter = held_out.get(q["group"], shipped)
         pipeline.abstention = untrained()
         evidence = pipeline.retrieve(q["question"], source=source, k=5).evidence
         parts = [
@@ -168,8 +177,9 @@ def collect_all(names: Sequence[str]) -> list[Sample]:
                 embeddings = load_embeddings(Settings().model)
             folder = docs()
             others = [n for n in names if n != name and (n == "cmrc") != (name == "cmrc")]
-            cached = _collect(name, folder, embeddings)
-            cached += _collect(name, folder, embeddings, off_topic(name, folder, others))
+            held_out = held_out_adapters()
+            cached = _collect(name, folder, embeddings, held_out=held_out)
+            cached += _collect(name, folder, embeddings, off_topic(name, folder, others), held_out)
             rows = [asdict(s) for s in cached]
             path.write_text(json.dumps({"key": key, "samples": rows}, ensure_ascii=False), "utf-8")
         log.info("%s: %d questions", name, len(cached))

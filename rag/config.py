@@ -136,6 +136,9 @@ class AnsweringSettings:
     # rag/data/abstention.json (its threshold chosen leave-one-document-out); "handset": the
     # thresholds above (set on the seed); "learned": rag/data/scorer.json (RAG_ANSWER_SCORER).
     scorer: str = "calibrated"
+    # English questions' vectors moved by rag/data/query_adapter.safetensors (fit for the
+    # bundled model only; RAG_ENGLISH_ADAPTER=0 turns it off).
+    english_adapter: bool = True
     max_citations: int = 3
     closest_shown: int = 3  # passages listed with an abstention
     max_question_chars: int = 500  # RAG_MAX_QUESTION_CHARS
@@ -274,6 +277,7 @@ class Settings:
             answering=AnsweringSettings(
                 max_question_chars=_int(env, "RAG_MAX_QUESTION_CHARS", 500),
                 scorer=env.get("RAG_ANSWER_SCORER", "").strip().lower() or "calibrated",
+                english_adapter=env.get("RAG_ENGLISH_ADAPTER", "1").strip() not in ("0", ""),
             ),
             llm=LLMSettings.from_env(env),
             server=ServerSettings(

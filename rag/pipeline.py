@@ -19,9 +19,17 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.answer_lead import lead_answer
-from rag.answering import TermWeights, compose, decide, question_terms, score_sentences
+from rag.answering import (
+    Term,
+    TermWeights,
+    compose,
+    decide,
+    question_terms,
+    score_sentences,
+)
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
+from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse
 from rag.retrieval import Retriever
 from rag.store import open_store
@@ -30,7 +38,7 @@ from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
 from rag.titles import cover_end, document_titles, with_titles
-from rag.types import Answer, Evidence, Retrieval, ScoredChunk
+from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
     from rag.abstention import AbstentionModel
@@ -75,6 +83,11 @@ class Pipeline:
             from rag.abstention import load_abstention
 
             self.abstention = load_abstention()
+        self.query_adapter: QueryAdapter | None = None
+        if self.settings.answering.english_adapter:
+            adapter = load_adapter()
+            if adapter.model == self.settings.model.name:  # fit for this model only
+                self.query_adapter = adapter
         # Each sentence's time role: a feature of the learned scorer, a label on citations.
         self.timeline = build_timeline(self.store.texts, self.store.sentences)
         self.titles = document_titles(self.store.texts, self.settings.documents.docs_dir)
@@ -108,6 +121,32 @@ class Pipeline:
         batch = getattr(self.embeddings, "embed_queries", None)
         rows = batch(texts) if batch else [self.embeddings.embed_query(t) for t in texts]
         return [np.asarray(row, dtype=np.float32) for row in rows]
+
+    def _adapter_order(
+        self,
+        ranked: list[Candidate],
+        part: str,
+        vector: np.ndarray,
+        candidates: list[int],
+        rank: dict[int, int],
+        terms: list[Term],
+        source: str | None,
+    ) -> list[Candidate]:
+        """``ranked`` with its two best in the order the hand-set score gives them when the
+        English question's vector is moved by the adapter. The candidates keep their own
+        scores: the adapter is fit to order them, not to say how well the best one answers,
+        so the decision still reads the unmoved similarity it was calibrated on."""
+        assert self.query_adapter is not None
+        moved = self.retriever.sentence_relevance(self.query_adapter(vector), None, source)
+        order = score_sentences(
+            part, moved.of(candidates), candidates, rank, self.store.sentences, terms,
+            self.timeline,
+        )
+        position = {c.sentence: n for n, c in enumerate(order)}
+        head = sorted(
+            ranked[:REORDERS], key=lambda c: position.get(c.sentence, len(position))
+        )
+        return head + ranked[REORDERS:]
 
     def langchain_retriever(self, k: int | None = None) -> HybridRetriever:
         """This pipeline's retrieval as a LangChain ``BaseRetriever``."""
@@ -230,6 +269,13 @@ class Pipeline:
                 )
                 for part, scores, terms in scored
             ]
+            if self.query_adapter is not None and not asked.zh:
+                ranked_parts = [
+                    self._adapter_order(ranked, part, vector, candidates, rank, terms, source)
+                    for ranked, part, vector, terms in zip(
+                        ranked_parts, parts, part_vectors, part_terms, strict=True
+                    )
+                ]
             if self.abstention is None:
                 evidence = decide(ranked_parts, asked.zh, answering)
             else:

@@ -1,0 +1,98 @@
+"""The English query adapter: shipped weights, clear errors, training, and what it may change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.train_adapter import Question, first_is_gold, fit
+from rag.config import Settings
+from rag.query_adapter import (
+    MANIFEST_FILE,
+    AdapterFileError,
+    load_adapter,
+    save_adapter,
+)
+
+QUESTIONS = Path(__file__).resolve().parents[1] / "evals" / "questions.jsonl"
+
+
+def test_shipped_adapter_loads_offline_and_matches_its_manifest(embeddings) -> None:  # noqa: ANN001
+    adapter = load_adapter()
+    manifest = json.loads(MANIFEST_FILE.read_text(encoding="utf-8"))
+    dimension = len(embeddings.embed_query("dimension probe"))
+    assert adapter.matrix.shape == (dimension, dimension)
+    assert adapter.model == Settings().model.name == manifest["model"]
+    assert all(len(d["sha256"]) == 64 for d in manifest["data"])
+    moved = adapter(np.asarray(embeddings.embed_query("How much did revenue grow?")))
+    assert moved.shape == (dimension,) and np.linalg.norm(moved) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["missing", "edited", "not safetensors", "no manifest"])
+def test_a_bad_adapter_file_names_itself_and_make_train(tmp_path: Path, damage: str) -> None:
+    path, manifest = tmp_path / "adapter.safetensors", tmp_path / "manifest.json"
+    save_adapter(np.eye(4, dtype=np.float32), {"model": "m"}, path, manifest)
+    load_adapter(path, manifest)  # well-formed
+    if damage == "missing":
+        path.unlink()
+    elif damage == "edited":
+        save_adapter(2 * np.eye(4, dtype=np.float32), {"model": "m"}, path, tmp_path / "other")
+    elif damage == "not safetensors":
+        path.write_bytes(b"\x00garbage")
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+        from rag.scorer import file_sha256
+
+        manifest.write_text(json.dumps(raw | {"weights_sha256": file_sha256(path)}), "utf-8")
+    else:
+        manifest.unlink()
+    with pytest.raises(AdapterFileError) as info:
+        load_adapter(path, manifest)
+    message = str(info.value)
+    assert "make train" in message and "\n" not in message
+    assert str(manifest if damage == "no manifest" else path) in message
+
+
+def test_training_moves_the_gold_first() -> None:
+    """A made-up set: the question's vector lies nearer a distractor than the gold, the same
+    way in every question, which one matrix can correct."""
+    rng = np.random.default_rng(0)
+    sentences = np.eye(6, dtype=np.float32)
+    questions = []
+    for n in range(20):
+        q = np.zeros(6, dtype=np.float32)
+        q[0], q[1], q[2 + n % 4] = 0.8, 0.5, 0.3 + 0.1 * rng.random()
+        q /= np.linalg.norm(q)
+        questions.append(Question(
+            f"q{n}", "doc", q, [0, 1], np.zeros(2), [False, True],
+            lambda v: sentences[[0, 1]] @ v,
+        ))
+    assert not any(first_is_gold(q, None) for q in questions)
+    matrix = fit(questions, {"doc": sentences})
+    assert all(first_is_gold(q, matrix) for q in questions)
+
+
+def test_it_only_swaps_the_two_best_of_english_questions(pipeline) -> None:  # noqa: ANN001
+    rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    adapter = pipeline.query_adapter
+    assert adapter is not None  # the bundled model: the shipped adapter is on by default
+
+    def ranked(question: str) -> list[int]:
+        return [c.sentence for c in pipeline.retrieve(question).evidence.ranked[0]]
+
+    asked = {r["question"]: r["lang"] == "en" for r in rows if r["answers"]}
+    try:
+        moved = {q: ranked(q) for q in asked}
+        pipeline.query_adapter = None
+        unmoved = {q: ranked(q) for q in asked}
+    finally:
+        pipeline.query_adapter = adapter
+    swapped = 0
+    for q, english in asked.items():
+        if not english:
+            assert moved[q][:2] == unmoved[q][:2], q
+        assert set(moved[q][:2]) == set(unmoved[q][:2]) and moved[q][2:] == unmoved[q][2:], q
+        swapped += moved[q][:2] != unmoved[q][:2]
+    assert swapped >= 1
