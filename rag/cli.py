@@ -351,14 +351,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+    from rag.abstention import AbstentionFileError
     from rag.documents import DocumentError
     from rag.embeddings import EmbeddingModelError
     from rag.feedback import FeedbackError
+    from rag.query_adapter import AdapterFileError
+    from rag.scorer import ScorerFileError
     from rag.store.base import IndexError_
 
+    weights = (AbstentionFileError, AdapterFileError, ScorerFileError)  # each names `make train`
     try:
         return args.run(args)
-    except (EmbeddingModelError, IndexError_, DocumentError, FeedbackError, ValueError) as exc:
+    except (EmbeddingModelError, IndexError_, DocumentError, FeedbackError, ValueError,
+            *weights) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a bug or the machine: one line, the traceback on request

@@ -96,3 +96,21 @@ def test_it_only_swaps_the_two_best_of_english_questions(pipeline) -> None:  # n
         assert set(moved[q][:2]) == set(unmoved[q][:2]) and moved[q][2:] == unmoved[q][2:], q
         swapped += moved[q][:2] != unmoved[q][:2]
     assert swapped >= 1
+
+
+def test_cli_says_in_one_line_which_weights_file_is_missing(
+    settings, embeddings, monkeypatch, capsys, tmp_path: Path  # noqa: ANN001
+) -> None:
+    import rag.embeddings
+    import rag.pipeline
+    from rag.cli import main
+
+    missing = tmp_path / "query_adapter.safetensors"
+    monkeypatch.setattr(rag.embeddings, "load_embeddings", lambda model: embeddings)
+    monkeypatch.setattr(rag.pipeline, "load_adapter", lambda: load_adapter(missing))
+    docs, index_dir = settings.documents.docs_dir, settings.store.index_dir
+    flags = ["--docs", str(docs), "--index-dir", str(index_dir)]
+    assert main([*flags, "ask", "How many rounds of testing were carried out?"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and str(missing) in error and "make train" in error
+    assert "\n" not in error
