@@ -55,8 +55,9 @@ eval-cmrc: install
 	  --set evals/cmrc2018/cmrc2018_trial.json --no-baselines --out evals/reports/cmrc
 
 # Fit on the eval questions and CMRC trial, with leave-one-document-out figures in evals/reports/:
-# the abstention model (rag/data/abstention.json, the default decision) and the learned scorer
-# (rag/data/scorer.json), each with its manifest.
+# the English query adapter (rag/data/query_adapter.safetensors), the abstention model
+# (rag/data/abstention.json, the default decision) and the learned scorer (rag/data/scorer.json),
+# each with its manifest.
 train: install
 	$(PY) -m evals.train_adapter
 	$(PY) -m evals.train_abstention
