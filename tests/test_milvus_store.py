@@ -30,6 +30,7 @@ from rag.store.milvus_store import (
     CONNECT_TIMEOUT_S,
     ENV_TOKEN,
     ENV_URI,
+    REGROW,
     MilvusConnection,
     MilvusStoreError,
     _explain,
@@ -299,6 +300,43 @@ def test_past_the_size_line_the_vectors_are_indexed_ivf(tmp_path, memo) -> None:
     assert kinds() == {"rag_chunks": "IVF_FLAT", "rag_sentences": "IVF_FLAT"}
     open_milvus_store(spec_for(tmp_path), memo).close()  # below the line again
     assert kinds() == {"rag_chunks": "FLAT", "rag_sentences": "FLAT"}
+
+
+def test_an_ivf_index_is_reclustered_once_its_collection_outgrows_its_lists(
+    tmp_path, memo  # noqa: ANN001
+) -> None:
+    """Lists sized for the rows at the switch; growth short of REGROW-fold keeps them, past it
+    the index is rebuilt with lists for today's rows (as Milvus itself reports them)."""
+    from pymilvus import MilvusClient
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+
+    def lists_and_rows() -> dict[str, tuple[int, int]]:
+        client = MilvusClient(str(tmp_path / "index" / "milvus.db"))
+        try:
+            return {
+                n: (int(client.describe_index(n, "vector")["params"]["nlist"]),
+                    int(client.get_collection_stats(n)["row_count"]))
+                for n in ("rag_chunks", "rag_sentences")
+            }
+        finally:
+            client.close()
+
+    (docs / "a.txt").write_text(small_report(1), encoding="utf-8")
+    open_milvus_store(spec_for(tmp_path), memo, exact_up_to=0).close()
+    before = lists_and_rows()
+    assert all(lists == max(1, rows // 64) for lists, rows in before.values())
+    for n in range(2, 8):
+        (docs / f"r{n}.txt").write_text(small_report(n), encoding="utf-8")
+    store = open_milvus_store(spec_for(tmp_path), memo, exact_up_to=0)
+    after = lists_and_rows()
+    assert {n: i.lists for n, i in store.indexes.items()} == {n: v[0] for n, v in after.items()}
+    store.close()
+    for name, (lists, rows) in after.items():
+        old = before[name][0]
+        assert lists == (rows // 64 if rows // 64 >= REGROW * old else old), name
+    assert any(after[n][0] > before[n][0] for n in after)  # the sentences outgrew theirs
 
 
 def free_port() -> int:

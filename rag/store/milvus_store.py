@@ -49,7 +49,8 @@ Vector indexes (:func:`vector_index_for`, applied on every open by ``_fit_indexe
 of ``chunks`` and ``sentences`` is exact (``FLAT``) up to
 :data:`rag.store.ann.EXACT_UP_TO` rows, where a scan still takes milliseconds, and
 ``IVF_FLAT`` beyond (lists as the FAISS store clusters, 32 probed per search), switched
-in place when a sync carries a collection across the line. The same reasons as the FAISS
+in place when a sync carries a collection across the line and re-clustered once it has
+grown to want four times its lists. The same reasons as the FAISS
 store's (:mod:`rag.store.ann`): the reports are near copies, where a graph (HNSW) loses its
 way; and IVF_FLAT keeps the raw vectors, so a hit's similarity is exact and sentence
 relevance is computed from the hits as with FLAT. Milvus Lite 3.2 (with faiss-cpu
@@ -130,6 +131,7 @@ class VectorIndex:
 
 
 EXACT = VectorIndex("FLAT")
+REGROW = 4  # an IVF index is rebuilt once its collection wants this many times its lists
 
 
 def vector_index_for(rows: int, exact_up_to: int = EXACT_UP_TO) -> VectorIndex:
@@ -270,17 +272,26 @@ def _collection(
 def _fit_indexes(
     client: MilvusClient, names: _Names, exact_up_to: int
 ) -> dict[str, VectorIndex]:
-    """Give ``chunks`` and ``sentences`` the index their size calls for (replacing the one
-    they have when it is of the other kind); the index of each, for its searches.
+    """Give ``chunks`` and ``sentences`` the index their size calls for; the index of each,
+    for its searches.
 
-    Only a change of kind rebuilds: the clustering costs minutes at this size."""
+    A change of kind rebuilds, and so does an IVF index whose collection has outgrown its
+    lists :data:`REGROW`-fold (each list then holds that many times the rows it was sized
+    for, and every search scans them); smaller growth keeps it: the clustering costs
+    minutes at this size."""
     chosen = {}
     for name in (names.chunks, names.sentences):
         rows = int(client.get_collection_stats(name)["row_count"])
         wanted = vector_index_for(rows, exact_up_to)
-        have = client.describe_index(name, "vector").get("index_type")
-        if have != wanted.kind:
-            log.info("Milvus: %s holds %d rows; indexing it as %s", name, rows, wanted.kind)
+        described = client.describe_index(name, "vector")
+        have = VectorIndex(
+            described.get("index_type", ""), int((described.get("params") or {}).get("nlist", 0))
+        )
+        if have.kind == wanted.kind == "IVF_FLAT" and wanted.lists < REGROW * have.lists:
+            wanted = VectorIndex(wanted.kind, have.lists, min(wanted.probes, have.lists))
+        if have.kind != wanted.kind or have.lists != wanted.lists:
+            log.info("Milvus: %s holds %d rows; indexing it as %s%s", name, rows, wanted.kind,
+                     f" with {wanted.lists} lists" if wanted.lists else "")
             client.release_collection(name)
             client.drop_index(name, "vector")
             index = client.prepare_index_params()
@@ -288,7 +299,7 @@ def _fit_indexes(
                 "vector", index_type=wanted.kind, metric_type="IP", params=wanted.index_params()
             )
             client.create_index(name, index)
-        chosen[name] = wanted  # an IVF index keeps its lists as the collection grows
+        chosen[name] = wanted
     return chosen
 
 
