@@ -85,7 +85,7 @@ def _refused(path: Path, data: bytes, limits: IngestLimits | None = None) -> tup
     return str(info.value), time.perf_counter() - started
 
 
-def test_a_40k_paragraph_word_file_loads_within_two_seconds() -> None:
+def test_a_40k_paragraph_word_file_loads_in_seconds_not_minutes() -> None:
     data = _docx_bytes(40_000)
     assert len(data) < 60_000  # tiny on disk: the cost was all in reading it
     # The loader's own cost, in CPU seconds (the machine is shared: wall time is noisy).
@@ -95,7 +95,9 @@ def test_a_40k_paragraph_word_file_loads_within_two_seconds() -> None:
     lines = extracted.text.split("\n")
     assert lines[0] == "# Water supply" and lines[-1].startswith("The reservoir holds")
     assert len(lines) == 40_002
-    assert cpu <= 2.0, cpu  # it was 161 s: python-docx scanned all styles twice a paragraph
+    # ~1 s on a quiet machine; it was 161 s when python-docx scanned all styles twice a
+    # paragraph. The bound catches that with room for a machine shared with other work.
+    assert cpu <= 10.0, cpu
     # Through the worker process, as an upload is read: the same text, in bounded time.
     walls = []
     for _ in range(2):
