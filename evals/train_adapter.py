@@ -87,7 +87,7 @@ def collect(name: str, embeddings: Any) -> tuple[list[Question], np.ndarray]:
         candidates = [c.sentence for c in ranked[0]]
 
         def relevance(vector: np.ndarray, rows: list[int] = candidates) -> np.ndarray:
-            return store.sentence_relevance(vector, len(store.sentences)).of(rows)
+            return store.sentence_relevance(vector, 1).of(rows)
 
         out.append(Question(
             q["id"], q["group"], pipeline._embed_queries([first])[0], candidates,

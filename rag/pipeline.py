@@ -130,14 +130,14 @@ class Pipeline:
         candidates: list[int],
         rank: dict[int, int],
         terms: list[Term],
-        source: str | None,
     ) -> list[Candidate]:
         """``ranked`` with its two best in the order the hand-set score gives them when the
         English question's vector is moved by the adapter. The candidates keep their own
         scores: the adapter is fit to order them, not to say how well the best one answers,
         so the decision still reads the unmoved similarity it was calibrated on."""
         assert self.query_adapter is not None
-        moved = self.retriever.sentence_relevance(self.query_adapter(vector), None, source)
+        # Only the candidates' own relevance is read: ask the store for no ranking beyond one.
+        moved = self.store.sentence_relevance(self.query_adapter(vector), 1)
         order = score_sentences(
             part, moved.of(candidates), candidates, rank, self.store.sentences, terms,
             self.timeline,
@@ -271,7 +271,7 @@ class Pipeline:
             ]
             if self.query_adapter is not None and not asked.zh:
                 ranked_parts = [
-                    self._adapter_order(ranked, part, vector, candidates, rank, terms, source)
+                    self._adapter_order(ranked, part, vector, candidates, rank, terms)
                     for ranked, part, vector, terms in zip(
                         ranked_parts, parts, part_vectors, part_terms, strict=True
                     )
