@@ -135,7 +135,10 @@ def main() -> None:
                 else results[0][key]
                 for key in results[0]
             }
-        torch_vectors, onnx_vectors = np.load(f"{tmp}/torch.npz"), np.load(f"{tmp}/onnx.npz")
+        torch_vectors, onnx_vectors = (
+            np.load(f"{tmp}/torch.npz", allow_pickle=False),
+            np.load(f"{tmp}/onnx.npz", allow_pickle=False),
+        )
         cosines = np.concatenate(
             [(torch_vectors[k] * onnx_vectors[k]).sum(axis=1) for k in ("query", "passage")]
         )
