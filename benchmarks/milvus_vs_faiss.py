@@ -20,6 +20,8 @@
   ratios from one run are the meaningful figures.
 
 ``make bench`` runs it at ``--milvus-sizes`` (default 100), each size in its own process.
+Each phase is announced on stderr (with the embedding's rate and time left), as a run at
+1,000 reports takes about an hour.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from benchmarks.common import Progress
 from rag.config import PROJECT_ROOT
 
 QUESTIONS_FILE = PROJECT_ROOT / "evals" / "questions.jsonl"
@@ -204,7 +207,12 @@ def _milvus_queries(store, questions, vectors, reference: list[dict]) -> dict:  
 
 
 def compare(
-    n: int, work: Path, embeddings: Embeddings, model_id: str, questions_cap: int = 0
+    n: int,
+    work: Path,
+    embeddings: Embeddings,
+    model_id: str,
+    questions_cap: int = 0,
+    progress: Progress | None = None,
 ) -> dict:
     """Both stores on ``n`` synthetic reports; see the module docstring for the figures.
 
@@ -218,7 +226,9 @@ def compare(
     from rag.store.milvus_store import open_milvus_store
     from rag.store.sentence_search import SentenceSearch, top_indices
 
+    progress = progress or Progress(role=f"milvus-vs-faiss N={n}")
     load_at_start, started_run = [round(x, 2) for x in os.getloadavg()], time.perf_counter()
+    progress.say(f"writing {n} synthetic reports")
     seed = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))[0].read_text(encoding="utf-8")
     docs = work / "docs"
     reports = corpus.generate(seed, n, docs, plants=min(n, 20))
@@ -228,7 +238,10 @@ def compare(
     build: dict[str, dict] = {}
 
     started, model_before = time.perf_counter(), memo.model_s
-    faiss_index = ensure_index(IndexSpec(docs, work / "faiss", model_id), memo)
+    progress.say("building the FAISS index (the model embeds every text once, here)")
+    faiss_index = ensure_index(
+        IndexSpec(docs, work / "faiss", model_id), memo, progress.embedding("FAISS")
+    )
     total = time.perf_counter() - started
     build["faiss"] = {
         "total_s": round(total, 2),
@@ -238,6 +251,7 @@ def compare(
     rss_after_faiss = rss_mb(os.getpid())
 
     spec = IndexSpec(docs, work / "milvus", model_id, ChunkerSettings())
+    progress.say(f"FAISS built in {total:.0f} s; building the Milvus Lite collections")
     started, model_before = time.perf_counter(), memo.model_s
     store = open_milvus_store(spec, memo)
     total = time.perf_counter() - started
@@ -247,6 +261,7 @@ def compare(
         "store_s": round(total - (memo.model_s - model_before), 2),
     }
 
+    progress.say(f"Milvus Lite built in {total:.0f} s; {len(questions)} questions, FAISS first")
     vectors = np.asarray([embeddings.embed_query(q) for q in questions], np.float32)
     lexical = LexicalIndex([f"{c.section} {c.text}" for c in faiss_index.chunks])
     sentences = SentenceSearch(
@@ -268,10 +283,12 @@ def compare(
             {"ids": ids[0].tolist(), "similarities": similarities[0], "relevance": exact}
         )
     # The store as it chooses its indexes (exact at these sizes, see vector_index_for).
+    progress.say("the same questions on Milvus Lite")
     milvus = _milvus_queries(store, questions, vectors, reference)
     rss_with_milvus = rss_mb(os.getpid())
     store.close()
     # The same collections with IVF forced, to measure what it loses against exact search.
+    progress.say("reopening Milvus Lite with IVF forced")
     started = time.perf_counter()
     store = open_milvus_store(spec, memo, exact_up_to=0)
     reindex_s = time.perf_counter() - started
@@ -285,6 +302,12 @@ def compare(
         "process_with_milvus_lite_mb": rss_with_milvus,
         "process_after_ivf_mb": rss_mb(os.getpid()),
     }
+    progress.say("BM25: Milvus against the in-process index")
+    bm25_agreement = lexical_agreement(
+        [f"{c.section} {c.text}" for c in faiss_index.chunks],
+        eval_questions,
+        str(work / "lexical.db"),
+    )
     return {
         "reports": n,
         "chunks": len(faiss_index.chunks),
@@ -297,11 +320,7 @@ def compare(
         "memory": memory,
         "milvus_lite": milvus,
         "milvus_lite_ivf_forced": ivf,
-        "lexical": lexical_agreement(
-            [f"{c.section} {c.text}" for c in faiss_index.chunks],
-            eval_questions,
-            str(work / "lexical.db"),
-        ),
+        "lexical": bm25_agreement,
         "load_average_at_start": load_at_start,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "duration_s": round(time.perf_counter() - started_run, 1),
