@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import socket
 import time
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 from conftest import SEED, copy_seeds
@@ -374,36 +372,6 @@ def test_a_server_that_never_answers_times_out(tmp_path, memo) -> None:  # noqa:
         with pytest.raises(MilvusStoreError, match=ENV_URI):
             open_milvus_store(spec_for(tmp_path), memo, uri=uri, token="root:Milvus")
         assert time.monotonic() - started < CONNECT_TIMEOUT_S + 5
-
-
-class _Refuse(grpc.GenericRpcHandler):
-    """Every call refused as a Milvus server's authentication refuses a wrong token."""
-
-    def service(self, handler_call_details):  # noqa: ANN001, ANN201
-        def refuse(request, context) -> None:  # noqa: ANN001
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "auth check failure, wrong token")
-
-        return grpc.unary_unary_rpc_method_handler(refuse)
-
-
-def test_a_refused_token_names_its_setting_and_touches_nothing(tmp_path, memo) -> None:  # noqa: ANN001
-    """Milvus Lite ignores tokens and no Milvus server runs here (it needs Docker), so the
-    refusal comes from a real gRPC server that answers every call UNAUTHENTICATED, through
-    the real pymilvus client: what reaches the store is what a refusing server causes."""
-    copy_seeds(tmp_path / "docs")
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers((_Refuse(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    try:
-        with pytest.raises(MilvusStoreError, match=f"refused the credentials \\({ENV_TOKEN}\\)"):
-            open_milvus_store(
-                spec_for(tmp_path), memo, uri=f"http://127.0.0.1:{port}", token="root:wrong"
-            )
-    finally:
-        server.stop(0)
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_a_refusal_status_code_names_the_token() -> None:

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -92,6 +93,10 @@ from rag.text import lexical_tokens
 from rag.types import Chunk, SentenceRecord, SkippedFile, SourceText
 
 log = logging.getLogger(__name__)
+# Every pymilvus error reaches the user as one MilvusStoreError naming the setting and the
+# fix (its cause chained); pymilvus's own log of the same error, with its traceback, and its
+# notes on a query iterator's timestamp are noise on a normal run.
+logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 ENV_URI = "RAG_MILVUS_URI"
 ENV_TOKEN = "RAG_MILVUS_TOKEN"
@@ -110,6 +115,9 @@ _MAX_TOPK = 16384  # Milvus's limit on one search
 _VARCHAR = 65535
 _AUTH_FAILED = 1800  # Milvus's status code for a refused user or token
 _REFUSED = ("UNAUTHENTICATED", "PERMISSION_DENIED")  # gRPC statuses of a refused token
+# BM25 functions and sparse vectors came with Milvus 2.5; an older server refuses the schema
+# with "create index on 104 field is not supported".
+MIN_SERVER_VERSION = (2, 5)
 _BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's Lucene defaults
 
 
@@ -791,7 +799,18 @@ def _connect(conn: MilvusConnection) -> MilvusClient:
     if conn.is_lite:
         Path(conn.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
     with _milvus_errors(conn, "connecting"):
-        return MilvusClient(uri=conn.uri, token=conn.token, timeout=conn.timeout_s)
+        client = MilvusClient(uri=conn.uri, token=conn.token, timeout=conn.timeout_s)
+        version = "" if conn.is_lite else str(client.get_server_version())
+    found = re.match(r"v?(\d+)\.(\d+)", version)
+    if found and tuple(map(int, found.groups())) < MIN_SERVER_VERSION:
+        client.close()
+        wanted = ".".join(map(str, MIN_SERVER_VERSION))
+        raise MilvusStoreError(
+            f"Milvus at {conn.uri} ({ENV_URI}) is version {version}; this store needs Milvus "
+            f"{wanted} or later (BM25 full-text search). Fix: upgrade the server, or unset "
+            f"{ENV_URI} to use Milvus Lite in the index folder."
+        )
+    return client
 
 
 def open_milvus_store(
