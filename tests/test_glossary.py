@@ -49,3 +49,16 @@ def test_acronyms_in_glosses_are_words_too() -> None:
     text = "全年地区生产总值完成93.8亿元。"
     glossary = load_glossary(lambda word: word in text)
     assert "生产总值" in _forms(glossary, "What was the GDP?")["gdp"]
+
+
+def test_names_the_dictionary_spells_otherwise_and_words_it_translates() -> None:
+    text = "海拉尔区与蒙古国缔结友城。中国经济增长。整治吃拿卡要。推进旧城改造和新城建设。"
+    glossary = load_glossary(lambda word: word in text)
+    # Hailar is not the pinyin Hailaer: the name comes from 海拉尔's own gloss.
+    assert "海拉尔" in _forms(glossary, "What did Hailar sign?")["hailar"]
+    # China is a dictionary word (中国), not the syllables chi + na (吃拿).
+    china = _forms(glossary, "How fast did China grow?")["china"]
+    assert "中国" in china and "吃拿" not in china
+    # "old; opposite: new" names an antonym: 旧 is no translation of "new".
+    new = _forms(glossary, "What is new in town?")["new"]
+    assert "新" in new and "旧" not in new
