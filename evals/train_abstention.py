@@ -261,7 +261,15 @@ def lodo(samples: Sequence[Sample]) -> dict[str, Any]:
         ],
     )
     pooled = choose_threshold([tops[s.id] for s in reports], [s.answerable for s in reports])
-    return {"table": table, "thresholds": thresholds, "pooled_threshold": pooled}
+    held_out = {  # each question's held-out outcome, to compare two runs question by question
+        s.id: {"abstained": o.abstained, "first": o.first, "top": round(o.top, 4)}
+        for s in real
+        for o in [outcomes[s.id]]
+    }
+    return {
+        "table": table, "thresholds": thresholds, "pooled_threshold": pooled,
+        "held_out": held_out,
+    }
 
 
 def write_weights(model: AbstentionModel, manifest: dict[str, Any],

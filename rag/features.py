@@ -53,8 +53,7 @@ _UNITS_ZH = re.compile(
     r"|千瓦|家|所|座|个|项|户|套|辆|张|台|%"
 )
 _UNITS_EN = {
-    r"\bpercent(age)?\b|\bshare\b|\brate\b|\bproportion\b|%": "%",
-    r"\byuan\b|\brmb\b": "元",
+    r"\bpercent(age)?\b|\bshare\b|\brate\b|\bproportion\b|%|\bgrow(th|s|n)?\b|\bgrew\b": "%",
     r"\bkilomet(er|re)s?\b|\bkm\b": "公里",
     r"\bsquare met(er|re)s?\b": "平方米",
     r"\bhectares?\b|\bmu\b": "亩",
@@ -66,6 +65,14 @@ _UNITS_EN = {
     r"\bschools?\b": "所",
 }
 _RATE_ZH = re.compile(r"比例|占比|增速|增幅|增长率|百分之|比重|率")
+# A question about money wants an amount in yuan, whichever scale the report writes it in:
+# "How much did the bridge cost?" is not answered by a sentence naming the bridge alone.
+_MONEY = re.compile(
+    r"\b(cost|costs|spent|spend|spending|invest\w*|revenue|income|budget\w*|money|funds?"
+    r"|funding|earn\w*|expenditure|yuan|rmb)\b|花了|花费|资金|经费|预算|收入|成本|造价|多少钱",
+    re.I,
+)
+_YUAN = ("元", "万元", "亿元", "万亿元")
 _HEADING_END = re.compile(r"[：:]$")
 _YEAR_OF = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年(?!\s*\d)")
 
@@ -86,6 +93,8 @@ def question_cues(question: str) -> QuestionCues:
     units = set(_UNITS_ZH.findall(question))
     if _RATE_ZH.search(question):
         units.add("%")
+    if _MONEY.search(question):
+        units.update(_YUAN)
     for pattern, unit in _UNITS_EN.items():
         if re.search(pattern, question, re.I):
             units.add(unit)

@@ -15,7 +15,6 @@ import gzip
 import logging
 import re
 import threading
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _NAME_WORD = re.compile(r"[A-Za-z]{4,}")
-_LEADING_NAME = re.compile(r"^([A-Z][a-z]{3,})\b")  # "Hailar District of Hulunbuir City"
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\|")
 _ACRONYM = re.compile(r"\(([A-Z]{2,6})\)")  # "gross domestic product (GDP)"
 _CJK_ONLY = re.compile(r"^[\u3400-\u9fff]{1,4}$")
@@ -98,9 +96,7 @@ class Glossary:
     makes the glossary small and every translation one the documents can match.
     ``known`` holds every stem the whole dictionary glosses, so a question word
     the dictionary knows but the documents lack is recognisably absent. The
-    characters' readings spell romanised names back in Chinese ("Nanchang" → 南昌);
-    ``names`` holds the names the dictionary spells otherwise (海拉尔 is "Hailar", not
-    "Hailaer"): the English name a proper noun's gloss opens with.
+    characters' readings spell romanised names back in Chinese ("Nanchang" → 南昌).
     """
 
     def __init__(self, lines: Iterable[str], present: Callable[[str], bool]) -> None:
@@ -108,7 +104,6 @@ class Glossary:
         by_stems: dict[frozenset[str], set[str]] = defaultdict(set)
         words: set[str] = set()
         self.chars_read: dict[str, set[str]] = defaultdict(set)  # syllable → characters
-        self.names: dict[str, set[str]] = defaultdict(set)  # "hailar" → {海拉尔}
         for line in lines:
             headword, reading, glosses = _parse(line)
             if not headword:
@@ -116,12 +111,7 @@ class Glossary:
             if len(headword) == 1:
                 self.chars_read[reading].add(headword)
             keep = present(headword)
-            proper = line.partition("[")[2][:1].isupper()  # CEDICT capitalises a name's reading
             for gloss in glosses:
-                # One character is an abbreviation (加 for Canada), not the name.
-                name = _LEADING_NAME.match(_ascii(gloss)) if proper and len(headword) > 1 else None
-                if keep and name:
-                    self.names[name.group(1).lower()].add(headword)
                 if keep:
                     stems = frozenset(english_stems(gloss))
                     if 0 < len(stems) <= _MAX_GLOSS_WORDS:
@@ -173,7 +163,7 @@ class Glossary:
                 continue
             if self.translations([stem(lower)])[stem(lower)]:
                 continue  # "China": the dictionary's 中国, not the syllables' 吃拿
-            forms = frozenset(self.names.get(lower, ())) or self.romanised(lower)
+            forms = self.romanised(lower)
             if forms is not None:
                 names[stem(lower)] = forms
         out = [Concept(s, f) for s, f in names.items()]
@@ -212,11 +202,6 @@ class Glossary:
             if len(out) >= 16:
                 break
         return out[:16]
-
-
-def _ascii(text: str) -> str:
-    """"Ürümqi" → "Urumqi": a question is typed without the dictionary's accents."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def _parse(line: str) -> tuple[str, str, list[str]]:

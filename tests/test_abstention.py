@@ -93,6 +93,7 @@ def test_fitting_separates_answers_from_near_misses_and_round_trips(tmp_path: Pa
     "question",
     [
         "京东镇一共有多少所中小学？",  # the report covers schooling, never the count
+        "京东镇的养老机构一共有多少张床位？",  # the report covers elderly care, never the beds
         "2021年京东镇的地区生产总值是多少亿元？",  # a year the report does not give
         "How many hospitals are there in Jingdong town?",
     ],

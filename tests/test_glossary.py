@@ -51,11 +51,9 @@ def test_acronyms_in_glosses_are_words_too() -> None:
     assert "生产总值" in _forms(glossary, "What was the GDP?")["gdp"]
 
 
-def test_names_the_dictionary_spells_otherwise_and_words_it_translates() -> None:
-    text = "海拉尔区与蒙古国缔结友城。中国经济增长。整治吃拿卡要。推进旧城改造和新城建设。"
+def test_a_word_the_dictionary_translates_is_not_read_as_pinyin() -> None:
+    text = "中国经济增长。整治吃拿卡要。推进旧城改造和新城建设。"
     glossary = load_glossary(lambda word: word in text)
-    # Hailar is not the pinyin Hailaer: the name comes from 海拉尔's own gloss.
-    assert "海拉尔" in _forms(glossary, "What did Hailar sign?")["hailar"]
     # China is a dictionary word (中国), not the syllables chi + na (吃拿).
     china = _forms(glossary, "How fast did China grow?")["china"]
     assert "中国" in china and "吃拿" not in china
