@@ -97,6 +97,15 @@ def _rebuild(holder: PipelineHolder, old: Pipeline, progress: Progress | None) -
     return new
 
 
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``…: two replacements in one second keep both."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def add_document(
     holder: PipelineHolder,
     path: Path,
@@ -131,7 +140,7 @@ def add_document(
                     "to replace it, tick “Replace a document of the same name” "
                     "(or run `rag add --replace`)."
                 )
-            kept = docs_dir / _VERSIONS / f"{name}.{time.strftime('%Y%m%d-%H%M%S')}"
+            kept = _free_name(docs_dir / _VERSIONS / f"{name}.{time.strftime('%Y%m%d-%H%M%S')}")
             kept.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(kept, previous)
             log.info("Kept the previous %s as %s", name, kept)

@@ -112,10 +112,13 @@ def test_cli_add_that_fails_unexpectedly_says_so_in_one_line_and_changes_nothing
 def test_a_document_is_replaced_only_when_asked_and_the_old_one_is_kept(
     folders, embeddings, capsys, monkeypatch  # noqa: ANN001
 ) -> None:
+    import rag.documents
     import rag.embeddings
     from rag.cli import main
 
     docs, index_dir, uploads = folders
+    # Both replacements in one second (a fast machine): the second must not overwrite the first.
+    monkeypatch.setattr(rag.documents.time, "strftime", lambda fmt: "20261201-120000")
     holder = _holder(docs, index_dir, embeddings)
     (uploads / "roads.txt").write_text(ROADS.replace("12公里", "99公里"), encoding="utf-8")
     with pytest.raises(DocumentError, match="--replace"):
@@ -136,7 +139,9 @@ def test_a_document_is_replaced_only_when_asked_and_the_old_one_is_kept(
     assert "--replace" in capsys.readouterr().err
     assert main([*flags, "add", "--replace", str(uploads / "roads.txt")]) == 0
     assert "Updated roads.txt" in capsys.readouterr().out
-    assert len(list((docs / ".versions").iterdir())) == 2
+    kept = sorted((docs / ".versions").iterdir())  # roads.txt.<stamp>, roads.txt.<stamp>-2
+    old, newer = ROADS, ROADS.replace("12公里", "99公里")
+    assert [k.read_text(encoding="utf-8") for k in kept] == [old, newer]
 
 
 def test_the_page_cannot_change_documents_when_exposed_without_login(folders, embeddings):  # noqa: ANN001
