@@ -261,10 +261,10 @@ def lodo(samples: Sequence[Sample]) -> dict[str, Any]:
         ],
     )
     pooled = choose_threshold([tops[s.id] for s in reports], [s.answerable for s in reports])
-    held_out = {  # each question's held-out outcome, to compare two runs question by question
-        s.id: {"abstained": o.abstained, "first": o.first, "top": round(o.top, 4)}
-        for s in real
-        for o in [outcomes[s.id]]
+    # Each question's held-out outcome, to compare two runs question by question.
+    held_out = {
+        i: {"abstained": o.abstained, "first": o.first, "top": round(o.top, 4)}
+        for i, o in outcomes.items()
     }
     return {
         "table": table, "thresholds": thresholds, "pooled_threshold": pooled,
