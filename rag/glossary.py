@@ -149,23 +149,24 @@ class Glossary:
     def concepts(self, question: str) -> list[Concept]:
         """What an English question asks about, each with the documents' words for it.
 
-        A capitalised word inside the question, or one the dictionary does not
-        know, is read as a romanised name first. Words that are neither in the
-        dictionary nor spelt in pinyin ("COVID") say nothing either way.
+        A capitalised word inside the question that the dictionary does not
+        translate to a word of the documents, or one the dictionary does not know,
+        is read as a romanised name first. Words that are neither in the dictionary
+        nor spelt in pinyin ("COVID") say nothing either way.
         """
         names: dict[str, frozenset[str]] = {}
         for i, match in enumerate(_NAME_WORD.finditer(question)):
             word = match.group()
-            lower = word.lower()
+            lower, stemmed = word.lower(), stem(word.lower())
             if lower in STOPWORDS or not (
-                (word[0].isupper() and i > 0) or stem(lower) not in self.known
+                (word[0].isupper() and i > 0) or stemmed not in self.known
             ):
                 continue
-            if self.translations([stem(lower)])[stem(lower)]:
+            if self.translations([stemmed])[stemmed]:
                 continue  # "China": the dictionary's 中国, not the syllables' 吃拿
             forms = self.romanised(lower)
             if forms is not None:
-                names[stem(lower)] = forms
+                names[stemmed] = forms
         out = [Concept(s, f) for s, f in names.items()]
         stems = [s for s in english_stems(question) if s not in names]
         for s, forms in self.translations(stems).items():
