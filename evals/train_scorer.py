@@ -53,19 +53,22 @@ def corpus_docs() -> Path:
     return out
 
 
+def _cmrc_title(article: dict[str, Any]) -> str:
+    return str(article.get("title") or "").strip()
+
+
 def cmrc_docs(path: Path = CMRC) -> Path:
-    """CMRC paragraphs written one per file, so each is a document of its own."""
+    """CMRC paragraphs written one per file, so each is a document of its own: its article's
+    title line, then the paragraph, as ``rag eval`` writes them (``rag/eval_sets.py``)."""
     out = CACHE / "cmrc_docs"
-    if out.is_dir() and any(out.iterdir()):
-        return out
-    tmp = out.with_suffix(".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
         for n, paragraph in enumerate(article["paragraphs"]):
             name = f"{paragraph.get('id', article.get('id', 'p'))}_{n}.txt"
-            (tmp / name).write_text(paragraph["context"], encoding="utf-8")
-    tmp.rename(out)
+            text = f"{_cmrc_title(article)}\n{paragraph['context']}"
+            target = out / name
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                target.write_text(text, encoding="utf-8")
     return out
 
 
@@ -132,6 +135,7 @@ def _questions(name: str) -> list[dict[str, Any]]:
     out = []
     articles = json.loads(CMRC.read_text(encoding="utf-8"))["data"]
     for a, article in enumerate(articles):
+        shift = len(_cmrc_title(article)) + 1  # the title line before the paragraph
         for n, paragraph in enumerate(article["paragraphs"]):
             source = f"{paragraph.get('id', article.get('id', 'p'))}_{n}.txt"
             for qa in paragraph["qas"]:
@@ -146,7 +150,7 @@ def _questions(name: str) -> list[dict[str, Any]]:
                         "kind": "cmrc",
                         "answers": [[x["text"] for x in spans]],
                         "source": source,
-                        "span": [spans[0]["answer_start"], len(spans[0]["text"])],
+                        "span": [spans[0]["answer_start"] + shift, len(spans[0]["text"])],
                         "group": f"cmrc-{a % CMRC_FOLDS}",
                     }
                 )

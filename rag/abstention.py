@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -151,15 +151,17 @@ def input_rows(
     terms: Sequence[Term],
     term_weights: TermWeights,
     timeline: Timeline | None,
+    subjects: Mapping[str, str] | None = None,
 ) -> np.ndarray:
-    """One row of :data:`INPUT_NAMES` for each of the part's top hand-set candidates."""
+    """One row of :data:`INPUT_NAMES` for each of the part's top hand-set candidates
+    (``subjects``: each document's subject, :func:`rag.answering._credit`)."""
     top = list(ranked[:TOP])
     if not top:
         return np.zeros((0, len(INPUT_NAMES)))
     ids = [c.sentence for c in top]
     _, features = candidate_features(
         question, np.array([c.dense for c in top]), ids, chunk_rank, position, sentences, terms,
-        timeline,
+        timeline, subjects,
     )
     scores = np.array([c.score for c in top])
     second = scores[1] if len(scores) > 1 else scores[0] - 0.1
@@ -167,9 +169,11 @@ def input_rows(
     never = term_weights.idf(0)
     total = sum(t.weight for t in terms) or 1.0
     unseen = sum(t.weight for t in terms if t.weight >= never - 1e-9) / total
+    subjects = subjects or {}
     missing = [
         max((t.weight for t in terms
-             if _credit(t, sentences[i].text, sentences[i].section) == 0), default=0.0) / never
+             if _credit(t, sentences[i].text, sentences[i].section,
+                        subjects.get(sentences[i].source, "")) == 0), default=0.0) / never
         for i in ids
     ]
     cues = question_cues(question)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -104,14 +104,16 @@ def question_terms(
     return terms
 
 
-def _credit(term: Term, text: str, section: str) -> float:
+def _credit(term: Term, text: str, section: str, subject: str = "") -> float:
     """How well ``text`` shows ``term``. A single character is weak evidence (it is
     often part of an unrelated word); a term found only in the section label places
-    the sentence rather than answers."""
+    the sentence rather than answers. The document's ``subject`` (its title,
+    :func:`rag.titles.subject_of`) is what every sentence of it speaks of, named or not
+    (a single character of it, 镇 of 京东镇, is no word of its own)."""
     best = 0.0
     for form in term.forms:
         strength = 1.0 if len(form) > 1 else 1 / 3
-        if form in text:
+        if form in text or (len(form) > 1 and form in subject):
             best = max(best, strength)
         elif form in section:
             best = max(best, strength / 2)
@@ -126,10 +128,12 @@ def score_sentences(
     sentences: Sequence[SentenceRecord],
     terms: Sequence[Term],
     timeline: Timeline | None = None,
+    subjects: Mapping[str, str] | None = None,
 ) -> list[Candidate]:
     """Score each candidate sentence for ``question``; best first.
 
-    ``similarity`` holds each candidate's embedding similarity to the question. A figure
+    ``similarity`` holds each candidate's embedding similarity to the question;
+    ``subjects`` each document's subject, by source (see :func:`_credit`). A figure
     the question names must be in the sentence or its section; a year it names may also be
     the time the sentence's section speaks of (2017 in a report on 2018 is its review). A
     sentence of the time the question asks about gains, one of another time loses.
@@ -148,7 +152,8 @@ def score_sentences(
         if record.label:
             continue
         text = record.text
-        found = sum(t.weight * _credit(t, text, record.section) for t in terms)
+        subject = subjects.get(record.source, "") if subjects else ""
+        found = sum(t.weight * _credit(t, text, record.section, subject) for t in terms)
         lexical = found / total_weight if total_weight else 0.0
         score = float(dense) + W_LEXICAL * lexical
         # A figure the question already names (its year, say) answers nothing.

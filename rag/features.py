@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,11 +122,13 @@ def candidate_features(
     sentences: Sequence[SentenceRecord],
     terms: Sequence[Term],
     timeline: Timeline | None,
+    subjects: Mapping[str, str] | None = None,
 ) -> tuple[list[int], np.ndarray]:
     """The candidates that can answer (headings never do) and their feature rows.
 
     Rows follow :data:`FEATURE_NAMES`. ``similarity`` holds each candidate's embedding
-    similarity to ``question``; ``position`` each sentence's place in its chunk (0..1).
+    similarity to ``question``; ``position`` each sentence's place in its chunk (0..1);
+    ``subjects`` each document's subject (:func:`rag.answering._credit`).
     """
     cues = question_cues(question)
     time_cue = question_time(question)
@@ -136,8 +138,10 @@ def candidate_features(
     ]
     if not kept:
         return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    subjects = subjects or {}
     credits = np.array(
-        [[_credit(t, sentences[i].text, sentences[i].section) for t in terms] for i, _ in kept],
+        [[_credit(t, sentences[i].text, sentences[i].section, subjects.get(sentences[i].source, ""))
+          for t in terms] for i, _ in kept],
         dtype=np.float64,
     ).reshape(len(kept), len(terms))
     weight = np.array([t.weight for t in terms], dtype=np.float64)

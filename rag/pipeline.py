@@ -37,7 +37,7 @@ from rag.store.base import Progress
 from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
-from rag.titles import cover_end, document_titles, with_titles
+from rag.titles import cover_end, document_titles, subject_of, with_titles
 from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class Pipeline:
         self.timeline = build_timeline(self.store.texts, self.store.sentences)
         self.titles = document_titles(self.store.texts, self.settings.documents.docs_dir)
         self._cover_ends = {name: cover_end(text) for name, text in self.store.texts.items()}
+        # What each document is about: its sentences speak of it without naming it.
+        self.subjects = {name: subject_of(text) for name, text in self.store.texts.items()}
         self._glossary: Glossary | None = None
         self._glossary_lock = threading.Lock()
         self.retriever = Retriever(
@@ -140,7 +142,7 @@ class Pipeline:
         moved = self.store.sentence_relevance(self.query_adapter(vector), 1)
         order = score_sentences(
             part, moved.of(candidates), candidates, rank, self.store.sentences, terms,
-            self.timeline,
+            self.timeline, self.subjects,
         )
         position = {c.sentence: n for n, c in enumerate(order)}
         head = sorted(
@@ -256,7 +258,7 @@ class Pipeline:
             ranked_parts = [
                 rank_learned(
                     self.scorer, part, scores.of(candidates), candidates, rank, position,
-                    sentences, terms, self.timeline,
+                    sentences, terms, self.timeline, self.subjects,
                 )
                 for part, scores, terms in scored
             ]
@@ -265,7 +267,7 @@ class Pipeline:
             ranked_parts = [
                 score_sentences(
                     part, scores.of(candidates), candidates, rank, sentences, terms,
-                    self.timeline,
+                    self.timeline, self.subjects,
                 )
                 for part, scores, terms in scored
             ]
@@ -284,7 +286,7 @@ class Pipeline:
                 ranked_parts = [
                     calibrate(self.abstention, ranked, input_rows(
                         part, not asked.zh, ranked, rank, position, sentences, terms,
-                        self.term_weights, self.timeline,
+                        self.term_weights, self.timeline, self.subjects,
                     ))
                     for part, ranked, terms in zip(parts, ranked_parts, part_terms, strict=True)
                 ]

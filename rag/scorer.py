@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,10 +167,12 @@ def rank_learned(
     sentences: Sequence[SentenceRecord],
     terms: Sequence[Term],
     timeline: Timeline | None,
+    subjects: Mapping[str, str] | None = None,
 ) -> list[Candidate]:
     """The candidates for ``question``, best ranked first; ``score`` is P(it answers)."""
     kept, rows = candidate_features(
-        question, similarity, candidates, chunk_rank, position, sentences, terms, timeline
+        question, similarity, candidates, chunk_rank, position, sentences, terms, timeline,
+        subjects,
     )
     keep = admissible(rows)
     kept = [idx for idx, ok in zip(kept, keep, strict=True) if ok]

@@ -34,6 +34,7 @@ _DELIVERY = re.compile(
 )
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _YEAR = re.compile(r"\d{4}年")
+_ENDS_IN_WORD = re.compile(r"[^\W_]$")  # a letter, digit or CJK character; no punctuation
 
 
 def _clean(line: str) -> str:
@@ -93,6 +94,25 @@ def title_from_text(text: str) -> str:
     year = "" if _YEAR.search(title) else f"{delivery['year']}年"
     place = delivery["place"] or ""
     return f"{'' if place in title else place}{year}{title}"
+
+
+def subject_of(text: str) -> str:
+    """What the whole document is about, as its own text names it: the cover's title line,
+    or else a first line that reads as a bare title (short, no closing punctuation, no
+    heading mark: an encyclopedia article's ``六耳铃``); "" when there is neither.
+
+    Why: a document's later sentences speak of its subject without naming it (``花期从10月
+    起…``); counting the subject's words as theirs keeps the one sentence that happens to
+    name it from outranking the one that states what was asked.
+    """
+    title = title_from_text(text)
+    if title:
+        return title
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if _HEADING.match(first) and not first.startswith("#"):
+        return ""  # "一、…": the first section's heading, not the document's
+    first = _clean(first)
+    return first if len(first) <= _MAX_TITLE_CHARS and _ENDS_IN_WORD.search(first) else ""
 
 
 def _pdf_title(path: Path) -> str:

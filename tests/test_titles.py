@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from conftest import SEED
 
-from rag.config import PROJECT_ROOT
+from rag.config import PROJECT_ROOT, Settings
 from rag.document_view import CitedSpan, document_view_html, strip_heading_marks
-from rag.titles import cover_end, document_title, title_from_text
+from rag.titles import cover_end, document_title, subject_of, title_from_text
 from rag.types import Answer, Citation
 from rag.ui import answer_html, plain_text
 
@@ -108,3 +109,55 @@ def test_answer_markup_links_citations_and_copies_plain_text(seed_text: str) -> 
     assert 'class="rag-answer rag-abstained"' in out and "ℹ" in out
     assert "<details" in out and "<details open" not in out
     assert plain_text(abstained).splitlines()[2].startswith("Closest passages")
+
+
+def test_a_subject_is_the_cover_title_or_a_bare_first_line(seed_text: str) -> None:
+    assert subject_of(seed_text) == "京东镇2023年政府工作报告"
+    assert subject_of("六耳铃\n六耳铃（学名：）是菊科艾纳香属的植物。") == "六耳铃"
+    assert subject_of("# Passiflora\nA plant.") == "Passiflora"
+    # A salutation, a section heading or a sentence is no title.
+    for text in ("各位代表：\n现在，我代表…", "一、工作回顾\n…", "花期从10月起至翌年5~6月。\n"):
+        assert subject_of(text) == ""
+
+
+def _cmrc_paragraph(paragraph_id: str) -> tuple[str, str]:
+    data = json.loads((PROJECT_ROOT / "evals/cmrc2018/cmrc2018_trial.json").read_text("utf-8"))
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            if paragraph["id"] == paragraph_id:
+                return article["title"], paragraph["context"]
+    raise KeyError(paragraph_id)
+
+
+@pytest.fixture(scope="module")
+def encyclopedia(tmp_path_factory: pytest.TempPathFactory, embeddings):  # noqa: ANN001, ANN201
+    """Two encyclopedia paragraphs (CMRC 2018 trial, CC BY-SA), each a title line and its text."""
+    from rag.pipeline import Pipeline
+
+    docs = tmp_path_factory.mktemp("encyclopedia")
+    for paragraph_id in ("TRIAL_263", "TRIAL_202"):
+        title, context = _cmrc_paragraph(paragraph_id)
+        (docs / f"{paragraph_id}.txt").write_text(f"{title}\n{context}\n", encoding="utf-8")
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=docs, index_dir=tmp_path_factory.mktemp("ix"), llm=None
+    )
+    return Pipeline(settings, embeddings=embeddings)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("大果西番莲的根部有什么作用？", "它的根部可用来当作催吐剂"),
+        ("六耳铃的花期是什么时候？", "花期从10月起"),
+        ("六耳铃分布在哪些地区？", "分布于印度尼西亚"),
+    ],
+)
+def test_the_sentence_stating_the_asked_attribute_beats_the_one_naming_the_subject(
+    question: str, answer: str, encyclopedia  # noqa: ANN001
+) -> None:
+    """The paragraphs name their subject in the title and the opening sentence, then say
+    "它…". The opening sentence shares the subject's words with the question; the title lends
+    them to every sentence, so the asked attribute decides (answered or, unsure, shown first
+    among the closest passages)."""
+    result = encyclopedia.query(question)
+    assert answer in result.citations[0].quote
