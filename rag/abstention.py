@@ -33,6 +33,11 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 WEIGHTS_FILE = DATA_DIR / "abstention.json"
 MANIFEST_FILE = DATA_DIR / "abstention_manifest.json"
 FORMAT = 1
+# A section's role by itself is not read: how a report's sections are laid out differs from
+# report to report, so a prior on them learnt on some does not carry to another (held out, the
+# reports lost answers to it). Whether the role is the time asked (``time_match``) is read.
+_SECTION_ROLES = frozenset({"role_review", "role_multi_year", "role_plan", "role_appendix"})
+_READ = [i for i, n in enumerate(FEATURE_NAMES) if n not in _SECTION_ROLES]
 INPUT_NAMES: tuple[str, ...] = (
     "handset",  # the hand-set score
     "handset_lead",  # its lead over the runner-up (for the others: how far they trail)
@@ -49,7 +54,7 @@ INPUT_NAMES: tuple[str, ...] = (
     "names_year",
     "anchored_number",  # a figure within a few characters after an asked term: the figure
     # belongs to what was asked, not to something else the sentence also mentions
-    *FEATURE_NAMES,
+    *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
 )
 _FIGURE_AFTER = 12  # characters between an asked term and "its" figure
 _FIGURE = re.compile(r"\d")
@@ -185,7 +190,7 @@ def input_rows(
         + [np.full(len(top), float(a)) for a in asked]
         + [anchored]
     )
-    return np.hstack([head, features.astype(np.float64)])
+    return np.hstack([head, features[:, _READ].astype(np.float64)])
 
 
 def calibrate(

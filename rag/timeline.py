@@ -154,6 +154,7 @@ class _Record:  # the fields of rag.types.SentenceRecord this module reads
     start: int
     line: int
     text: str
+    label: bool
 
 
 def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Timeline:
@@ -163,7 +164,7 @@ def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Ti
     plan section before it (reports close their plans with the government's own duties) and
     is ``other`` otherwise. A line reading just "附件" or "名词解释" starts the appendix, to the
     end of the document. A paragraph whose first sentence opens with a time cue takes that
-    cue's role.
+    cue's role (its first sentence that is not a lead-in label).
     """
     by_source: dict[str, list[int]] = {}
     for i, s in enumerate(sentences):
@@ -188,10 +189,13 @@ def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Ti
             s = sentences[i]
             in_appendix = in_appendix or bool(_APPENDIX_LINE.match(s.text))
             base = APPENDIX if in_appendix else section_role[s.section.split(" > ")[0]]
-            if s.line not in paragraph_role:
-                paragraph_role[s.line] = _opening_role(s.text) if base != APPENDIX else None
             label = s.section.split(" > ")[1] if " > " in s.section else ""
-            roles[i] = paragraph_role[s.line] or _opening_role(label) or base
+            # The paragraph's first sentence of its own says when it speaks of: after a
+            # lead-in that names its topic ("一是…。") it is the next one ("五年来，…").
+            lead_in = s.label or (bool(label) and s.text.startswith(label))
+            if s.line not in paragraph_role and not lead_in:
+                paragraph_role[s.line] = _opening_role(s.text) if base != APPENDIX else None
+            roles[i] = paragraph_role.get(s.line) or _opening_role(label) or base
     return Timeline(years, roles)
 
 

@@ -67,6 +67,10 @@ def test_report_years_come_from_the_text(corpus) -> None:  # noqa: ANN001
         ("national_2018_guowuyuan.txt", "今年发展主要预期目标是", PLAN),
         ("guangming_2021_fazhi_report.txt", "2022年，光明区将认真贯彻落实", PLAN),
         ("dapeng_2015_newarea.txt", "各位代表：", OTHER),
+        # "一是…。五年来，…": the cue opens the sentence after the lead-in naming the topic.
+        ("shenzhen_2016_city.txt", "地区生产总值由9581.5亿元增加到1.75万亿元", MULTI_YEAR),
+        ("shenzhen_2016_city.txt", "病床数从2.3万张增至3.7万张", MULTI_YEAR),
+        ("shenzhen_2016_city.txt", "新增病床6400张", REVIEW),
     ],
 )
 def test_sections_get_their_roles(corpus, source: str, needle: str, role: str) -> None:  # noqa: ANN001
