@@ -208,6 +208,11 @@ class Pipeline:
         sentence = self.store.sentences[row]
         return sentence.start < self._cover_ends.get(sentence.source, 0)
 
+    def is_title_line(self, row: int) -> bool:
+        """Whether sentence ``row`` is its document's title and nothing more (``六耳铃``)."""
+        sentence = self.store.sentences[row]
+        return sentence.text.strip() == self.subjects.get(sentence.source, None)
+
     def retrieve(
         self,
         question: str,
@@ -246,7 +251,8 @@ class Pipeline:
                 chunk_of.setdefault(idx, hit)
                 rank.setdefault(idx, r)
                 position.setdefault(idx, j / max(1, len(in_chunk) - 1))
-        candidates = list(chunk_of)
+        # A line that is just the document's title names its subject and answers nothing.
+        candidates = [i for i in chunk_of if not self.is_title_line(i)]
 
         glossary = None if asked.zh else self.glossary()
         sentences = self.store.sentences

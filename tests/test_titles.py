@@ -161,3 +161,11 @@ def test_the_sentence_stating_the_asked_attribute_beats_the_one_naming_the_subje
     among the closest passages)."""
     result = encyclopedia.query(question)
     assert answer in result.citations[0].quote
+
+
+def test_a_bare_title_line_is_never_the_answer(encyclopedia) -> None:  # noqa: ANN001
+    """"什么是六耳铃？" shares every word with the title line "六耳铃", which says nothing."""
+    result = encyclopedia.query("什么是六耳铃？")
+    assert result.citations
+    assert all(c.quote != "六耳铃" for c in result.citations)
+    assert "菊科艾纳香属的植物" in result.citations[0].quote
