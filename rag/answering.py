@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rag.glossary import Glossary
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")  # an English word or acronym (GDP, PM2.5's PM)
 _YEAR = re.compile(r"(?:19|20)\d{2}")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
 
@@ -89,12 +90,14 @@ def question_terms(
 
     Chinese bigrams stand for themselves. An English word stands for its dictionary
     translations that occur in the documents; a word the dictionary knows but the
-    documents never use (``hospital``) is a term no sentence can show.
+    documents never use (``hospital``) is a term no sentence can show. So does an
+    English word inside a Chinese question ("深圳GDP多少" → 生产总值).
     """
     terms = [Term((g,), weights(g)) for g in sorted(content_bigrams(question))]
-    if glossary is None or is_chinese(question):
+    english = " ".join(LATIN_WORD.findall(question)) if is_chinese(question) else question
+    if glossary is None or not english:
         return terms
-    for concept in glossary.concepts(question):
+    for concept in glossary.concepts(english):
         if concept.forms:
             common = max(weights.df_of(f) for f in concept.forms)
             forms = tuple(sorted(concept.forms, key=len, reverse=True))

@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag.answer_lead import lead_answer
 from rag.answering import (
+    LATIN_WORD,
     Term,
     TermWeights,
     compose,
@@ -254,7 +255,7 @@ class Pipeline:
         # A line that is just the document's title names its subject and answers nothing.
         candidates = [i for i in chunk_of if not self.is_title_line(i)]
 
-        glossary = None if asked.zh else self.glossary()
+        glossary = self.glossary() if not asked.zh or LATIN_WORD.search(asked.text) else None
         sentences = self.store.sentences
         part_terms = [question_terms(p, self.term_weights, glossary) for p in parts]
         scored = zip(parts, relevance, part_terms, strict=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering import TermWeights, question_terms
 from rag.glossary import Glossary, english_stems, load_glossary
 
 TEXT = (
@@ -49,6 +50,12 @@ def test_acronyms_in_glosses_are_words_too() -> None:
     text = "全年地区生产总值完成93.8亿元。"
     glossary = load_glossary(lambda word: word in text)
     assert "生产总值" in _forms(glossary, "What was the GDP?")["gdp"]
+    # An English word inside a Chinese question is translated too; the Chinese is not.
+    sentences = [text, "全镇新增企业1635户。"]
+    terms = question_terms("全镇GDP是多少？", TermWeights(sentences), glossary)
+    assert any("生产总值" in t.forms for t in terms)
+    bigrams = question_terms("全镇GDP是多少？", TermWeights(sentences))  # no glossary
+    assert set(bigrams) < set(terms) and all(t.forms != ("GDP",) for t in terms)
 
 
 def test_a_word_the_dictionary_translates_is_not_read_as_pinyin() -> None:
