@@ -30,7 +30,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "attribute",  # the same over the terms few candidates share (not the topic entity)
     "attribute_gap",
     "has_number",  # a figure the question does not already name
-    "quantity",  # the question asks how many/much x the sentence has a figure
+    "quantity",  # the question asks how many/much x the sentence has a figure (these four
+    # only where the sentence shows some of the question's terms)
     "measure",  # ... in the measure word asked (多少轮 → 73轮)
     "unit",  # a unit the question names (亿元, %, percent, yuan) follows a figure
     "date",  # the question asks when x the sentence has a date
@@ -162,8 +163,11 @@ def candidate_features(
         named = cues.numbers_asked | cues.years_asked
         # A year ("2023年") dates a sentence; it is no answer to "how many".
         has_number = any(x not in named for x in _NUMBER.findall(_YEAR_OF.sub(" ", text)))
-        measure = any(_has_unit(text, m[0]) for m in cues.measures)
-        unit = any(_has_unit(text, u) for u in cues.units)
+        # A figure in the asked unit answers only a sentence that speaks of what was asked:
+        # "改造危桥3座" is no answer to "新建了几座污水处理厂" however well 座 matches.
+        on_topic = lexical[n] > 0
+        measure = on_topic and any(_has_unit(text, m[0]) for m in cues.measures)
+        unit = on_topic and any(_has_unit(text, u) for u in cues.units)
         role = timeline.roles[idx] if timeline else ""
         wanted = timeline.wanted_role(time_cue, record.source) if timeline else None
         in_time = role in TIME_ROLES
@@ -176,10 +180,10 @@ def candidate_features(
                 attribute[n],
                 attribute[n] - attribute.max(),
                 float(has_number),
-                float(cues.wants_number and has_number),
+                float(cues.wants_number and has_number and on_topic),
                 float(cues.wants_number and has_number and measure),
                 float(bool(cues.units) and unit),
-                float(cues.wants_date and bool(_DATE.search(text))),
+                float(cues.wants_date and on_topic and bool(_DATE.search(text))),
                 float(not all(x in record.section + text for x in cues.numbers_asked)),
                 float(not all(y in record.section + text for y in cues.years_asked)),
                 float(wanted is not None and role == wanted),

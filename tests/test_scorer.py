@@ -10,6 +10,7 @@ import pytest
 
 from rag.answering import TermWeights, question_terms
 from rag.features import FEATURE_NAMES, candidate_features
+from rag.glossary import load_glossary
 from rag.scorer import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
@@ -87,11 +88,25 @@ def test_a_money_question_wants_an_amount_in_yuan_at_any_scale(question: str) ->
     """Naming the bridge is no answer to its cost; 93.8亿元 is one, 万元 or 元 too."""
     texts = ["完善大桥的运营管理和机制安排。", "大桥总投资93.8亿元，全长55公里。"]
     records = [_record(t, n) for n, t in enumerate(texts)]
+    glossary = load_glossary(lambda word: any(word in t for t in texts))  # bridge → 大桥
+    _, rows = candidate_features(
+        question, np.array([0.86, 0.84]), [0, 1], {0: 0, 1: 0}, {0: 0.0, 1: 0.5},
+        records, question_terms(question, TermWeights(texts), glossary), None,
+    )
+    assert rows[:, FEATURE_NAMES.index("unit")].tolist() == [0.0, 1.0]
+
+
+def test_a_figure_in_the_asked_unit_counts_only_on_the_asked_topic() -> None:
+    """"改造危桥3座" has the asked measure word but nothing of the sewage plants asked."""
+    texts = ["全年新修农村公路12公里，改造危桥3座。", "全年新建污水处理厂2座。"]
+    records = [_record(t, n) for n, t in enumerate(texts)]
+    question = "新建了几座污水处理厂？"
     _, rows = candidate_features(
         question, np.array([0.86, 0.84]), [0, 1], {0: 0, 1: 0}, {0: 0.0, 1: 0.5},
         records, question_terms(question, TermWeights(texts)), None,
     )
-    assert rows[:, FEATURE_NAMES.index("unit")].tolist() == [0.0, 1.0]
+    for name in ("quantity", "measure", "unit"):
+        assert rows[:, FEATURE_NAMES.index(name)].tolist() == [0.0, 1.0], name
 
 
 @pytest.fixture(scope="module")
