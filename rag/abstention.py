@@ -25,6 +25,7 @@ import numpy as np
 
 from rag.answering import Term, TermWeights, _credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
+from rag.question import asks_about_document
 from rag.scorer import file_sha256, read_weights_json
 from rag.timeline import Timeline
 from rag.types import Candidate, SentenceRecord
@@ -52,6 +53,7 @@ INPUT_NAMES: tuple[str, ...] = (
     "asks_measure",
     "asks_date",
     "names_year",
+    "about_document",  # it asks about the report itself: its candidates are cover and sign-off
     "anchored_number",  # a figure within a few characters after an asked term: the figure
     # belongs to what was asked, not to something else the sentence also mentions
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
@@ -183,7 +185,7 @@ def input_rows(
     ]
     cues = question_cues(question)
     asked = [cues.wants_number, bool(cues.units), bool(cues.measures), cues.wants_date,
-             bool(cues.years_asked)]
+             bool(cues.years_asked), asks_about_document(question)]
     anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
     head = np.column_stack(
         [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]

@@ -31,14 +31,14 @@ from rag.answering import (
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
 from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
-from rag.question import analyse
+from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
 from rag.store import open_store
 from rag.store.base import Progress
 from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
-from rag.titles import cover_end, document_titles, subject_of, with_titles
+from rag.titles import closing_start, cover_end, document_titles, subject_of, with_titles
 from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
@@ -95,6 +95,13 @@ class Pipeline:
         self._cover_ends = {name: cover_end(text) for name, text in self.store.texts.items()}
         # What each document is about: its sentences speak of it without naming it.
         self.subjects = {name: subject_of(text) for name, text in self.store.texts.items()}
+        # Its cover and sign-off: where "who delivered it, when" is answered.
+        closing = {name: closing_start(text) for name, text in self.store.texts.items()}
+        self._frame: dict[str, list[int]] = {}
+        for row, s in enumerate(self.store.sentences):
+            in_frame = self.in_cover(row) or s.start >= closing.get(s.source, s.end + 1)
+            if in_frame and not self.is_title_line(row):
+                self._frame.setdefault(s.source, []).append(row)
         self._glossary: Glossary | None = None
         self._glossary_lock = threading.Lock()
         self.retriever = Retriever(
@@ -254,35 +261,43 @@ class Pipeline:
                 position.setdefault(idx, j / max(1, len(in_chunk) - 1))
         # A line that is just the document's title names its subject and answers nothing.
         candidates = [i for i in chunk_of if not self.is_title_line(i)]
+        # A part asking about the report itself (who delivered it, when) is answered by the
+        # cover and sign-off of the documents found, retrieved or not.
+        frame = [r for s in dict.fromkeys([source] if source else [h.chunk.source for h in hits])
+                 for r in self._frame.get(s, [])]
+        part_candidates = [
+            frame if frame and asks_about_document(part) else candidates for part in parts
+        ]
 
         glossary = self.glossary() if not asked.zh or LATIN_WORD.search(asked.text) else None
         sentences = self.store.sentences
         part_terms = [question_terms(p, self.term_weights, glossary) for p in parts]
-        scored = zip(parts, relevance, part_terms, strict=True)
+        scored = list(zip(parts, relevance, part_terms, part_candidates, strict=True))
         if self.scorer is not None:
             from rag.scorer import rank_learned
 
             ranked_parts = [
                 rank_learned(
-                    self.scorer, part, scores.of(candidates), candidates, rank, position,
+                    self.scorer, part, scores.of(rows), rows, rank, position,
                     sentences, terms, self.timeline, self.subjects,
                 )
-                for part, scores, terms in scored
+                for part, scores, terms, rows in scored
             ]
             evidence = decide(ranked_parts, asked.zh, answering, self.scorer.threshold)
         else:
             ranked_parts = [
                 score_sentences(
-                    part, scores.of(candidates), candidates, rank, sentences, terms,
+                    part, scores.of(rows), rows, rank, sentences, terms,
                     self.timeline, self.subjects,
                 )
-                for part, scores, terms in scored
+                for part, scores, terms, rows in scored
             ]
             if self.query_adapter is not None and not asked.zh:
                 ranked_parts = [
-                    self._adapter_order(ranked, part, vector, candidates, rank, terms)
-                    for ranked, part, vector, terms in zip(
-                        ranked_parts, parts, part_vectors, part_terms, strict=True
+                    self._adapter_order(ranked, part, vector, rows, rank, terms)
+                    for ranked, part, vector, terms, rows in zip(
+                        ranked_parts, parts, part_vectors, part_terms, part_candidates,
+                        strict=True,
                     )
                 ]
             if self.abstention is None:

@@ -145,6 +145,25 @@ def measure_words(question: str) -> set[str]:
     return found
 
 
+# Who delivered the report, when, at which meeting: the report's own cover and sign-off say.
+_ABOUT_DOCUMENT_ZH = re.compile(
+    r"(报告|讲话)[^，。？?]{0,8}(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪个会议|哪届|第几号)"
+    r"|(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪届)[^，。？?]{0,8}"
+    r"(作|做|发表|宣读|印发|发布)[^，。？?]{0,2}(报告|讲话)"
+)
+_ABOUT_DOCUMENT_EN = re.compile(
+    r"\b(who|when|what date|which|what)\b[^?,]{0,50}\b(report|speech)\b[^?,]{0,30}"
+    r"\b(deliver\w*|present\w*|issu\w*|given|gave|dated|read|made)\b"
+    r"|\bwho (delivered|presented|gave|read|issued)\b",
+    re.I,
+)
+
+
+def asks_about_document(question: str) -> bool:
+    """Whether ``question`` asks about the document itself: who delivered it, when, where."""
+    return bool(_ABOUT_DOCUMENT_ZH.search(question) or _ABOUT_DOCUMENT_EN.search(question))
+
+
 def asks_date(question: str) -> bool:
     return bool(_ASKS_DATE.search(question))
 

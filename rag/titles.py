@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 _COVER_LINES = 12  # a cover block is a handful of lines; past this it is the body
 _MAX_TITLE_CHARS = 40
 _MAX_COVER_LINE_CHARS = 60  # a longer line is body text
+_CLOSING_LINES = 4  # a sign-off: a closing phrase, the issuing body, the date
+_MAX_CLOSING_LINE_CHARS = 30
 _SALUTATION = re.compile(r"^(各位代表|同志们|各位委员)")
 _SPACED_CJK = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _DELIVERY = re.compile(
@@ -72,6 +74,22 @@ def cover_end(text: str) -> int:
         return 0
     last = lines[-1]
     return text.find(last) + len(last)
+
+
+def closing_start(text: str) -> int:
+    """The offset where the document's sign-off begins (``len(text)`` when it has none): the
+    short lines after its last paragraph, such as ``特此报告。`` / the issuing body / the date."""
+    end = len(text.rstrip())
+    start = end
+    for _ in range(_CLOSING_LINES):
+        line_start = text.rfind("\n", 0, start - 1) + 1 if start > 0 else 0
+        line = text[line_start:start].strip()
+        if not line or len(line) > _MAX_CLOSING_LINE_CHARS:
+            break
+        if line_start == 0:
+            return len(text)  # short lines only: no body for them to close
+        start = line_start
+    return start if start < end else len(text)
 
 
 def title_from_text(text: str) -> str:

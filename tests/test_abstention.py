@@ -135,6 +135,18 @@ def test_this_years_target_and_last_years_result_cite_their_own_sentence(
     assert expected in answer.citations[0].quote, answer.citations[0].quote
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["报告是哪天在哪次会议上作的？", "On what date and at which meeting was the report delivered?"],
+)
+def test_a_question_about_the_report_itself_is_answered_from_its_cover(
+    hailar, question: str  # noqa: ANN001
+) -> None:
+    answer = hailar.query(question)
+    assert not answer.abstained, answer.text
+    assert "2013年2月28日" in answer.citations[0].quote, answer.citations[0].quote
+
+
 def test_training_reads_real_candidates_through_the_pipeline(embeddings) -> None:  # noqa: ANN001
     """The collection step of ``make train`` on three seed questions: one row of inputs per
     top candidate, the gold sentence found among them, an off-topic one labelled as such."""

@@ -12,7 +12,8 @@ from conftest import SEED
 
 from rag.config import PROJECT_ROOT, Settings
 from rag.document_view import CitedSpan, document_view_html, strip_heading_marks
-from rag.titles import cover_end, document_title, subject_of, title_from_text
+from rag.question import asks_about_document
+from rag.titles import closing_start, cover_end, document_title, subject_of, title_from_text
 from rag.types import Answer, Citation
 from rag.ui import answer_html, plain_text
 
@@ -169,3 +170,28 @@ def test_a_bare_title_line_is_never_the_answer(encyclopedia) -> None:  # noqa: A
     assert result.citations
     assert all(c.quote != "六耳铃" for c in result.citations)
     assert "菊科艾纳香属的植物" in result.citations[0].quote
+
+
+def test_a_sign_off_is_the_short_lines_after_the_last_paragraph() -> None:
+    text = "正文很长的一段话，说了很多事情。\n\n特此报告。\n深圳市光明区人民政府\n2022年1月5日\n"
+    sign_off = text[closing_start(text) :].split()
+    assert sign_off == ["特此报告。", "深圳市光明区人民政府", "2022年1月5日"]
+    body = "正文很长的一段话，说了很多事情，一直说到最后一行也没有落款和日期的样子。"
+    assert closing_start(body) == len(body)  # no sign-off
+    assert closing_start("道路建设\n改造危桥3座。") == len("道路建设\n改造危桥3座。")  # all short
+
+
+@pytest.mark.parametrize(
+    ("question", "about"),
+    [
+        ("这份政府工作报告是谁作的？", True),
+        ("报告是哪天在哪次会议上作的？", True),
+        ("Who delivered this report, and what is his position?", True),
+        ("On what date was this report issued?", True),
+        ("报告提到的地区生产总值是多少？", False),
+        ("What does the report say about housing?", False),
+        ("Who built the new bridge?", False),
+    ],
+)
+def test_questions_about_the_report_itself(question: str, about: bool) -> None:
+    assert asks_about_document(question) is about
