@@ -34,7 +34,7 @@ from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
 from rag.store import open_store
-from rag.store.base import Progress
+from rag.store.base import Progress, SentenceRelevance
 from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
@@ -216,6 +216,26 @@ class Pipeline:
         sentence = self.store.sentences[row]
         return sentence.start < self._cover_ends.get(sentence.source, 0)
 
+    def _similarity(self, part: str, scores: SentenceRelevance, rows: list[int]) -> np.ndarray:
+        """``rows``' embedding similarity to the question ``part``. For the sentences of a
+        document whose subject the part names ("六耳铃的花期…" of the article 六耳铃), it is
+        read from the part without that name: every sentence there speaks of the subject, and
+        its name would only favour the one sentence that spells it out (see ``_credit``)."""
+        similarity = scores.of(rows)
+        sentences = self.store.sentences
+        named = {
+            source: subject
+            for source in {sentences[r].source for r in rows}
+            if (subject := self.subjects.get(source, "")) and subject in part
+            and part.replace(subject, "").strip()
+        }
+        for source, subject in named.items():
+            vector = self._embed_queries([part.replace(subject, "")])[0]
+            own = [n for n, r in enumerate(rows) if sentences[r].source == source]
+            moved = self.store.sentence_relevance(vector, 1)
+            similarity[own] = moved.of([rows[n] for n in own])
+        return similarity
+
     def is_title_line(self, row: int) -> bool:
         """Whether sentence ``row`` is its document's title and nothing more (``六耳铃``)."""
         sentence = self.store.sentences[row]
@@ -278,7 +298,7 @@ class Pipeline:
 
             ranked_parts = [
                 rank_learned(
-                    self.scorer, part, scores.of(rows), rows, rank, position,
+                    self.scorer, part, self._similarity(part, scores, rows), rows, rank, position,
                     sentences, terms, self.timeline, self.subjects,
                 )
                 for part, scores, terms, rows in scored
@@ -287,7 +307,7 @@ class Pipeline:
         else:
             ranked_parts = [
                 score_sentences(
-                    part, scores.of(rows), rows, rank, sentences, terms,
+                    part, self._similarity(part, scores, rows), rows, rank, sentences, terms,
                     self.timeline, self.subjects,
                 )
                 for part, scores, terms, rows in scored

@@ -151,6 +151,9 @@ def encyclopedia(tmp_path_factory: pytest.TempPathFactory, embeddings):  # noqa:
         ("大果西番莲的根部有什么作用？", "它的根部可用来当作催吐剂"),
         ("六耳铃的花期是什么时候？", "花期从10月起"),
         ("六耳铃分布在哪些地区？", "分布于印度尼西亚"),
+        # Here the embedding favoured the opening sentence too: read without the name, no more.
+        ("大果西番莲的叶柄有什么特点？", "其叶柄（petiole）有四到六个腺体"),
+        ("大果西番莲分布在什么地区？", "它是分布于热带美洲"),
     ],
 )
 def test_the_sentence_stating_the_asked_attribute_beats_the_one_naming_the_subject(
@@ -158,8 +161,8 @@ def test_the_sentence_stating_the_asked_attribute_beats_the_one_naming_the_subje
 ) -> None:
     """The paragraphs name their subject in the title and the opening sentence, then say
     "它…". The opening sentence shares the subject's words with the question; the title lends
-    them to every sentence, so the asked attribute decides (answered or, unsure, shown first
-    among the closest passages)."""
+    them to every sentence, and the similarity is read from the question without the name,
+    so the asked attribute decides (answered or, unsure, shown first among the closest)."""
     result = encyclopedia.query(question)
     assert answer in result.citations[0].quote
 
