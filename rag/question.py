@@ -147,14 +147,16 @@ def measure_words(question: str) -> set[str]:
 
 # Who delivered the report, when, at which meeting: the report's own cover and sign-off say.
 _ABOUT_DOCUMENT_ZH = re.compile(
-    r"(报告|讲话)[^，。？?]{0,8}(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪个会议|哪届|第几号)"
+    r"(报告|讲话)(是|由)[^，。？?]{0,6}(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪个会议|哪届)"
     r"|(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪届)[^，。？?]{0,8}"
     r"(作|做|发表|宣读|印发|发布)[^，。？?]{0,2}(报告|讲话)"
 )
+# "When was the report delivered", "Who delivered this report"; not "What does the report
+# present", whose subject is the report's content.
 _ABOUT_DOCUMENT_EN = re.compile(
-    r"\b(who|when|what date|which|what)\b[^?,]{0,50}\b(report|speech)\b[^?,]{0,30}"
-    r"\b(deliver\w*|present\w*|issu\w*|given|gave|dated|read|made)\b"
-    r"|\bwho (delivered|presented|gave|read|issued)\b",
+    r"\b(when|what date|which|what)\b[^?,]{0,50}\b(was|were|is)\b[^?,]{0,30}\b(report|speech)\b"
+    r"[^?,]{0,10}\b(deliver|present|issu|dat|giv|read)\w*"
+    r"|\bwho (delivered|presented|gave|read|issued)\b[^?,]{0,30}\b(report|speech)\b",
     re.I,
 )
 

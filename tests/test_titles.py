@@ -194,6 +194,9 @@ def test_a_sign_off_is_the_short_lines_after_the_last_paragraph() -> None:
         ("报告提到的地区生产总值是多少？", False),
         ("What does the report say about housing?", False),
         ("Who built the new bridge?", False),
+        ("Who presented the award?", False),
+        ("What does the report present as the main task?", False),
+        ("报告里提到谁获得了表彰？", False),
     ],
 )
 def test_questions_about_the_report_itself(question: str, about: bool) -> None:
