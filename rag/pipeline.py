@@ -222,16 +222,15 @@ class Pipeline:
         read from the part without that name: every sentence there speaks of the subject, and
         its name would only favour the one sentence that spells it out (see ``_credit``)."""
         similarity = scores.of(rows)
-        sentences = self.store.sentences
-        named = {
-            source: subject
-            for source in {sentences[r].source for r in rows}
-            if (subject := self.subjects.get(source, "")) and subject in part
-            and part.replace(subject, "").strip()
-        }
-        for source, subject in named.items():
+        # Positions in ``rows`` by the subject their document has and the part names; the
+        # paragraphs of one article share it, so each stripped part is embedded once.
+        named: dict[str, list[int]] = {}
+        for n, row in enumerate(rows):
+            subject = self.subjects.get(self.store.sentences[row].source, "")
+            if subject and subject in part and part.replace(subject, "").strip():
+                named.setdefault(subject, []).append(n)
+        for subject, own in named.items():
             vector = self._embed_queries([part.replace(subject, "")])[0]
-            own = [n for n, r in enumerate(rows) if sentences[r].source == source]
             moved = self.store.sentence_relevance(vector, 1)
             similarity[own] = moved.of([rows[n] for n in own])
         return similarity
