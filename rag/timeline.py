@@ -36,7 +36,10 @@ _APPENDIX_LINE = re.compile(
 )
 # A paragraph that opens like this speaks of that time, whatever its section.
 _OPEN_MULTI = re.compile(r"^[\s　]*(五年来|过去五年|“?十[一二三四五]五”?(时期|期间)|几年来)")
-_OPEN_REVIEW = re.compile(r"^[\s　]*(过去一年|去年|一年来)")
+_ADDRESS = r"^[\s　]*(?:各位代表[，,]\s*)?(?:刚刚)?"  # "各位代表，过去的一年…", "刚刚过去的2017年…"
+_OPEN_REVIEW = re.compile(_ADDRESS + r"(过去的?一年|去年|一年来)")
+# "2017年，…", "刚刚过去的2017年，…": the year it opens with, read against the report's.
+_OPEN_YEAR = re.compile(_ADDRESS + r"(?:过去的)?((?:19|20)\d{2})\s*年(?![\d代])")
 _OPEN_PLAN = re.compile(r"^[\s　]*(今年|明年).{0,30}(目标|要求|任务|要|将|是)")
 
 # Question cues. Chinese first, then English.
@@ -138,13 +141,17 @@ def document_year(text: str, headings: Sequence[str]) -> int | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _opening_role(text: str) -> str | None:
+def _opening_role(text: str, year: int | None) -> str | None:
     if _OPEN_MULTI.search(text):
         return MULTI_YEAR
     if _OPEN_REVIEW.search(text):
         return REVIEW
     if _OPEN_PLAN.search(text):
         return PLAN
+    opens = _OPEN_YEAR.search(text)
+    if opens and year is not None:
+        named = int(opens.group(1))
+        return PLAN if named >= year else REVIEW if named == year - 1 else MULTI_YEAR
     return None
 
 
@@ -194,8 +201,8 @@ def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Ti
             # lead-in that names its topic ("一是…。") it is the next one ("五年来，…").
             lead_in = s.label or (bool(label) and s.text.startswith(label))
             if s.line not in paragraph_role and not lead_in:
-                paragraph_role[s.line] = _opening_role(s.text) if base != APPENDIX else None
-            roles[i] = paragraph_role.get(s.line) or _opening_role(label) or base
+                paragraph_role[s.line] = _opening_role(s.text, year) if base != APPENDIX else None
+            roles[i] = paragraph_role.get(s.line) or _opening_role(label, year) or base
     return Timeline(years, roles)
 
 

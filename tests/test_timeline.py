@@ -71,6 +71,11 @@ def test_report_years_come_from_the_text(corpus) -> None:  # noqa: ANN001
         ("shenzhen_2016_city.txt", "地区生产总值由9581.5亿元增加到1.75万亿元", MULTI_YEAR),
         ("shenzhen_2016_city.txt", "病床数从2.3万张增至3.7万张", MULTI_YEAR),
         ("shenzhen_2016_city.txt", "新增病床6400张", REVIEW),
+        # A paragraph opening with a year ("刚刚过去的2017年，…") speaks of that year, here
+        # inside the five-year review of a report on 2018.
+        ("national_2018_guowuyuan.txt", "城镇新增就业1351万人", REVIEW),
+        ("national_2018_guowuyuan.txt", "国内生产总值增长6.9%", REVIEW),
+        ("hailar_2013_district.txt", "各位代表，过去的一年", REVIEW),
     ],
 )
 def test_sections_get_their_roles(corpus, source: str, needle: str, role: str) -> None:  # noqa: ANN001
