@@ -115,9 +115,12 @@ class StoreSettings:
 class RetrievalSettings:
     """How many chunks a question retrieves and how the rankings are fused."""
 
-    k: int = 5
+    k: int = 5  # chunks returned (shown, given to an LLM, measured by recall@k)
     rrf_k: int = 60  # reciprocal rank fusion constant
     candidates: int = 30  # per ranking, before fusion
+    # Chunks whose sentences compete for the answer: the sentence scorer ranks a sentence of
+    # the 15th chunk as well as one of the first (held out, more read never cost a citation).
+    read: int = 20
 
 
 SCORERS = ("handset", "calibrated", "learned")

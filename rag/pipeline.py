@@ -260,14 +260,16 @@ class Pipeline:
         part_vectors = vectors[1:] or [vector]
         relevance = [self.retriever.sentence_relevance(v, k, source) for v in part_vectors]
         search_relevance = relevance[0] if part_vectors[0] is vector else None
-        hits = self.retriever.search(search_text, vector, k, source, search_relevance)
+        read = max(k, self.settings.retrieval.read)
+        hits = self.retriever.search(search_text, vector, read, source, search_relevance)
+        shown = hits[:k]  # what the caller gets; the sentences of all ``hits`` compete
         if len(parts) > 1:  # each part may live in another chunk
-            seen = {h.chunk.chunk_id for h in hits}
             for part, part_vector, scores in zip(parts, part_vectors, relevance, strict=True):
                 for hit in self.retriever.search(part, part_vector, 2, source, scores):
-                    if hit.chunk.chunk_id not in seen:
+                    if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in shown):
+                        shown.append(hit)
+                    if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
                         hits.append(hit)
-                        seen.add(hit.chunk.chunk_id)
 
         chunk_of: dict[int, ScoredChunk] = {}
         rank: dict[int, int] = {}
@@ -344,7 +346,7 @@ class Pipeline:
             chunk_of,
         )
         answer = self._labelled(lead_answer(asked.text, answer, glossary))
-        return Retrieval(answer, hits, evidence)
+        return Retrieval(answer, shown, evidence)
 
 
 class PipelineHolder:

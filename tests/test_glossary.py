@@ -67,3 +67,10 @@ def test_a_word_the_dictionary_translates_is_not_read_as_pinyin() -> None:
     # "old; opposite: new" names an antonym: 旧 is no translation of "new".
     new = _forms(glossary, "What is new in town?")["new"]
     assert "新" in new and "旧" not in new
+
+
+def test_the_base_of_an_x_hua_word_shares_its_english() -> None:
+    # 城镇化 is "urbanization" (stem "urban"); without 化 it is what "urban" asks for.
+    text = "城镇新增就业1351万人。"
+    glossary = load_glossary(lambda word: word in text)
+    assert "城镇" in _forms(glossary, "How many new urban jobs were created?")["urban"]

@@ -161,3 +161,35 @@ def test_one_shared_word_and_a_number_do_not_hijack_a_count_question(
     )
     assert not answer.abstained and "73" in answer.text
     assert answer.citations[0].source == SEED_NAME and "73轮" in answer.citations[0].quote
+
+
+def test_the_answer_may_come_from_beyond_the_chunks_shown(embeddings, tmp_path) -> None:  # noqa: ANN001
+    """The sentence scorer reads more chunks than a caller is shown: in the city report the
+    sentence stating the high-tech enterprises sits in a chunk the retrieval ranks below the
+    first five, under another chunk with "2010" and a share."""
+    import dataclasses
+
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    name = "shenzhen_2016_city.txt"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / name).write_bytes((PROJECT_ROOT / "evals" / "corpus" / name).read_bytes())
+    settings = Settings().override(docs_dir=docs, index_dir=tmp_path / "index", llm=None)
+    question = (
+        "How many national high-tech enterprises did Shenzhen have at the end of the five"
+        " years, compared with 2010?"
+    )
+    wide = Pipeline(settings, embeddings=embeddings)
+    retrieval = wide.retrieve(question)
+    assert len(retrieval.hits) == settings.retrieval.k
+    assert not retrieval.answer.abstained and "5524" in retrieval.answer.citations[0].quote
+    first = retrieval.evidence.chosen[0].sentence
+    assert all(first not in wide.records.sentences_in(h.chunk) for h in retrieval.hits)
+    # Reading only the chunks shown, the same question cites another sentence.
+    narrow = dataclasses.replace(
+        settings, retrieval=dataclasses.replace(settings.retrieval, read=settings.retrieval.k)
+    )
+    shown_only = Pipeline(narrow, embeddings=embeddings).query(question)
+    assert shown_only.abstained or "5524" not in shown_only.citations[0].quote
