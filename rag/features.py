@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering import _DATE, _NUMBER, Term, _credit
-from rag.question import _MEASURE_AFTER_ASK, asks_date, asks_quantity
+from rag.question import _MEASURE_AFTER_ASK, asks_about_document, asks_date, asks_quantity
 from rag.timeline import APPENDIX, MULTI_YEAR, PLAN, REVIEW, TIME_ROLES, Timeline, question_time
 from rag.types import SentenceRecord
 
@@ -133,6 +133,7 @@ def candidate_features(
     """
     cues = question_cues(question)
     time_cue = question_time(question)
+    about_document = asks_about_document(question)
     kept = [
         (idx, float(d)) for idx, d in zip(candidates, similarity, strict=True)
         if not sentences[idx].label
@@ -165,7 +166,8 @@ def candidate_features(
         has_number = any(x not in named for x in _NUMBER.findall(_YEAR_OF.sub(" ", text)))
         # A figure in the asked unit answers only a sentence that speaks of what was asked:
         # "改造危桥3座" is no answer to "新建了几座污水处理厂" however well 座 matches.
-        on_topic = lexical[n] > 0
+        # (A question about the report itself shares no word with its date or signatory.)
+        on_topic = lexical[n] > 0 or about_document
         measure = on_topic and any(_has_unit(text, m[0]) for m in cues.measures)
         unit = on_topic and any(_has_unit(text, u) for u in cues.units)
         role = timeline.roles[idx] if timeline else ""

@@ -109,6 +109,23 @@ def test_a_figure_in_the_asked_unit_counts_only_on_the_asked_topic() -> None:
         assert rows[:, FEATURE_NAMES.index(name)].tolist() == [0.0, 1.0], name
 
 
+def test_the_date_of_the_report_is_on_topic_for_a_question_about_the_report() -> None:
+    """The sign-off's date shares no word with "On what date was this report issued?", yet
+    it is what was asked; a date in the body answers only a question on its topic."""
+    texts = ["2022年1月5日", "2021年3月1日起施行新条例。"]
+    records = [_record(t, n) for n, t in enumerate(texts)]
+    for question, expected in [
+        ("On what date was this report issued?", [1.0, 1.0]),
+        ("新条例什么时候施行？", [0.0, 1.0]),
+    ]:
+        glossary = load_glossary(lambda word: any(word in t for t in texts))
+        _, rows = candidate_features(
+            question, np.array([0.80, 0.78]), [0, 1], {0: 0, 1: 0}, {0: 0.0, 1: 0.0},
+            records, question_terms(question, TermWeights(texts), glossary), None,
+        )
+        assert rows[:, FEATURE_NAMES.index("date")].tolist() == expected, question
+
+
 @pytest.fixture(scope="module")
 def hailar(hailar_settings, embeddings):  # noqa: ANN001, ANN201
     """The corpus report answered by the learned scorer."""
