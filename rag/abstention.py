@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answering import Term, TermWeights, _credit
+from rag.answering import Term, TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
 from rag.question import asks_about_document
 from rag.scorer import file_sha256, read_weights_json
@@ -161,7 +161,7 @@ def input_rows(
     subjects: Mapping[str, str] | None = None,
 ) -> np.ndarray:
     """One row of :data:`INPUT_NAMES` for each of the part's top hand-set candidates
-    (``subjects``: each document's subject, :func:`rag.answering._credit`)."""
+    (``subjects``: each document's subject, :func:`rag.answering.credit`)."""
     top = list(ranked[:TOP])
     if not top:
         return np.zeros((0, len(INPUT_NAMES)))
@@ -176,11 +176,9 @@ def input_rows(
     never = term_weights.idf(0)
     total = sum(t.weight for t in terms) or 1.0
     unseen = sum(t.weight for t in terms if t.weight >= never - 1e-9) / total
-    subjects = subjects or {}
     missing = [
-        max((t.weight for t in terms
-             if _credit(t, sentences[i].text, sentences[i].section,
-                        subjects.get(sentences[i].source, "")) == 0), default=0.0) / never
+        max((t.weight for t in terms if credit(t, sentences[i], subjects) == 0), default=0.0)
+        / never
         for i in ids
     ]
     cues = question_cues(question)

@@ -107,12 +107,14 @@ def question_terms(
     return terms
 
 
-def _credit(term: Term, text: str, section: str, subject: str = "") -> float:
-    """How well ``text`` shows ``term``. A single character is weak evidence (it is
-    often part of an unrelated word); a term found only in the section label places
-    the sentence rather than answers. The document's ``subject`` (its title,
-    :func:`rag.titles.subject_of`) is what every sentence of it speaks of, named or not
-    (a single character of it, 镇 of 京东镇, is no word of its own)."""
+def credit(term: Term, record: SentenceRecord, subjects: Mapping[str, str] | None = None) -> float:
+    """How well sentence ``record`` shows ``term``. A single character is weak evidence (it
+    is often part of an unrelated word); a term found only in the section label places
+    the sentence rather than answers. Its document's subject (``subjects`` by source: its
+    title, :func:`rag.titles.subject_of`) is what every sentence of it speaks of, named or
+    not (a single character of it, 镇 of 京东镇, is no word of its own)."""
+    text, section = record.text, record.section
+    subject = subjects.get(record.source, "") if subjects else ""
     best = 0.0
     for form in term.forms:
         strength = 1.0 if len(form) > 1 else 1 / 3
@@ -136,7 +138,7 @@ def score_sentences(
     """Score each candidate sentence for ``question``; best first.
 
     ``similarity`` holds each candidate's embedding similarity to the question;
-    ``subjects`` each document's subject, by source (see :func:`_credit`). A figure
+    ``subjects`` each document's subject, by source (see :func:`credit`). A figure
     the question names must be in the sentence or its section; a year it names may also be
     the time the sentence's section speaks of (2017 in a report on 2018 is its review). A
     sentence of the time the question asks about gains, one of another time loses.
@@ -155,8 +157,7 @@ def score_sentences(
         if record.label:
             continue
         text = record.text
-        subject = subjects.get(record.source, "") if subjects else ""
-        found = sum(t.weight * _credit(t, text, record.section, subject) for t in terms)
+        found = sum(t.weight * credit(t, record, subjects) for t in terms)
         lexical = found / total_weight if total_weight else 0.0
         score = float(dense) + W_LEXICAL * lexical
         # A figure the question already names (its year, say) answers nothing.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering import _DATE, _NUMBER, Term, _credit
+from rag.answering import _DATE, _NUMBER, Term, credit
 from rag.question import _MEASURE_AFTER_ASK, asks_about_document, asks_date, asks_quantity
 from rag.timeline import APPENDIX, MULTI_YEAR, PLAN, REVIEW, TIME_ROLES, Timeline, question_time
 from rag.types import SentenceRecord
@@ -129,7 +129,7 @@ def candidate_features(
 
     Rows follow :data:`FEATURE_NAMES`. ``similarity`` holds each candidate's embedding
     similarity to ``question``; ``position`` each sentence's place in its chunk (0..1);
-    ``subjects`` each document's subject (:func:`rag.answering._credit`).
+    ``subjects`` each document's subject (:func:`rag.answering.credit`).
     """
     cues = question_cues(question)
     time_cue = question_time(question)
@@ -140,10 +140,8 @@ def candidate_features(
     ]
     if not kept:
         return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
-    subjects = subjects or {}
     credits = np.array(
-        [[_credit(t, sentences[i].text, sentences[i].section, subjects.get(sentences[i].source, ""))
-          for t in terms] for i, _ in kept],
+        [[credit(t, sentences[i], subjects) for t in terms] for i, _ in kept],
         dtype=np.float64,
     ).reshape(len(kept), len(terms))
     weight = np.array([t.weight for t in terms], dtype=np.float64)

@@ -220,7 +220,7 @@ class Pipeline:
         """``rows``' embedding similarity to the question ``part``. For the sentences of a
         document whose subject the part names ("六耳铃的花期…" of the article 六耳铃), it is
         read from the part without that name: every sentence there speaks of the subject, and
-        its name would only favour the one sentence that spells it out (see ``_credit``)."""
+        its name would only favour the one sentence that spells it out (``answering.credit``)."""
         similarity = scores.of(rows)
         # Positions in ``rows`` by the subject their document has and the part names; the
         # paragraphs of one article share it, so each stripped part is embedded once.
