@@ -58,11 +58,33 @@ def _snowball() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+# British spellings as the dictionary's American ones ("labour" → "labor", "fibre" → "fiber",
+# "organise" → "organize"), applied to its glosses and the questions alike: a British
+# spelling otherwise found no translation, and a known word ("programme", "defence") with
+# none reads as a topic the documents lack.
+_BRITISH = (
+    (re.compile(r"^(\w{3,})our(s|ed|ing|er|ers|ite|ites|able|hood|hoods|ful)?$"), r"\1or\2"),
+    (re.compile(r"^(\w{2,})(t|b)re(s|d)?$"), r"\1\2er\3"),
+    (re.compile(r"^(\w{3,})is(e|es|ed|ing|ation|ations|er|ers)$"), r"\1iz\2"),
+    (re.compile(r"^(\w{2,})ys(e|es|ed|ing)$"), r"\1yz\2"),
+    (re.compile(r"^(def|off|lic|pret)ence(s)?$"), r"\1ense\2"),
+    (re.compile(r"^programme(s|d)?$"), r"program\1"),
+    (re.compile(r"^(\w{3,})ogue(s)?$"), r"\1og\2"),
+)
+
+
+def american(word: str) -> str:
+    for pattern, replacement in _BRITISH:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 @functools.cache
 def stem(word: str) -> str:
-    """The Snowball stem of ``word``; PyStemmer's stemmer is not thread-safe, hence the lock."""
+    """The Snowball stem of ``word`` in American spelling; PyStemmer's stemmer is not
+    thread-safe, hence the lock."""
     with _stem_lock:
-        return _snowball().stemWord(word)
+        return _snowball().stemWord(american(word))
 
 
 def english_stems(text: str) -> list[str]:

@@ -74,3 +74,15 @@ def test_the_base_of_an_x_hua_word_shares_its_english() -> None:
     text = "城镇新增就业1351万人。"
     glossary = load_glossary(lambda word: word in text)
     assert "城镇" in _forms(glossary, "How many new urban jobs were created?")["urban"]
+
+
+def test_british_spellings_find_the_dictionarys_american_glosses() -> None:
+    """CC-CEDICT glosses in American spelling; a British question found nothing, and a
+    known word with no translation ("programme", "defence") read as an absent topic."""
+    text = "国防支出增长8.1%。新建光纤网络。劳动者权益保障。"
+    glossary = load_glossary(lambda word: word in text)
+    for british, american in [("defence", "defense"), ("fibre", "fiber"), ("labour", "labor")]:
+        forms = _forms(glossary, f"What about {british}?")
+        assert forms == _forms(glossary, f"What about {american}?")
+        assert any(found for found in forms.values()), british
+    assert english_stems("the organised programmes") == english_stems("organized programs")
