@@ -74,6 +74,7 @@ _BRITISH = (
 
 
 def american(word: str) -> str:
+    """``word`` (lower case) in American spelling."""
     for pattern, replacement in _BRITISH:
         word = pattern.sub(replacement, word)
     return word

@@ -266,10 +266,9 @@ class Pipeline:
         if len(parts) > 1:  # each part may live in another chunk
             for part, part_vector, scores in zip(parts, part_vectors, relevance, strict=True):
                 for hit in self.retriever.search(part, part_vector, 2, source, scores):
-                    if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in shown):
-                        shown.append(hit)
-                    if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
-                        hits.append(hit)
+                    for found in (shown, hits):
+                        if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in found):
+                            found.append(hit)
 
         chunk_of: dict[int, ScoredChunk] = {}
         rank: dict[int, int] = {}
