@@ -25,7 +25,6 @@ import numpy as np
 
 from rag.answering import Term, TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
-from rag.question import asks_about_document
 from rag.scorer import file_sha256, read_weights_json
 from rag.timeline import Timeline
 from rag.types import Candidate, SentenceRecord
@@ -183,7 +182,7 @@ def input_rows(
     ]
     cues = question_cues(question)
     asked = [cues.wants_number, bool(cues.units), bool(cues.measures), cues.wants_date,
-             bool(cues.years_asked), asks_about_document(question)]
+             bool(cues.years_asked), cues.about_document]
     anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
     head = np.column_stack(
         [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]

@@ -88,6 +88,7 @@ class QuestionCues:
     units: frozenset[str]
     numbers_asked: frozenset[str]
     years_asked: frozenset[str]
+    about_document: bool  # who delivered the report, when: its cover and sign-off answer
 
 
 def question_cues(question: str) -> QuestionCues:
@@ -107,6 +108,7 @@ def question_cues(question: str) -> QuestionCues:
         units=frozenset(units),
         numbers_asked=frozenset(n for n in _NUMBER.findall(question) if n not in years),
         years_asked=frozenset(years),
+        about_document=asks_about_document(question),
     )
 
 
@@ -133,7 +135,6 @@ def candidate_features(
     """
     cues = question_cues(question)
     time_cue = question_time(question)
-    about_document = asks_about_document(question)
     kept = [
         (idx, float(d)) for idx, d in zip(candidates, similarity, strict=True)
         if not sentences[idx].label
@@ -165,7 +166,7 @@ def candidate_features(
         # A figure in the asked unit answers only a sentence that speaks of what was asked:
         # "改造危桥3座" is no answer to "新建了几座污水处理厂" however well 座 matches.
         # (A question about the report itself shares no word with its date or signatory.)
-        on_topic = lexical[n] > 0 or about_document
+        on_topic = lexical[n] > 0 or cues.about_document
         measure = on_topic and any(_has_unit(text, m[0]) for m in cues.measures)
         unit = on_topic and any(_has_unit(text, u) for u in cues.units)
         role = timeline.roles[idx] if timeline else ""

@@ -133,15 +133,14 @@ class Glossary:
                 continue
             if len(headword) == 1:
                 self.chars_read[reading].add(headword)
-            keep = present(headword)
             # X化 is "X-ize": 城镇化 "urbanization" stems to "urban", which is what 城镇 is.
             base = headword[:-1] if len(headword) >= 3 and headword.endswith("化") else ""
-            base = base if base and present(base) else ""
+            meant = [w for w in (headword, base) if w and present(w)]
             for gloss in glosses:
-                if keep or base:
+                if meant:
                     stems = frozenset(english_stems(gloss))
                     if 0 < len(stems) <= _MAX_GLOSS_WORDS:
-                        by_stems[stems].update(w for w in (headword if keep else "", base) if w)
+                        by_stems[stems].update(meant)
                 elif " " not in gloss.strip():
                     words.add(gloss.strip().lower())
         self.known = {stem(w) for w in words if _WORD.fullmatch(w) and w not in STOPWORDS}
