@@ -41,10 +41,17 @@ _OPEN_REVIEW = re.compile(_ADDRESS + r"(过去的?一年|去年|一年来)")
 # "2017年，…", "刚刚过去的2017年，…": the year it opens with, read against the report's.
 _OPEN_YEAR = re.compile(_ADDRESS + r"(?:过去的)?((?:19|20)\d{2})\s*年(?![\d代])")
 _OPEN_PLAN = re.compile(r"^[\s　]*(今年|明年).{0,30}(目标|要求|任务|要|将|是)")
+# A sentence that states a span of years ("年均增长12.5%", "从1978年的186亿元增加到2018年的…")
+# speaks of several years, even inside last year's review.
+_SPANS_YEARS = re.compile(
+    r"年均|年平均|(?:19|20)\d{2}\s*年.{0,40}?(?:到|至)\s*(?:19|20)\d{2}\s*年(?!\s*\d)"
+)
 
 # Question cues. Chinese first, then English.
 _ASK_MULTI = re.compile(
-    r"五年|几年来|这些年|十[一二三四五]五|\b(five|5)[- ]years?\b|\bpast (few|several) years\b", re.I
+    r"五年|几年来|这些年|十[一二三四五]五|年均|年平均|\b(five|5)[- ]years?\b"
+    r"|\bpast (few|several) years\b|\b(average annual|annual average)\b",
+    re.I,
 )
 _ASK_REVIEW = re.compile(
     r"去年|过去一年|上年|上一年|\blast year\b|\bpast year\b|\bprevious year\b|\bin the review\b",
@@ -203,6 +210,8 @@ def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Ti
             if s.line not in paragraph_role and not lead_in:
                 paragraph_role[s.line] = _opening_role(s.text, year) if base != APPENDIX else None
             roles[i] = paragraph_role.get(s.line) or _opening_role(label, year) or base
+            if roles[i] == REVIEW and _SPANS_YEARS.search(s.text):
+                roles[i] = MULTI_YEAR
     return Timeline(years, roles)
 
 

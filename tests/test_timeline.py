@@ -76,6 +76,8 @@ def test_report_years_come_from_the_text(corpus) -> None:  # noqa: ANN001
         ("national_2018_guowuyuan.txt", "城镇新增就业1351万人", REVIEW),
         ("national_2018_guowuyuan.txt", "国内生产总值增长6.9%", REVIEW),
         ("hailar_2013_district.txt", "各位代表，过去的一年", REVIEW),
+        # A sentence stating a span of years speaks of several, inside last year's review too.
+        ("guangdong_2019_province.txt", "从1978年的186亿元增加到2018年的9.73万亿元", MULTI_YEAR),
     ],
 )
 def test_sections_get_their_roles(corpus, source: str, needle: str, role: str) -> None:  # noqa: ANN001
@@ -98,6 +100,8 @@ def test_an_appendix_line_starts_the_appendix(corpus) -> None:  # noqa: ANN001
         ("今年地区生产总值预期增长多少？", TimeCue(PLAN, None)),
         ("去年地区生产总值增长了多少？", TimeCue(REVIEW, None)),
         ("过去五年国内生产总值年均增长多少？", TimeCue(MULTI_YEAR, None)),
+        ("改革开放以来GDP年均增速是多少？", TimeCue(MULTI_YEAR, None)),
+        ("What was the average annual GDP growth?", TimeCue(MULTI_YEAR, None)),
         ("What is the GDP growth target?", TimeCue(PLAN, None)),
         ("How much did GDP grow last year?", TimeCue(REVIEW, None)),
         ("2012年地区生产总值是多少？", TimeCue(None, 2012)),
