@@ -160,8 +160,10 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
         spans = sentence_spans(text, s, e)
         label_end = e if line == title else s  # the span [s, label_end) is a label
         if _HEADING.match(line):
-            level1, level2 = line.lstrip("# ").strip(), ""
-            label_end = e
+            # "一、提高…保障水平。全省…从148元提高到170元；…": the heading is the first
+            # sentence, what follows on its line is content and can answer.
+            label_end = spans[0][1] if len(spans) > 1 else e
+            level1, level2 = text[s:label_end].lstrip("# ").strip(), ""
         elif _ORDINAL_TOPIC.match(line):
             first_end = min(
                 [i for i in (line.find(","), line.find("，"), line.find("。")) if i > 0],

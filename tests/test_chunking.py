@@ -57,6 +57,19 @@ def test_sections_follow_the_heading_styles(seed_text: str) -> None:
     assert section_of("镇长 魏 翔") == "政府工作报告"  # the cover block is part of the document
 
 
+def test_a_heading_line_s_later_sentences_are_content() -> None:
+    # As in the Guangdong report's list of ten livelihood projects: a numbered heading and
+    # its content on one line. Only the heading names the section; the rest can answer.
+    text = "一、提高基础养老金水平。最低标准从每人每月148元提高到170元；低保提高到554元。\n"
+    sentences = split_sentences(text, ChunkerSettings())
+    assert [(text[s.start : s.end], s.label) for s in sentences] == [
+        ("一、提高基础养老金水平。", True),
+        ("最低标准从每人每月148元提高到170元；", False),
+        ("低保提高到554元。", False),
+    ]
+    assert {s.section for s in sentences} == {"一、提高基础养老金水平。"}
+
+
 def test_chunks_stay_within_one_section_and_overlap(seed_text: str) -> None:
     chunks, _ = chunk_text(seed_text, "seed.txt", ChunkerSettings(target_chars=120))
     pairs = zip(chunks, chunks[1:], strict=False)

@@ -17,7 +17,7 @@ from rag.config import PROJECT_ROOT, ModelSettings, Settings
 from rag.embeddings import model_identity
 from rag.store.base import CorruptIndexError, IndexSpec, NoDocumentsError
 from rag.store.build import build, embed_texts, ensure_index
-from rag.store.layout import current_build
+from rag.store.layout import FORMAT_VERSION, current_build
 
 MODEL = model_identity("bundled", ModelSettings().backend)  # what the suite embeds with
 
@@ -56,7 +56,7 @@ def test_round_trip_without_pickle(docs, tmp_path, embeddings) -> None:
     ]
     manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
     assert manifest["model"] == MODEL and manifest["dimension"] == 384
-    assert manifest["chunker"]["target_chars"] > 0 and manifest["format_version"] == 2
+    assert manifest["chunker"]["target_chars"] > 0 and manifest["format_version"] == FORMAT_VERSION
     assert list(manifest["sources"]) == ["000_12477834bc4718d4.txt"]
     second = ensure_index(IndexSpec(docs, index_dir, MODEL), embeddings)
     assert [c.text for c in second.chunks] == [c.text for c in first.chunks]

@@ -29,7 +29,8 @@ from rag.config import ChunkerSettings
 from rag.store.base import CorruptIndexError
 from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile, SourceText
 
-FORMAT_VERSION = 2  # 2: sentences record their PDF page
+# 2: sentences record their PDF page; 3: a heading line's later sentences are content
+FORMAT_VERSION = 3
 _REBUILD = "Fix: `python -m rag index --rebuild`."
 SOURCES = "sources.jsonl"
 log = logging.getLogger(__name__)
