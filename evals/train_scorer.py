@@ -82,6 +82,7 @@ CMRC_WEIGHT = 0.5  # CMRC is another genre: it informs the model, the reports le
 SOURCES_OF_CODE = (
     "rag/features.py", "rag/timeline.py", "rag/answering.py", "rag/question.py", "rag/chunking.py",
     "rag/glossary.py", "rag/english.py", "rag/retrieval.py", "rag/titles.py", "rag/pipeline.py",
+    "rag/config.py",  # the retrieval and chunker settings choose the candidates too
 )
 
 
