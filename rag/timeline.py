@@ -178,7 +178,8 @@ def build_timeline(texts: Mapping[str, str], sentences: Sequence[_Record]) -> Ti
     plan section before it (reports close their plans with the government's own duties) and
     is ``other`` otherwise. A line reading just "附件" or "名词解释" starts the appendix, to the
     end of the document. A paragraph whose first sentence opens with a time cue takes that
-    cue's role (its first sentence that is not a lead-in label).
+    cue's role (its first sentence that is not a lead-in label). A sentence of last year's
+    review that states a span of years ("年均…", "从1978年…到2018年…") is the multi-year review.
     """
     by_source: dict[str, list[int]] = {}
     for i, s in enumerate(sentences):
