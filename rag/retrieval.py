@@ -40,16 +40,15 @@ class Retriever:
         self.translate = translate
         self.settings = settings or RetrievalSettings()
 
-    def _fetch(self, k: int, source: str | None) -> int:
-        """Candidates per ranking: more when a source filter will drop most of them."""
-        candidates = max(self.settings.candidates, k) * (4 if source else 1)
-        return min(len(self.store.chunks), candidates)
+    def _fetch(self, k: int) -> int:
+        """Candidates per ranking."""
+        return min(len(self.store.chunks), max(self.settings.candidates, k))
 
     def sentence_relevance(
         self, vector: np.ndarray, k: int | None = None, source: str | None = None
     ) -> SentenceRelevance:
         """The question's relevance to the sentences, as :meth:`search` ranks them."""
-        return self.store.sentence_relevance(vector, self._fetch(k or self.settings.k, source) * 4)
+        return self.store.sentence_relevance(vector, self._fetch(k or self.settings.k) * 4, source)
 
     def search(
         self,
@@ -59,25 +58,23 @@ class Retriever:
         source: str | None = None,
         sentence_scores: SentenceRelevance | None = None,
     ) -> list[ScoredChunk]:
-        """Top chunks for ``question``; pass ``vector`` (and ``sentence_scores`` from
-        :meth:`sentence_relevance`) to reuse work already done for the question."""
+        """Top chunks for ``question`` (in ``source`` only, if given); pass ``vector`` (and
+        ``sentence_scores`` from :meth:`sentence_relevance`) to reuse work already done for
+        the question."""
         k = k or self.settings.k
         if vector is None:
             vector = self.embed(question)
-        fetch = self._fetch(k, source)
-        chunks = self.store.chunks
-        dense = self.store.chunk_search(vector, fetch)
+        fetch = self._fetch(k)
+        dense = self.store.chunk_search(vector, fetch, source)
         lexical_text = self.translate(question) if self.translate else question
-        allowed = (lambda i: chunks[i].source == source) if source else (lambda i: True)
-        dense_rank = [i for i in dense if allowed(i)]
-        lexical_rank = [i for i, _ in self.store.lexical_search(lexical_text, fetch) if allowed(i)]
-        rankings = [dense_rank, lexical_rank]
+        lexical = self.store.lexical_search(lexical_text, fetch, source)
+        rankings = [list(dense), [i for i, _ in lexical]]
         if self.store.sentences:
             if sentence_scores is None:
                 sentence_scores = self.sentence_relevance(vector, k, source)
             by_sentence = sentence_scores.ranked[: fetch * 4]
             chunk_ids = [self.sentence_chunks[int(i)] for i in by_sentence]
-            ranked = dict.fromkeys(i for i in chunk_ids if i >= 0 and allowed(i))
+            ranked = dict.fromkeys(i for i in chunk_ids if i >= 0)
             rankings.append(list(ranked)[:fetch])
         fused: dict[int, float] = {}
         for ranking in rankings:

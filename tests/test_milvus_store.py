@@ -134,6 +134,20 @@ def test_the_73_rounds_sentence_and_its_chunk_are_found(seed, memo) -> None:  # 
     assert store.chunk_similarity(chunk_id, vector) == pytest.approx(expected, abs=1e-5)
 
 
+def test_a_search_of_one_document_filters_inside_milvus(seed, memo) -> None:  # noqa: ANN001
+    """The seed is the only document: its filter keeps every hit, another name none."""
+    _, store, _ = seed
+    vector = np.asarray(memo.embed_query(QUESTION), np.float32)
+    assert store.chunk_search(vector, 30, SEED.name) == store.chunk_search(vector, 30)
+    assert store.lexical_search(QUESTION, 30, SEED.name) == store.lexical_search(QUESTION, 30)
+    alone = store.sentence_relevance(vector, 120).ranked.tolist()
+    assert store.sentence_relevance(vector, 120, SEED.name).ranked.tolist() == alone
+    other = 'no "such" report.txt'  # quoted in the filter expression
+    assert store.chunk_search(vector, 30, other) == {}
+    assert store.lexical_search(QUESTION, 30, other) == []
+    assert store.sentence_relevance(vector, 120, other).ranked.tolist() == []
+
+
 def test_chunk_rankings_match_the_faiss_store(seed, memo) -> None:  # noqa: ANN001
     """At the retriever's depths (30 chunks, 120 sentences for k = 5), so the fused ranking
     and the answer cannot differ between the stores."""

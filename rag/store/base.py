@@ -67,7 +67,9 @@ class SentenceRelevance(Protocol):
 class Store(Protocol):
     """A loaded index, as the query path uses it.
 
-    ``chunks[i].chunk_id == i`` and sentence rows are positions in ``sentences``.
+    ``chunks[i].chunk_id == i`` and sentence rows are positions in ``sentences``. A
+    search for one ``source`` filters inside the search, so it finds as many of that
+    document's rows as an unfiltered one would among all documents.
     """
 
     manifest: dict  # format version, model, dimension, chunker, sources {name: sha256}, …
@@ -79,18 +81,27 @@ class Store(Protocol):
     warning: str | None  # served, but not up to date (say why to the user)
     location: str  # where it lives: a build folder, a server's address
 
-    def chunk_search(self, vector: np.ndarray, fetch: int) -> dict[int, float]:
-        """Up to ``fetch`` chunk ids → cosine similarity to ``vector``, best first."""
+    def chunk_search(
+        self, vector: np.ndarray, fetch: int, source: str | None = None
+    ) -> dict[int, float]:
+        """Up to ``fetch`` chunk ids (of ``source`` only, if given) → cosine similarity to
+        ``vector``, best first."""
         ...
 
     def chunk_similarity(self, chunk_id: int, vector: np.ndarray) -> float:
         """The cosine of one chunk to ``vector``."""
         ...
 
-    def lexical_search(self, text: str, fetch: int) -> list[tuple[int, float]]:
-        """Chunk ids with a positive BM25 score for ``text``, best first, at most ``fetch``."""
+    def lexical_search(
+        self, text: str, fetch: int, source: str | None = None
+    ) -> list[tuple[int, float]]:
+        """Chunk ids (of ``source`` only, if given) with a positive BM25 score for ``text``,
+        best first, at most ``fetch``."""
         ...
 
-    def sentence_relevance(self, vector: np.ndarray, limit: int) -> SentenceRelevance:
-        """The ``limit`` sentences most relevant to ``vector`` (and any others on demand)."""
+    def sentence_relevance(
+        self, vector: np.ndarray, limit: int, source: str | None = None
+    ) -> SentenceRelevance:
+        """The ``limit`` sentences (of ``source`` only, if given) most relevant to ``vector``,
+        and any others' relevance on demand."""
         ...

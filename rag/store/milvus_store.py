@@ -388,6 +388,11 @@ def _quoted(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _of_source(source: str | None) -> str | None:
+    """The filter expression for one document's rows (None: every document's)."""
+    return None if source is None else f"source == {_quoted(source)}"
+
+
 def _any_of(sources: list[str]) -> list[str]:
     """Filters for rows of any of ``sources``, a few hundred names each.
 
@@ -715,14 +720,16 @@ class MilvusStore:
         with _milvus_errors(self._conn, "querying"):
             return self._client.query(collection, filter=where, output_fields=fields)
 
-    def chunk_search(self, vector: np.ndarray, fetch: int) -> dict[int, float]:
+    def chunk_search(
+        self, vector: np.ndarray, fetch: int, source: str | None = None
+    ) -> dict[int, float]:
         """Up to ``fetch`` chunk ids -> cosine similarity, best first."""
         fetch = min(fetch, len(self.chunks), _MAX_TOPK)
         if fetch <= 0:
             return {}
         with _milvus_errors(self._conn, "searching the chunks"):
             hits = self._dense.similarity_search_with_score_by_vector(
-                np.asarray(vector, np.float32).tolist(), k=fetch
+                np.asarray(vector, np.float32).tolist(), k=fetch, expr=_of_source(source)
             )
         found = ((self._chunk_at.get(doc.metadata["key"]), score) for doc, score in hits)
         return {i: float(score) for i, score in found if i is not None}
@@ -732,14 +739,18 @@ class MilvusStore:
         rows = self._query(self._names.chunks, f"key == {key}", ["vector"])
         return float(np.asarray(rows[0]["vector"], np.float32) @ np.asarray(vector, np.float32))
 
-    def lexical_search(self, text: str, fetch: int) -> list[tuple[int, float]]:
+    def lexical_search(
+        self, text: str, fetch: int, source: str | None = None
+    ) -> list[tuple[int, float]]:
         """Chunk ids with a positive BM25 score for ``text``, best first."""
         words = lexical_words(text)
         fetch = min(fetch, len(self.chunks), _MAX_TOPK)
         if not words or fetch <= 0:
             return []
         with _milvus_errors(self._conn, "searching the chunk terms"):
-            hits = self._lexical.similarity_search_with_score(words, k=fetch)
+            hits = self._lexical.similarity_search_with_score(
+                words, k=fetch, expr=_of_source(source)
+            )
         # Milvus Lite reports BM25 as a negative distance, a server as a positive score;
         # both scale it by (k1 + 1), which Lucene's variant (bm25s, the FAISS store) drops.
         scale = 1 + _BM25["bm25_k1"]
@@ -749,7 +760,9 @@ class MilvusStore:
         )
         return ranked
 
-    def sentence_relevance(self, vector: np.ndarray, limit: int) -> SentenceScores:
+    def sentence_relevance(
+        self, vector: np.ndarray, limit: int, source: str | None = None
+    ) -> SentenceScores:
         """The ``limit`` most relevant sentences: candidates named by a search over sentences
         and clauses, scored from the hits' own similarities.
 
@@ -765,6 +778,7 @@ class MilvusStore:
                 data=[vector.tolist()],
                 anns_field="vector",
                 limit=fetch,
+                filter=_of_source(source) or "",
                 output_fields=["owner", "clause"],
                 search_params=self.indexes[self._names.sentences].search_params(),
             )[0]

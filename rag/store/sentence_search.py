@@ -69,9 +69,16 @@ class SentenceSearch:
     def __len__(self) -> int:
         return len(self.sentence_vectors)
 
-    def relevance(self, vector: np.ndarray, limit: int) -> SentenceScores:
-        """The ``limit`` most relevant sentences for a question's ``vector``."""
+    def relevance(
+        self, vector: np.ndarray, limit: int, rows: np.ndarray | None = None
+    ) -> SentenceScores:
+        """The ``limit`` most relevant sentences for a question's ``vector``, among ``rows``
+        (one document's, say) if given."""
         vector = np.asarray(vector, dtype=np.float32)
+        if rows is not None:  # scored exactly: one document's sentences are few
+            scores = self.score(rows.tolist(), vector) if len(rows) else {}
+            ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:limit]
+            return SentenceScores(np.asarray(ranked, np.int64), self, vector, known=scores)
         if self.ann is None:
             every = self._scan(vector)
             return SentenceScores(top_indices(every, limit), self, vector, every=every)
