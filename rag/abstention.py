@@ -25,6 +25,7 @@ import numpy as np
 
 from rag.answering import Term, TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
+from rag.numbers import has_figure
 from rag.scorer import file_sha256, read_weights_json
 from rag.timeline import Timeline
 from rag.types import Candidate, SentenceRecord
@@ -55,10 +56,16 @@ INPUT_NAMES: tuple[str, ...] = (
     "about_document",  # it asks about the report itself: its candidates are cover and sign-off
     "anchored_number",  # a figure within a few characters after an asked term: the figure
     # belongs to what was asked, not to something else the sentence also mentions
+    "figure_absent",  # it asks how many/much and the sentence states no figure
+    "date_absent",  # it asks when (which year) and the sentence names no date or year
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
 )
 _FIGURE_AFTER = 12  # characters between an asked term and "its" figure
 _FIGURE = re.compile(r"\d")
+_WHEN = re.compile(
+    r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七八九十]{1,2}月|年底|年初|年内|上半年|下半年"
+)
+_ASKS_YEAR = re.compile(r"哪一?年|什么年份|\b(which|what) year\b", re.I)
 TOP = 8  # the hand-set candidates whose features are read (the gaps are relative to them)
 
 
@@ -184,10 +191,15 @@ def input_rows(
     asked = [cues.wants_number, bool(cues.units), bool(cues.measures), cues.wants_date,
              bool(cues.years_asked), cues.about_document]
     anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
+    named = cues.numbers_asked | cues.years_asked
+    figure_absent = [float(cues.wants_number and not has_figure(sentences[i].text, named))
+                     for i in ids]
+    wants_when = cues.wants_date or bool(_ASKS_YEAR.search(question))
+    date_absent = [float(wants_when and not _WHEN.search(sentences[i].text)) for i in ids]
     head = np.column_stack(
         [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]
         + [np.full(len(top), float(a)) for a in asked]
-        + [anchored]
+        + [anchored, figure_absent, date_absent]
     )
     return np.hstack([head, features[:, _READ].astype(np.float64)])
 

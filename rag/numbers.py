@@ -462,3 +462,22 @@ def to_english(text: str) -> str:
         last = q.end
     out.append(text[last:])
     return "".join(out)
+
+
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def has_figure(text: str, named: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` states a figure the question did not name, in digits or in Chinese
+    numerals ("两个校区", "四所"). A year or a date dates a sentence and "一批", "一个" are
+    articles: none of them answers "how many"."""
+    for q in quantities(text):
+        if q.kind in ("year", "date"):
+            continue
+        digits = _DIGITS.findall(q.text)
+        if digits and all(d in named for d in digits):
+            continue
+        if not digits and q.low == 1 and not q.approx and q.kind == "number":
+            continue
+        return True
+    return False

@@ -17,6 +17,7 @@ from rag.abstention import (
     load_abstention,
 )
 from rag.config import Settings
+from rag.numbers import has_figure
 
 
 def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
@@ -164,5 +165,10 @@ def test_training_reads_real_candidates_through_the_pipeline(embeddings) -> None
     assert len(part.rows[0]) == len(INPUT_NAMES) and part.positive[0]
     assert "73轮" in part.texts[0] and samples[0].baseline["first"]
     assert not any(p.positive[0] for p in samples[1].parts)
+    # Both ask how many: a candidate without any figure says so.
+    absent = INPUT_NAMES.index("figure_absent")
+    assert part.rows[0][absent] == 0.0
+    for p in samples[1].parts:
+        assert [row[absent] for row in p.rows] == [float(not has_figure(t)) for t in p.texts]
     asked = off_topic("seed", SEED_DOCS, ["cmrc"])
     assert len(asked) == 300 and all(q["answers"] == [] and q["group"] == "seed" for q in asked)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from rag.config import PROJECT_ROOT
-from rag.numbers import chinese_numeral, format_number, quantities, to_english
+from rag.numbers import chinese_numeral, format_number, has_figure, quantities, to_english
 
 CORPUS = PROJECT_ROOT / "evals" / "corpus"
 SEED = "seeds/000_12477834bc4718d4.txt"
@@ -204,3 +204,21 @@ def test_a_bare_figure_stays_as_written() -> None:
 
 def test_one_percentage_point_is_singular() -> None:
     assert quantities("提高1个百分点")[0].english == "1 percentage point"
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "expected"),
+    [
+        ("全年开展73轮全员核酸检测", frozenset(), True),
+        ("现学校在南宁市内有两个校区", frozenset(), True),  # a Chinese numeral
+        ("增长6.9%", frozenset(), True),
+        ("2021年光明区政府", frozenset(), False),  # a year dates, it does not count
+        ("2023年3月5日召开", frozenset(), False),
+        ("一批改革试点成果", frozenset(), False),  # an article, not a figure
+        ("提高个人所得税起征点", frozenset(), False),
+        ("实施19个项目", frozenset({"19"}), False),  # the question's own figure
+    ],
+)
+def test_a_figure_is_one_the_question_did_not_name(text: str, named: frozenset, expected: bool):
+    assert has_figure(text, named) is expected
+
