@@ -465,19 +465,23 @@ def to_english(text: str) -> str:
 
 
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_YEAR_DIGITS = re.compile(r"(?:19|20)\d\d")
+_COUNTED = re.compile(r"[%\u3400-\u9fff]")  # what follows a count, not a year ("2019家")
 
 
 def has_figure(text: str, named: frozenset[str] = frozenset()) -> bool:
-    """Whether ``text`` states a figure the question did not name, in digits or in Chinese
-    numerals ("两个校区", "四所"). A year or a date dates a sentence and "一批", "一个" are
-    articles: none of them answers "how many"."""
-    for q in quantities(text):
-        if q.kind in ("year", "date"):
+    """Whether ``text`` states a figure the question did not name: digits ("3.2 million",
+    "73轮") or Chinese numerals with a unit ("两个校区", "四所"). A year or a date dates a
+    sentence and "一批", "一个" are articles: none of them answers "how many"."""
+    found = quantities(text)
+    dated = [(q.start, q.end) for q in found if q.kind in ("year", "date")]
+    for m in _DIGITS.finditer(text):
+        if m.group() in named or any(a <= m.start() < b for a, b in dated):
             continue
-        digits = _DIGITS.findall(q.text)
-        if digits and all(d in named for d in digits):
-            continue
-        if not digits and q.low == 1 and not q.approx and q.kind == "number":
-            continue
-        return True
-    return False
+        if not _YEAR_DIGITS.fullmatch(m.group()) or _COUNTED.match(text, m.end()):
+            return True  # not a year written without 年 ("in 2019 the…")
+    return any(
+        q.kind not in ("year", "date") and not _DIGITS.search(q.text)
+        and not (q.low == 1 and not q.approx and q.kind == "number")
+        for q in found
+    )

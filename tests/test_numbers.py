@@ -217,6 +217,9 @@ def test_one_percentage_point_is_singular() -> None:
         ("一批改革试点成果", frozenset(), False),  # an article, not a figure
         ("提高个人所得税起征点", frozenset(), False),
         ("实施19个项目", frozenset({"19"}), False),  # the question's own figure
+        ("The reservoir now holds 3.2 million cubic metres of water.", frozenset(), True),
+        ("In 2019 the town met again.", frozenset(), False),  # an English year
+        ("2019家企业", frozenset(), True),  # a count that looks like a year
     ],
 )
 def test_a_figure_is_one_the_question_did_not_name(text: str, named: frozenset, expected: bool):
