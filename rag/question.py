@@ -70,6 +70,10 @@ _QUESTION_BIGRAMS = {
     "多大",
     "为什",
 }
+# A pronoun standing for what the sub-question before named.
+_REFERS_BACK = re.compile(
+    r"\b(he|his|him|she|her|it|its|they|their|them)\b|^(?:其(?!他)|他|她|它|该)", re.I
+)
 _STOP_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
 
 
@@ -108,10 +112,17 @@ def is_follow_up(question: str) -> bool:
 
 
 def split_question(question: str) -> list[str]:
-    """A question that asks two things becomes two sub-questions."""
+    """A question that asks two things becomes two sub-questions. One that names its
+    subject only by a pronoun ("…, and what is his position?", "其中…有几个") carries the
+    sub-question before it, whose words say what it asks about."""
     parts = [p.strip(" ,，。") for p in _SPLIT_QUESTION.split(question)]
     parts = [p for p in parts if len(p) >= 3]
-    return parts if len(parts) > 1 else [question]
+    if len(parts) < 2:
+        return [question]
+    return [parts[0]] + [
+        f"{before} {part}" if _REFERS_BACK.search(part) else part
+        for before, part in zip(parts, parts[1:], strict=False)
+    ]
 
 
 def asks_quantity(question: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.config import PROJECT_ROOT
+from rag.question import split_question
 from rag.types import Answer
 
 SEED_NAME = "000_12477834bc4718d4.txt"
@@ -65,6 +66,22 @@ def test_two_part_question_gets_both_facts(pipeline) -> None:
     assert "128" in answer.text and "305" in answer.text
     answer = pipeline.query("全年重点检查了多少家生产企业，发现了多少处安全隐患？")
     assert "67" in answer.text and "62" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("新增数字经济企业多少家？总数达到多少家？", ["新增数字经济企业多少家", "总数达到多少家"]),
+        ("整治了多少个排水单元？其中验收达标的有几个？",
+         ["整治了多少个排水单元", "整治了多少个排水单元 其中验收达标的有几个"]),
+        ("How many firms are there, and what was their output?",
+         ["How many firms are there", "How many firms are there what was their output"]),
+    ],
+)
+def test_a_part_naming_its_subject_by_a_pronoun_carries_the_part_before(
+    question: str, parts: list[str]
+) -> None:
+    assert split_question(question) == parts
 
 
 def test_a_follow_up_is_read_in_context(pipeline) -> None:
