@@ -27,6 +27,7 @@ from rag.answering import Term, TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
 from rag.numbers import has_figure
 from rag.scorer import file_sha256, read_weights_json
+from rag.short_answer import names_asked_person
 from rag.timeline import Timeline
 from rag.types import Candidate, SentenceRecord
 
@@ -58,6 +59,7 @@ INPUT_NAMES: tuple[str, ...] = (
     # belongs to what was asked, not to something else the sentence also mentions
     "figure_absent",  # it asks how many/much and the sentence states no figure
     "date_absent",  # it asks when (which year) and the sentence names no date or year
+    "person_named",  # it asks who and the sentence names a person after an office
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
 )
 _FIGURE_AFTER = 12  # characters between an asked term and "its" figure
@@ -192,6 +194,7 @@ def input_rows(
              bool(cues.years_asked), cues.about_document]
     anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
     named = cues.numbers_asked | cues.years_asked
+    named_forms = [form for t in terms for form in t.forms]
     figure_absent = [float(cues.wants_number and not has_figure(sentences[i].text, named))
                      for i in ids]
     wants_when = cues.wants_date or bool(_ASKS_YEAR.search(question))
@@ -200,6 +203,7 @@ def input_rows(
         [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]
         + [np.full(len(top), float(a)) for a in asked]
         + [anchored, figure_absent, date_absent]
+        + [[float(names_asked_person(question, sentences[i].text, named_forms)) for i in ids]]
     )
     return np.hstack([head, features[:, _READ].astype(np.float64)])
 

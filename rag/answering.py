@@ -28,6 +28,7 @@ from rag.question import (
     content_bigrams,
     measure_words,
 )
+from rag.short_answer import names_asked_person
 from rag.text import CJK, is_chinese
 from rag.timeline import TIME_ROLES, Timeline, question_time
 from rag.types import Answer, Candidate, Citation, Evidence, ScoredChunk, SentenceRecord
@@ -151,6 +152,7 @@ def score_sentences(
     measures = measure_words(question)
     numbers_asked = set(_NUMBER.findall(question))
     names_year, in_time = _asked_time(question, sentences, timeline)
+    named = [form for t in terms for form in t.forms]  # the question's words, as written
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
@@ -166,7 +168,7 @@ def score_sentences(
             score += W_QUANTITY
             if any(re.search(rf"\d\s*[万亿千百]?{re.escape(m)}", text) for m in measures):
                 score += W_MEASURE
-        if wants_date and _DATE.search(text):
+        if (wants_date and _DATE.search(text)) or names_asked_person(question, text, named):
             score += W_QUANTITY
         timely = in_time(idx)
         missing = [n for n in numbers_asked if n not in record.section + text]

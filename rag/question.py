@@ -161,7 +161,7 @@ def measure_words(question: str) -> set[str]:
 _ABOUT_DOCUMENT_ZH = re.compile(
     r"(报告|讲话)(是|由)[^，。？?]{0,6}(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪个会议|哪届)"
     r"|(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪届)[^，。？?]{0,8}"
-    r"(作|做|发表|宣读|印发|发布)[^，。？?]{0,2}(报告|讲话)"
+    r"(作|做|发表|宣读|印发|发布)[^，。？?]{0,4}(报告|讲话)"
 )
 # "When was the report delivered", "Who delivered this report"; not "What does the report
 # present", whose subject is the report's content.

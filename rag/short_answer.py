@@ -423,6 +423,23 @@ _PERSON = re.compile(
     r"(?:镇长|乡长|区长|县长|市长|省长|总理|主席|书记|主任|部长|局长|厅长|委员长)[\s　]*"
     r"(?P<name>[\u4e00-\u9fff](?:[\s　]?[\u4e00-\u9fff]){1,2})(?![\u4e00-\u9fff])"
 )
+
+
+def names_asked_person(question: str, sentence: str, named: Sequence[str] = ()) -> bool:
+    """A who-question and a sentence naming a person after an office (镇长 魏 翔) other than
+    one the question names itself (``named``: its words in the documents' language, so
+    "Li Keqiang" is 克强)."""
+    if not _WHO.search(question):
+        return False
+    for person in _PERSON.finditer(sentence):
+        name = re.sub(r"[\s　]", "", person["name"])
+        if name not in question and not any(
+            len(form) > 1 and (form in name or name in form) for form in named
+        ):
+            return True
+    return False
+
+
 _LIST_Q = re.compile(
     r"哪些|哪几|分别|\bwhich (?:two|three|four|five|\w+s)\b|\bwhat (?:kinds?|types?|sorts?)\b"
     r"|^\s*(?:name|list)\b|\bwhich \w+ \w+s\b",

@@ -18,6 +18,7 @@ from rag.abstention import (
 )
 from rag.config import Settings
 from rag.numbers import has_figure
+from rag.short_answer import names_asked_person
 
 
 def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
@@ -146,6 +147,29 @@ def test_a_question_about_the_report_itself_is_answered_from_its_cover(
     answer = hailar.query(question)
     assert not answer.abstained, answer.text
     assert "2013年2月28日" in answer.citations[0].quote, answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who delivered this report?",
+        "谁作的这份报告？",
+        "Who gave the report, and what is his title?",
+    ],
+)
+def test_who_delivered_the_report_is_answered_by_the_person_on_its_cover(
+    pipeline, question: str  # noqa: ANN001
+) -> None:
+    answer = pipeline.query(question)
+    assert not answer.abstained, answer.text
+    assert "镇长 魏 翔" in answer.citations[0].quote, answer.citations[0].quote
+
+
+def test_a_person_the_question_names_is_not_the_one_it_asks_for() -> None:
+    assert names_asked_person("谁作的报告？", "镇人民政府镇长 魏 翔")
+    assert not names_asked_person("魏翔是谁？", "镇人民政府镇长 魏 翔")
+    assert not names_asked_person("Who photographed Li Keqiang?", "国务院总理 李克强", ["克强"])
+    assert not names_asked_person("How big is the town?", "镇人民政府镇长 魏 翔")
 
 
 def test_training_reads_real_candidates_through_the_pipeline(embeddings) -> None:  # noqa: ANN001

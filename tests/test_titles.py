@@ -188,6 +188,7 @@ def test_a_sign_off_is_the_short_lines_after_the_last_paragraph() -> None:
     ("question", "about"),
     [
         ("这份政府工作报告是谁作的？", True),
+        ("谁作的这份报告？", True),
         ("报告是哪天在哪次会议上作的？", True),
         ("Who delivered this report, and what is his position?", True),
         ("On what date was this report issued?", True),
