@@ -41,6 +41,9 @@ _EN_NUMBER = re.compile(
     r"|\bwhat (?:percentage|percent|share|proportion|rate|number|amount|total|value|size)\b"
     r"|\b(?:number|amount|percentage|share|proportion) of\b"
     r"|^\s*what\b.*\b(?:rate|ratio|percentage|share|proportion|total|amount|number)\b"
+    # what an economy is measured in: "What was the GDP last year?", "…growth target?"
+    r"|^\s*what\b.*\b(?:gdp|revenues?|income|output|growth|investment|budget|population"
+    r"|expenditure|spending|cost|price|sales|profits?)\b"
     r"|\bwhat (?:area|length|size|distance|height|sum|value)\b",
     re.I,
 )
@@ -258,14 +261,18 @@ def _anchor_sizes(length: int) -> list[tuple[int, int]]:
 
 
 def _gap(question: str, sentence: str) -> tuple[int, int] | None:
-    found = _anchored_gap(question, sentence)
+    """The gap a figure question leaves; open to the right, it stops at an (aside): the
+    figure in "收入完成7130万元(…减收近7600万元)" is the first one."""
+    found = _anchored_gap(question, sentence, stops="(（")
     return found[:2] if found else None
 
 
-def _anchored_gap(question: str, sentence: str) -> tuple[int, int, bool] | None:
+def _anchored_gap(
+    question: str, sentence: str, stops: str = ""
+) -> tuple[int, int, bool] | None:
     """Where the question word's place falls in a sentence the question echoes: after
     the longest piece of the question's left side, before the longest piece of its
-    right side."""
+    right side (or, without one, the clause's end or one of ``stops``)."""
     cue = _ZH_CUE.search(question)
     if cue is None:
         return None
@@ -301,7 +308,7 @@ def _anchored_gap(question: str, sentence: str) -> tuple[int, int, bool] | None:
             a_end -= 1
     if b_start is None:
         b_start = a_end
-        while b_start < len(sentence) and sentence[b_start] not in _CLAUSE_END:
+        while b_start < len(sentence) and sentence[b_start] not in _CLAUSE_END | set(stops):
             b_start += 1
     return (a_end, b_start, both) if b_start > a_end else None
 

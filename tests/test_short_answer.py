@@ -40,6 +40,8 @@ def glossary(seed_text: str) -> Glossary:
         ("What was the town's GDP, and by what percentage did it grow?", GDP, "93.8亿元,增长5.4%"),
         ("How much local general public budget revenue did the town collect?", REVENUE, "7130万元"),
         ("因为留抵退税，财政收入少收了多少钱？", REVENUE, "近7600万元"),
+        ("去年全镇一般公共预算收入是多少？", REVENUE, "7130万元"),  # not the (aside)'s
+        ("What was the GDP last year?", GDP, "93.8亿元"),
         ("On what date was the report delivered?", COVER, "2023年3月31日"),
         ("报告是哪天作的？", COVER, "2023年3月31日"),
         (
@@ -120,6 +122,7 @@ def test_echoed_question_fills_the_gap() -> None:
 def test_question_kinds() -> None:
     assert question_kind("全年开展了多少轮全员核酸检测？") == "number"
     assert question_kind("What was the COVID vaccination coverage rate?") == "number"
+    assert question_kind("What is this year's GDP growth target?") == "number"
     assert question_kind("报告是什么时候作的？") == "date"
     assert question_kind("疫情防控坚持的总策略是什么？") == "name"
     assert question_kind("二十大期间有没有人进京上访？") == "yes-no"
