@@ -1,8 +1,9 @@
 """Exact-span accuracy of the short-answer picker, given the sentence that holds the answer.
 
-Two sets: CMRC 2018 trial (``evals/cmrc2018/cmrc2018_trial.json``: Chinese Wikipedia
-paragraphs, the sentence around each gold span) and the seed questions
-(``evals/questions.jsonl``: the seed sentence holding the gold fragment). For each
+Three sets: CMRC 2018 trial (``evals/cmrc2018/cmrc2018_trial.json``: Chinese Wikipedia
+paragraphs, the sentence around each gold span), the seed questions
+(``evals/questions.jsonl``: the seed sentence holding the gold fragment) and the seven
+reports' questions (``evals/corpus_questions.jsonl``, the same way). For each
 question kind it prints how often the picker answers at all, how often its span
 equals a gold answer (of all questions and of those it answered) and how often it
 contains one. Run: ``python -m evals.span_accuracy`` (``--json`` for machine output).
@@ -29,6 +30,8 @@ from rag.short_answer import ShortAnswer, pick_span, question_kind  # noqa: E402
 CMRC = ROOT / "evals" / "cmrc2018" / "cmrc2018_trial.json"
 SEED_QUESTIONS = ROOT / "evals" / "questions.jsonl"
 SEED = ROOT / "seeds" / "000_12477834bc4718d4.txt"
+CORPUS = ROOT / "evals" / "corpus"
+CORPUS_QUESTIONS = ROOT / "evals" / "corpus_questions.jsonl"
 
 
 @dataclass(frozen=True)
@@ -115,21 +118,36 @@ def cmrc_cases(path: Path = CMRC) -> Iterator[Case]:
                         break
 
 
-def seed_cases(path: Path = SEED_QUESTIONS, seed: Path = SEED) -> Iterator[Case]:
-    """The seed questions with the seed sentence holding the gold fragment."""
-    text = seed.read_text(encoding="utf-8")
-    sentences = []
-    pos = 0
+def _sentences(text: str) -> list[str]:
+    out, pos = [], 0
     for line in text.splitlines(keepends=True):
-        sentences += [text[s:e] for s, e in sentence_spans(text, pos, pos + len(line))]
+        out += [text[s:e] for s, e in sentence_spans(text, pos, pos + len(line))]
         pos += len(line)
+    return out
+
+
+def report_cases(path: Path, texts: dict[str, str]) -> Iterator[Case]:
+    """Answerable questions of ``path`` with the sentence holding their gold fragment, in
+    their report (``texts`` by the question's ``doc``; "" for a set of one report)."""
+    sentences = {name: _sentences(text) for name, text in texts.items()}
     for raw in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(raw)
         if row["kind"] == "unanswerable" or not row.get("gold"):
             continue
-        holding = [s for s in sentences if row["gold"] in s]
+        holding = [s for s in sentences.get(row.get("doc", ""), []) if row["gold"] in s]
         if holding:
             yield Case(row["question"], holding[0], row["answers"])
+
+
+def seed_cases(path: Path = SEED_QUESTIONS, seed: Path = SEED) -> Iterator[Case]:
+    """The seed questions with the seed sentence holding the gold fragment."""
+    return report_cases(path, {"": seed.read_text(encoding="utf-8")})
+
+
+def corpus_cases() -> tuple[list[Case], str]:
+    """The seven reports' questions, and the reports' text (for the glossary)."""
+    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))}
+    return list(report_cases(CORPUS_QUESTIONS, texts)), "\n".join(texts.values())
 
 
 def measure(cases: Iterable[Case], glossary: Glossary | None) -> dict[str, Tally]:
@@ -179,15 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed_text = SEED.read_text(encoding="utf-8")
     glossary = load_glossary(lambda word: word in seed_text)
+    corpus, corpus_text = corpus_cases()
     results = {
         "cmrc2018_trial": measure(cmrc_cases(), None),
         "seed": measure(seed_cases(), glossary),
+        "corpus": measure(corpus, load_glossary(lambda word: word in corpus_text)),
     }
     if args.json:
         print(json.dumps({k: {n: t.as_dict() for n, t in v.items()} for k, v in results.items()}))
         return 0
     report("CMRC 2018 trial (gold sentence given)", results["cmrc2018_trial"], args.examples)
     report("Seed questions (gold sentence given)", results["seed"], args.examples)
+    report("Seven reports' questions (gold sentence given)", results["corpus"], args.examples)
     return 0
 
 

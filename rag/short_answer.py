@@ -34,7 +34,7 @@ _EN_DATE = re.compile(
     r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time)\b|\bsince when\b", re.I
 )
 _ZH_NUMBER = re.compile(
-    r"多少|(?<!哪)几(?![乎])|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
+    r"多少|(?<![哪这近前好])几(?!乎|年来)|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
 )
 _EN_NUMBER = re.compile(
     r"\bhow (?:many|much|big|large|long|far|high|old|fast)\b|\bby how much\b"
@@ -55,7 +55,8 @@ _ZH_NAME = re.compile(r"谁|哪|什么|叫|名称|名字|何种|何处")
 _EN_NAME = re.compile(r"\b(?:who|whom|whose|which|what|name[sd]?|called)\b", re.I)
 # Where the question word sits: the gap it leaves in an echoed sentence is the answer.
 _ZH_CUE = re.compile(
-    r"多少|几|什么时候|何时|什么|哪一?[个些位家所座条项里儿年天种类部批]?|谁|何[种处地]?|是否|有没有"
+    r"多少|(?<![这近前好])几(?!乎|年来)|什么时候|何时|什么|哪一?[个些位家所座条项里儿年天种类部批]?"
+    r"|谁|何[种处地]?|是否|有没有"
 )
 _PREPOSITIONS = set("由在从向于被对给用以把将")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
@@ -150,6 +151,12 @@ _RESPECTIVELY = re.compile(
 )
 
 
+# "份额从多少升到了多少" asks both ends of "从52.6%提高到58.5%" / "由1354家增加到5524家".
+_ASKS_FROM_TO = re.compile(
+    r"[从由](?:多少|几).{0,8}?[到至]了?(?:多少|几)|\bfrom what\b.*\bto what\b", re.I
+)
+
+
 def split_parts(question: str) -> list[str]:
     """A question asking two things (…是多少？增长了多少？, A和B分别…) becomes its parts."""
     parts = [p.strip(" ,，。") for p in _SPLIT.split(question) if p]
@@ -178,7 +185,7 @@ def _terms(question: str, glossary: Glossary | None) -> list[_Term]:
     if glossary is None:
         return []
     return [
-        _Term(tuple(sorted(c.forms, key=len, reverse=True)), 1.0)
+        _Term(tuple(sorted(c.forms, key=lambda f: (-len(f), f))), 1.0)
         for c in glossary.concepts(question)
         if c.forms
     ]
@@ -376,6 +383,10 @@ def _pick_figures(
     figures = _figures(question, sentence, kind)
     if not figures:
         return None
+    if _ASKS_FROM_TO.search(question):
+        ends = _from_to(sentence, figures)
+        if ends:
+            return ends
     if len(parts) == 1:
         scored = _score_quantities(question, sentence, figures, _terms(question, glossary))
         best, q = scored[0]
@@ -391,6 +402,18 @@ def _pick_figures(
         scored = _score_quantities(part, sentence, left, _terms(part, glossary))
         chosen.append(scored[0][1])
     return sorted(chosen, key=lambda q: q.start) if chosen else None
+
+
+def _from_to(sentence: str, figures: Sequence[Quantity]) -> list[Quantity] | None:
+    """The first pair of figures written "从/由 A …到/至 B" (B within a few characters)."""
+    for i, a in enumerate(figures):
+        if not any(c in "从由" for c in sentence[max(0, a.start - 2) : a.start]):
+            continue
+        for b in figures[i + 1 :]:
+            between = sentence[a.end : b.start]
+            if len(between) <= 8 and re.search(r"[到至]", between):
+                return [a, b]
+    return None
 
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:
@@ -414,7 +437,7 @@ def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list
         phrase = head.group(1) if head else question
         for concept in glossary.concepts(phrase):
             nouns.update(concept.forms)
-    for noun in sorted(nouns, key=len, reverse=True):
+    for noun in sorted(nouns, key=lambda n: (-len(n), n)):  # the same span in every process
         for m in re.finditer(re.escape(noun), sentence):
             begin = m.start()
             while begin > 0 and m.start() - begin < 8 and sentence[begin - 1] not in _NAME_STOP:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from evals.span_accuracy import judge, seed_cases
@@ -21,6 +23,7 @@ DROWNING = (
     "全年未发生一例溺水事故,全力守护百姓安宁。"
 )
 VILLAGES = "高质量打造了高兴村、月坊村智慧平安小区,有力维护了全镇社会大局总体安全稳定。"
+URBAN = "常住人口城镇化率从52.6%提高到58.5%，8000多万农业转移人口成为城镇居民。"
 METHOD = "创新试行“两单一制”工作法,从细从实摸清人员底数,加强辖区出租房管理。"
 
 
@@ -42,6 +45,7 @@ def glossary(seed_text: str) -> Glossary:
         ("因为留抵退税，财政收入少收了多少钱？", REVENUE, "近7600万元"),
         ("去年全镇一般公共预算收入是多少？", REVENUE, "7130万元"),  # not the (aside)'s
         ("What was the GDP last year?", GDP, "93.8亿元"),
+        ("城镇化率这几年从多少提高到了多少？", URBAN, "52.6%提高到58.5%"),  # both ends
         ("On what date was the report delivered?", COVER, "2023年3月31日"),
         ("报告是哪天作的？", COVER, "2023年3月31日"),
         (
@@ -129,6 +133,33 @@ def test_question_kinds() -> None:
     assert question_kind("Did the town meet its target?") == "yes-no"
     assert question_kind("Why did revenue fall?") is None
     assert question_kind("2022年启动了哪几个村的安置房分配工作？") == "name"
+    assert question_kind("这几年新建了哪些学校？") == "name"  # 这几年 asks no number
+
+
+def test_the_same_span_in_every_process() -> None:
+    """Names found through the glossary are tried in a fixed order, whatever the hash seed."""
+    import subprocess
+    import sys
+
+    from rag.config import PROJECT_ROOT
+
+    script = (
+        "from evals.span_accuracy import seed_cases, SEED\n"
+        "from rag.glossary import load_glossary\n"
+        "from rag.short_answer import pick_span\n"
+        "t = SEED.read_text(encoding='utf-8'); g = load_glossary(lambda w: w in t)\n"
+        "for c in seed_cases():\n"
+        "    if c.question.startswith('Which'):\n"
+        "        s = pick_span(c.question, c.sentence, g); print(s.text if s else None)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    ]
+    assert runs[0].count("\n") >= 5 and runs[0] == runs[1] == runs[2]
 
 
 def test_split_parts() -> None:
