@@ -33,12 +33,20 @@ from rag.glossary import Glossary, load_glossary
 from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
+from rag.short_answer import names_a_person
 from rag.store import open_store
 from rag.store.base import Progress, SentenceRelevance
 from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
-from rag.titles import closing_start, cover_end, document_titles, subject_of, with_titles
+from rag.titles import (
+    closing_start,
+    cover_end,
+    document_titles,
+    presents_report,
+    subject_of,
+    with_titles,
+)
 from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:
@@ -98,10 +106,18 @@ class Pipeline:
         # Its cover and sign-off: where "who delivered it, when" is answered.
         closing = {name: closing_start(text) for name, text in self.store.texts.items()}
         self._frame: dict[str, list[int]] = {}
+        presenting: dict[str, list[int]] = {}
         for row, s in enumerate(self.store.sentences):
-            in_frame = self.in_cover(row) or s.start >= closing.get(s.source, s.end + 1)
-            if in_frame and not self.is_title_line(row):
-                self._frame.setdefault(s.source, []).append(row)
+            if self.in_cover(row) or s.start >= closing.get(s.source, s.end + 1):
+                if not self.is_title_line(row):
+                    self._frame.setdefault(s.source, []).append(row)
+            elif presents_report(s.text):
+                presenting.setdefault(s.source, []).append(row)
+        # Without a speaker on its cover or sign-off, "我代表…向大会…报告" says who presents it.
+        for source, rows in presenting.items():
+            frame = self._frame.setdefault(source, [])
+            if not any(names_a_person(self.store.sentences[r].text) for r in frame):
+                frame.extend(rows)
         self._glossary: Glossary | None = None
         self._glossary_lock = threading.Lock()
         self.retriever = Retriever(

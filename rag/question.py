@@ -170,7 +170,9 @@ _ABOUT_DOCUMENT_ZH = re.compile(
 _ABOUT_DOCUMENT_EN = re.compile(
     r"\b(when|what date|which|what)\b[^?,]{0,50}\b(was|were|is)\b[^?,]{0,30}\b(report|speech)\b"
     r"[^?,]{0,10}\b(deliver|present|issu|dat|giv|read)\w*"
-    r"|\bwho (delivered|presented|gave|read|issued)\b[^?,]{0,30}\b(report|speech)\b",
+    r"|\bwho (delivered|presented|gave|read|issued)\b[^?,]{0,30}\b(report|speech)\b"
+    r"|\b(which|what)\b[^?,]{0,30}\b(is|was) (deliver|present|giv|read)\w*\b[^?,]{0,20}"
+    r"\b(report|speech)\b",
     re.I,
 )
 

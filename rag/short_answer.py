@@ -455,6 +455,11 @@ _PERSON = re.compile(
 )
 
 
+def names_a_person(sentence: str) -> bool:
+    """Whether ``sentence`` names a person after an office (镇长 魏 翔)."""
+    return _PERSON.search(sentence) is not None
+
+
 def names_asked_person(question: str, sentence: str, named: Sequence[str] = ()) -> bool:
     """A who-question and a sentence naming a person after an office (镇长 魏 翔) other than
     one the question names itself (``named``: its words in the documents' language, so

@@ -212,24 +212,39 @@ def test_the_answer_may_come_from_beyond_the_chunks_shown(embeddings, tmp_path) 
     assert shown_only.abstained or "5524" not in shown_only.citations[0].quote
 
 
-def test_content_on_a_heading_line_is_cited(embeddings, tmp_path) -> None:  # noqa: ANN001
-    """The province report lists its ten livelihood projects as "一、提高…水平。全省…从每人
-    每月148元提高到170元；…", heading and content on one line: the content answers, under
-    the heading as its section."""
+@pytest.fixture(scope="module")
+def guangdong(embeddings, tmp_path_factory):  # noqa: ANN001, ANN201
+    """The province report (no cover: it opens "各位代表：现在，我代表省人民政府向大会作…")."""
     from rag.config import Settings
     from rag.pipeline import Pipeline
 
     name = "guangdong_2019_province.txt"
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    text = (PROJECT_ROOT / "evals" / "corpus" / name).read_bytes()
-    (docs / name).write_bytes(text)
-    settings = Settings().override(docs_dir=docs, index_dir=tmp_path / "index", llm=None)
-    answer = Pipeline(settings, embeddings=embeddings).query(
-        "城乡居民基础养老金的最低标准要从多少提到多少？"
+    docs = tmp_path_factory.mktemp("guangdong_docs")
+    (docs / name).write_bytes((PROJECT_ROOT / "evals" / "corpus" / name).read_bytes())
+    index_dir = tmp_path_factory.mktemp("guangdong_index")
+    return Pipeline(
+        Settings().override(docs_dir=docs, index_dir=index_dir, llm=None), embeddings=embeddings
     )
+
+
+def test_content_on_a_heading_line_is_cited(guangdong) -> None:  # noqa: ANN001
+    """The province report lists its ten livelihood projects as "一、提高…水平。全省…从每人
+    每月148元提高到170元；…", heading and content on one line: the content answers, under
+    the heading as its section."""
+    answer = guangdong.query("城乡居民基础养老金的最低标准要从多少提到多少？")
     assert not answer.abstained
     first = answer.citations[0]
     assert "148元提高到170元" in first.quote
     assert first.section.startswith("一、提高城乡居民基础养老金等六类底线民生保障水平。")
     assert "全省" not in first.section  # the heading is the first sentence, not the line
+
+
+@pytest.mark.parametrize(
+    "question", ["Who delivered this report?", "Which body is presenting this report?"]
+)
+def test_without_a_cover_the_presenting_sentence_says_who_delivered_it(
+    guangdong, question: str  # noqa: ANN001
+) -> None:
+    answer = guangdong.query(question)
+    assert not answer.abstained, answer.text
+    assert "我代表省人民政府向大会作政府工作报告" in answer.citations[0].quote
