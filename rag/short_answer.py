@@ -255,9 +255,10 @@ def _asked(question: str) -> _Asked:
         units.update({"人", "人次", "名"})
     percent = bool(stems & _PERCENT_EN)
     count = bool(_COUNT_EN.search(question))
-    money = bool(stems & _MONEY_EN) and not percent and not count
+    change = bool(stems & _CHANGE_EN)  # "GDP growth" is a rate, not an amount of yuan
+    money = bool(stems & _MONEY_EN) and not (percent or count or change)
     measure = next((k for k, cue in _MEASURE_EN.items() if cue.search(question)), "")
-    return _Asked(frozenset(units), money, percent, bool(stems & _CHANGE_EN), count, measure)
+    return _Asked(frozenset(units), money, percent, change, count, measure)
 
 
 def _anchor_sizes(length: int) -> list[tuple[int, int]]:

@@ -45,6 +45,7 @@ def glossary(seed_text: str) -> Glossary:
         ("因为留抵退税，财政收入少收了多少钱？", REVENUE, "近7600万元"),
         ("去年全镇一般公共预算收入是多少？", REVENUE, "7130万元"),  # not the (aside)'s
         ("What was the GDP last year?", GDP, "93.8亿元"),
+        ("How much did the town's GDP grow?", GDP, "5.4%"),  # growth is a rate
         ("城镇化率这几年从多少提高到了多少？", URBAN, "52.6%提高到58.5%"),  # both ends
         ("On what date was the report delivered?", COVER, "2023年3月31日"),
         ("报告是哪天作的？", COVER, "2023年3月31日"),
