@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
 from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
+from rag.question import asks_about_document
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
@@ -476,6 +477,8 @@ def names_asked_person(question: str, sentence: str, named: Sequence[str] = ()) 
     return False
 
 
+# Who presents a report without a cover: "我代表(省人民政府)向大会作政府工作报告".
+_PRESENTER = re.compile(r"我代表(?P<body>[^，。；,;]{2,30}?)向[^，。；,;]{0,12}?报告")
 _LIST_Q = re.compile(
     r"哪些|哪几|分别|\bwhich (?:two|three|four|five|\w+s)\b|\bwhat (?:kinds?|types?|sorts?)\b"
     r"|^\s*(?:name|list)\b|\bwhich \w+ \w+s\b",
@@ -555,6 +558,8 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
         return found
     if _WHO.search(question) and (person := _PERSON.search(sentence)):
         return [Span(person.start("name"), person.end("name"), person["name"], "person")]
+    if asks_about_document(question) and (body := _PRESENTER.search(sentence)):
+        return [Span(body.start("body"), body.end("body"), body["body"], "name")]
     if _CJK.search(question):
         gap = _anchored_gap(question, sentence)
         if gap is not None:

@@ -248,3 +248,4 @@ def test_without_a_cover_the_presenting_sentence_says_who_delivered_it(
     answer = guangdong.query(question)
     assert not answer.abstained, answer.text
     assert "我代表省人民政府向大会作政府工作报告" in answer.citations[0].quote
+    assert answer.text.startswith("省人民政府"), answer.text  # the short answer first

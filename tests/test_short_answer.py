@@ -23,6 +23,7 @@ DROWNING = (
     "全年未发生一例溺水事故,全力守护百姓安宁。"
 )
 VILLAGES = "高质量打造了高兴村、月坊村智慧平安小区,有力维护了全镇社会大局总体安全稳定。"
+PRESENTING = "现在，我代表省人民政府向大会作政府工作报告，请予审议。"
 URBAN = "常住人口城镇化率从52.6%提高到58.5%，8000多万农业转移人口成为城镇居民。"
 METHOD = "创新试行“两单一制”工作法,从细从实摸清人员底数,加强辖区出租房管理。"
 
@@ -47,6 +48,7 @@ def glossary(seed_text: str) -> Glossary:
         ("What was the GDP last year?", GDP, "93.8亿元"),
         ("How much did the town's GDP grow?", GDP, "5.4%"),  # growth is a rate
         ("城镇化率这几年从多少提高到了多少？", URBAN, "52.6%提高到58.5%"),  # both ends
+        ("Who delivered this report?", PRESENTING, "省人民政府"),  # a report without a cover
         ("On what date was the report delivered?", COVER, "2023年3月31日"),
         ("报告是哪天作的？", COVER, "2023年3月31日"),
         (
