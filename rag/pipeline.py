@@ -33,20 +33,13 @@ from rag.glossary import Glossary, load_glossary
 from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
-from rag.short_answer import names_a_person
+from rag.short_answer import names_a_person, presents_report
 from rag.store import open_store
 from rag.store.base import Progress, SentenceRelevance
 from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
-from rag.titles import (
-    closing_start,
-    cover_end,
-    document_titles,
-    presents_report,
-    subject_of,
-    with_titles,
-)
+from rag.titles import closing_start, cover_end, document_titles, subject_of, with_titles
 from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk
 
 if TYPE_CHECKING:

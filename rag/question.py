@@ -30,10 +30,10 @@ NOT_A_QUESTION = (
     "请提一个关于文档的问题。 Please ask a question about the documents, "
     "e.g. “How many rounds of COVID testing were carried out?”"
 )
-# 哪几 asks which ones (a list), not how many; 这几年, 近几年, 好几 and 几年来 ask nothing.
-_QUANTITY_ZH = re.compile(
-    r"(多少|(?<![哪这近前好])几(?!乎|年来)|多大|多高|比例|百分之|占比|金额|增速|增幅|增长了?多)"
-)
+# 几 asking how many: 哪几 asks which ones (a list); 这几年, 近几年, 好几, 几乎 and 几年来 ask
+# nothing.
+ASKS_JI = r"(?<![哪这近前好])几(?!乎|年来)"
+_QUANTITY_ZH = re.compile(rf"(多少|{ASKS_JI}|多大|多高|比例|百分之|占比|金额|增速|增幅|增长了?多)")
 _QUANTITY_EN = re.compile(
     r"\b(how (many|much|big|large|high|fast)|what (percentage|share|proportion|rate|number|amount)"
     r"|number of|amount of|percent|total)\b",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
 from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
-from rag.question import asks_about_document
+from rag.question import ASKS_JI, asks_about_document
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
@@ -35,7 +35,7 @@ _EN_DATE = re.compile(
     r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time)\b|\bsince when\b", re.I
 )
 _ZH_NUMBER = re.compile(
-    r"多少|(?<![哪这近前好])几(?!乎|年来)|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
+    rf"多少|{ASKS_JI}|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
 )
 _EN_NUMBER = re.compile(
     r"\bhow (?:many|much|big|large|long|far|high|old|fast)\b|\bby how much\b"
@@ -56,7 +56,7 @@ _ZH_NAME = re.compile(r"谁|哪|什么|叫|名称|名字|何种|何处")
 _EN_NAME = re.compile(r"\b(?:who|whom|whose|which|what|name[sd]?|called)\b", re.I)
 # Where the question word sits: the gap it leaves in an echoed sentence is the answer.
 _ZH_CUE = re.compile(
-    r"多少|(?<![这近前好])几(?!乎|年来)|什么时候|何时|什么|哪一?[个些位家所座条项里儿年天种类部批]?"
+    rf"多少|{ASKS_JI}|什么时候|何时|什么|哪一?[个些位家所座条项里儿年天种类部批]?"
     r"|谁|何[种处地]?|是否|有没有"
 )
 _PREPOSITIONS = set("由在从向于被对给用以把将")
@@ -477,8 +477,15 @@ def names_asked_person(question: str, sentence: str, named: Sequence[str] = ()) 
     return False
 
 
-# Who presents a report without a cover: "我代表(省人民政府)向大会作政府工作报告".
+# Who presents a report without a cover naming its speaker: "现在，我代表(省人民政府)向大会
+# 作政府工作报告".
 _PRESENTER = re.compile(r"我代表(?P<body>[^，。；,;]{2,30}?)向[^，。；,;]{0,12}?报告")
+
+
+def presents_report(sentence: str) -> bool:
+    """Whether ``sentence`` says who presents the report (我代表…向大会作…报告)."""
+    return _PRESENTER.search(sentence) is not None
+
 _LIST_Q = re.compile(
     r"哪些|哪几|分别|\bwhich (?:two|three|four|five|\w+s)\b|\bwhat (?:kinds?|types?|sorts?)\b"
     r"|^\s*(?:name|list)\b|\bwhich \w+ \w+s\b",

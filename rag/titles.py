@@ -76,16 +76,6 @@ def cover_end(text: str) -> int:
     return text.find(last) + len(last)
 
 
-# "现在，我代表省人民政府向大会作政府工作报告": who presents the report, where a report has no
-# cover naming its speaker.
-_PRESENTS = re.compile(r"我代表[^，。；,;]{2,30}?向[^，。；,;]{0,12}?报告")
-
-
-def presents_report(sentence: str) -> bool:
-    """Whether ``sentence`` says who presents the report (我代表…向大会作…报告)."""
-    return bool(_PRESENTS.search(sentence))
-
-
 def closing_start(text: str) -> int:
     """The offset where the document's sign-off begins (``len(text)`` when it has none): the
     short lines after its last paragraph, such as ``特此报告。`` / the issuing body / the date."""
