@@ -151,7 +151,7 @@ def score_sentences(
     wants_date = asks_date(question)
     measures = measure_words(question)
     numbers_asked = set(_NUMBER.findall(question))
-    names_year, in_time = _asked_time(question, sentences, timeline)
+    names_year, in_time = asked_time(question, sentences, timeline)
     named = [form for t in terms for form in t.forms]  # the question's words, as written
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
@@ -183,7 +183,7 @@ def score_sentences(
     return sorted(scored, key=lambda c: c.score, reverse=True)
 
 
-def _asked_time(
+def asked_time(
     question: str, sentences: Sequence[SentenceRecord], timeline: Timeline | None
 ) -> tuple[bool, Callable[[int], bool | None]]:
     """Whether the question names one year, and for sentence ``i`` whether it speaks of the

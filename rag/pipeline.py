@@ -23,6 +23,7 @@ from rag.answering import (
     LATIN_WORD,
     Term,
     TermWeights,
+    asked_time,
     compose,
     decide,
     question_terms,
@@ -165,6 +166,11 @@ class Pipeline:
         head = sorted(
             ranked[:REORDERS], key=lambda c: position.get(c.sentence, len(position))
         )
+        # It knows topics, not time: it never puts a sentence of another time above one of
+        # the time asked (last year's result above this year's target).
+        _, in_time = asked_time(part, self.store.sentences, self.timeline)
+        if ranked and in_time(ranked[0].sentence) is True and in_time(head[0].sentence) is False:
+            return ranked
         return head + ranked[REORDERS:]
 
     def langchain_retriever(self, k: int | None = None) -> HybridRetriever:

@@ -13,6 +13,7 @@ from rag.config import Settings
 from rag.query_adapter import (
     MANIFEST_FILE,
     AdapterFileError,
+    QueryAdapter,
     load_adapter,
     save_adapter,
 )
@@ -96,6 +97,47 @@ def test_it_only_swaps_the_two_best_of_english_questions(pipeline) -> None:  # n
         assert set(moved[q][:2]) == set(unmoved[q][:2]) and moved[q][2:] == unmoved[q][2:], q
         swapped += moved[q][:2] != unmoved[q][:2]
     assert swapped >= 1
+
+
+@pytest.fixture(scope="module")
+def hailar(hailar_settings, embeddings):  # noqa: ANN001, ANN201
+    from rag.pipeline import Pipeline
+
+    return Pipeline(hailar_settings, embeddings=embeddings)
+
+
+@pytest.mark.parametrize(
+    ("question", "kept"),
+    [
+        # Unmoved: last year's result first, this year's target second. An adapter that
+        # moves the question onto the target may not put another time above the time asked.
+        ("How much did GDP grow last year?", True),
+        # Both of the time asked (this year's plan): the same adapter swaps them.
+        ("By how much is GDP expected to grow this year?", False),
+    ],
+)
+def test_the_adapter_never_puts_another_time_above_the_time_asked(
+    hailar, question: str, kept: bool  # noqa: ANN001
+) -> None:
+    shipped = hailar.query_adapter
+
+    def first_two() -> list[int]:
+        return [c.sentence for c in hailar.retrieve(question).evidence.ranked[0][:2]]
+
+    try:
+        hailar.query_adapter = None
+        unmoved = first_two()
+        # A made-up adapter that moves this question's vector toward the second sentence
+        # and away from the first.
+        vector = hailar._embed_queries([question])[0]
+        first, second = (np.asarray(hailar.store.index.sentence_vectors[i]) for i in unmoved)
+        matrix = np.outer(vector, second - first) / vector.dot(vector)
+        hailar.query_adapter = QueryAdapter(matrix.astype(np.float32), "made up")
+        moved = first_two()
+    finally:
+        hailar.query_adapter = shipped
+    texts = [hailar.store.sentences[i].text for i in moved]
+    assert moved == (unmoved if kept else unmoved[::-1]), texts
 
 
 def test_cli_says_in_one_line_which_weights_file_is_missing(
