@@ -83,6 +83,7 @@ SOURCES_OF_CODE = (
     "rag/features.py", "rag/timeline.py", "rag/answering.py", "rag/question.py", "rag/chunking.py",
     "rag/glossary.py", "rag/english.py", "rag/retrieval.py", "rag/titles.py", "rag/pipeline.py",
     "rag/config.py",  # the retrieval and chunker settings choose the candidates too
+    "evals/train_scorer.py",  # the labels (_positive) and the questions' reading
 )
 
 
@@ -159,13 +160,16 @@ def _questions(name: str) -> list[dict[str, Any]]:
 
 
 def _positive(q: dict[str, Any], record: Any) -> bool:
-    """Whether a candidate sentence holds the gold: the CMRC answer span's sentence, or a
-    sentence containing (or contained in) a report question's gold span."""
+    """Whether a candidate sentence holds the gold, as the eval's citation check reads it
+    (containing the gold span, or a sentence of a longer one): for CMRC, a sentence where
+    its answer span is, for a report question one with its gold. An answer of several
+    sentences is cited by any of them, not only by the one it starts in."""
     if "span" in q:
-        start, length = q["span"]
-        return record.source == q["source"] and record.start <= start < record.end and (
-            start + length <= record.end or q["answers"][0][0] in record.text
-        )
+        answer = q["answers"][0][0]
+        start = q["span"][0] + len(answer) - len(answer.lstrip())
+        end = start + len(answer.strip())
+        return (record.source == q["source"] and record.start < end and start < record.end
+                and citation_hit(record.text, answer.strip()))
     golds = [q.get("gold")] + list(q.get("gold_extra") or [])
     return any(citation_hit(record.text, g) for g in golds if g)
 
