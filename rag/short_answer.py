@@ -63,7 +63,8 @@ _PREPOSITIONS = set("由在从向于被对给用以把将")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
 _NEGATION = re.compile(r"未|没有|不|无|零|尚未|暂无|非")
 _SPLIT = re.compile(
-    r"[？?；;]|(?:，|,)\s*(?:and\s+)?(?=.{0,12}?(?:多少|几|哪|什么|谁|何|是否|how|what|which|who|when))"
+    r"[？?；;]|(?:，|,|、)\s*(?:and\s+)?"
+    r"(?=.{0,12}?(?:多少|几|多[长大高快远久]|哪|什么|谁|何|是否|how|what|which|who|when))"
     r"|(?:以及|并且|另外|同时|还有)(?=.{0,12}?(?:多少|几|哪|什么|谁|何|是否))"
     r"|\band\s+(?=(?:how|what|which|who|when)\b)",
     re.I,
@@ -155,6 +156,14 @@ _RESPECTIVELY = re.compile(
 # "份额从多少升到了多少" asks both ends of "从52.6%提高到58.5%" / "由1354家增加到5524家".
 _ASKS_FROM_TO = re.compile(
     r"[从由](?:多少|几).{0,8}?[到至]了?(?:多少|几)|\bfrom what\b.*\bto what\b", re.I
+)
+
+
+# "增加到了多少个" asks where a change ended: B of "由689个增加到911个".
+_ASKS_TO = re.compile(
+    r"(?:[到至]了?|剩下?)(?:多少|几)|\bto (?:what|how (?:many|much))\b"
+    r"|\b(?:cut|reduced|increased|raised|rose|risen|grew|grown|fell|fallen|dropped) to\b",
+    re.I,
 )
 
 
@@ -385,10 +394,13 @@ def _pick_figures(
     figures = _figures(question, sentence, kind)
     if not figures:
         return None
-    if _ASKS_FROM_TO.search(question):
-        ends = _from_to(sentence, figures)
-        if ends:
-            return ends
+    pairs = _from_to(sentence, figures)
+    if pairs and (_ASKS_FROM_TO.search(question) or _ASKS_TO.search(question)):
+        # The pair whose first figure the question's words point at (病床数从…, not 医院从…).
+        terms = _terms(question, glossary)
+        first = _score_quantities(question, sentence, [a for a, _ in pairs], terms)[0][1]
+        a, b = next(p for p in pairs if p[0] == first)
+        return [a, b] if _ASKS_FROM_TO.search(question) else [b]
     if len(parts) == 1:
         scored = _score_quantities(question, sentence, figures, _terms(question, glossary))
         best, q = scored[0]
@@ -406,16 +418,23 @@ def _pick_figures(
     return sorted(chosen, key=lambda q: q.start) if chosen else None
 
 
-def _from_to(sentence: str, figures: Sequence[Quantity]) -> list[Quantity] | None:
-    """The first pair of figures written "从/由 A …到/至 B" (B within a few characters)."""
+def _from_to(sentence: str, figures: Sequence[Quantity]) -> list[tuple[Quantity, Quantity]]:
+    """The pairs of figures written "从/由 A …到/至 B": A may follow its measure or year
+    ("从每人每月148元", "从2011年的487项"), B follows within a few characters, a year aside."""
+    pairs = []
     for i, a in enumerate(figures):
-        if not any(c in "从由" for c in sentence[max(0, a.start - 2) : a.start]):
+        if not _FROM.search(sentence[max(0, a.start - 16) : a.start]):
             continue
         for b in figures[i + 1 :]:
-            between = sentence[a.end : b.start]
+            between = _A_YEAR.sub("", sentence[a.end : b.start])
             if len(between) <= 8 and re.search(r"[到至]", between):
-                return [a, b]
-    return None
+                pairs.append((a, b))
+                break
+    return pairs
+
+
+_A_YEAR = re.compile(r"(?:19|20)\d{2}\s*年(?:底|末|初)?的?")
+_FROM = re.compile(rf"[从由](?:{_A_YEAR.pattern})?[^\d，,；;。]{{0,6}}$")
 
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:

@@ -26,6 +26,9 @@ VILLAGES = "高质量打造了高兴村、月坊村智慧平安小区,有力维�
 PRESENTING = "现在，我代表省人民政府向大会作政府工作报告，请予审议。"
 URBAN = "常住人口城镇化率从52.6%提高到58.5%，8000多万农业转移人口成为城镇居民。"
 METHOD = "创新试行“两单一制”工作法,从细从实摸清人员底数,加强辖区出租房管理。"
+PERMITS = "行政许可事项从2011年的487项减少至2015年的234项。"
+PENSION = "基础养老金最低标准从每人每月148元提高到170元。"
+ROAD = "加快建设投资19.1亿元、长7.85公里的滨海通道。"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,10 @@ def glossary(seed_text: str) -> Glossary:
         ("What was the GDP last year?", GDP, "93.8亿元"),
         ("How much did the town's GDP grow?", GDP, "5.4%"),  # growth is a rate
         ("城镇化率这几年从多少提高到了多少？", URBAN, "52.6%提高到58.5%"),  # both ends
+        ("养老金最低标准从多少提到了多少？", PENSION, "148元提高到170元"),  # 从 + its measure
+        ("审批事项精简到了多少项？", PERMITS, "234项"),  # where the change ended, years aside
+        ("How many items was the list cut to?", PERMITS, "234项"),
+        ("这条通道投资多少、有多长？", ROAD, "19.1亿元、长7.85公里"),  # two asks joined by 、
         ("Who delivered this report?", PRESENTING, "省人民政府"),  # a report without a cover
         ("On what date was the report delivered?", COVER, "2023年3月31日"),
         ("报告是哪天作的？", COVER, "2023年3月31日"),
