@@ -53,6 +53,8 @@ _EN_YES_NO = re.compile(
     r"^\s*(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b", re.I
 )
 _ZH_NAME = re.compile(r"谁|哪|什么|叫|名称|名字|何种|何处")
+# A reason or a manner is a clause, not a span (为什么 is no 什么).
+_WHY_HOW = re.compile(r"为什么|为何|什么原因|怎么|怎样|如何|\bwhy\b", re.I)
 _EN_NAME = re.compile(r"\b(?:who|whom|whose|which|what|name[sd]?|called)\b", re.I)
 # Where the question word sits: the gap it leaves in an echoed sentence is the answer.
 _ZH_CUE = re.compile(
@@ -143,6 +145,8 @@ def question_kind(question: str) -> str | None:
         return "number"
     if _ZH_YES_NO.search(question) or _EN_YES_NO.search(question):
         return "yes-no"
+    if _WHY_HOW.search(question):
+        return None
     if _ZH_NAME.search(question) or _EN_NAME.search(question):
         return "name"
     return None
@@ -439,7 +443,8 @@ _FROM = re.compile(rf"[从由](?:{_A_YEAR.pattern})?[^\d，,；;。]{{0,6}}$")
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:
     """Quoted names (“两单一制”), titles (《…》) and names ending in the asked noun."""
-    spans = [Span(m.start(1), m.end(1), m[1], "quote") for m in _QUOTED.finditer(sentence)]
+    spans = [Span(m.start(1), m.end(1), m[1], "quote") for m in _QUOTED.finditer(sentence)
+             if m[1] not in question]  # 《鳄鱼泪》的原唱是谁 is not answered by 鳄鱼泪
     nouns: set[str] = set()
     if _CJK.search(question):
         for m in re.finditer(
@@ -599,10 +604,11 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
                     break
             while b > a and sentence[b - 1] in "的了是，,、 ":
                 b -= 1
-            quoted = [m for m in _QUOTED.finditer(sentence) if a <= m.start() and m.end() <= b + 1]
+            quoted = [m for m in _QUOTED.finditer(sentence)
+                      if a <= m.start() and m.end() <= b + 1 and m[1] not in question]
             if len(quoted) == 1:  # 试行了什么工作法 → 试行“两单一制”工作法: the name
                 return [Span(quoted[0].start(1), quoted[0].end(1), quoted[0][1], "quote")]
-            if 0 < b - a <= 30:
+            if 0 < b - a <= 30 and _CJK_RUN.search(sentence, a, b):
                 return [Span(a, b, sentence[a:b], "echo")]
     spans = _name_spans(question, sentence, glossary)
     if not spans:

@@ -142,8 +142,15 @@ def test_question_kinds() -> None:
     assert question_kind("二十大期间有没有人进京上访？") == "yes-no"
     assert question_kind("Did the town meet its target?") == "yes-no"
     assert question_kind("Why did revenue fall?") is None
+    assert question_kind("收入为什么下降了？") is None  # 为什么 is no 什么: a reason, not a name
+    assert question_kind("镇里是怎么做好防汛工作的？") is None
     assert question_kind("2022年启动了哪几个村的安置房分配工作？") == "name"
     assert question_kind("这几年新建了哪些学校？") == "name"  # 这几年 asks no number
+
+
+def test_a_title_the_question_names_is_not_its_answer() -> None:
+    answer = pick_span("《海边》这首歌的原唱是谁？", "同名主题曲《海边》，由李明原唱，并由王刚作曲。")
+    assert answer is None or "海边" not in answer.text
 
 
 def test_the_same_span_in_every_process() -> None:
