@@ -536,14 +536,16 @@ def _enumerations(sentence: str) -> list[list[Span]]:
         first_end = pieces[0][1]
         last_start, last_end = pieces[-1]
         suffix = sentence[first_end - 1]
-        cut = last_end
-        for i in range(last_start, last_end):
-            if sentence[i] in _ITEM_STOP or sentence[i] == "等":
+        # 等 ends the last item, whatever function-word characters it holds (定向世界杯等).
+        cut = sentence.find("等", last_start, last_end)
+        for i in range(last_start, last_end if cut < 0 else last_start):
+            if sentence[i] in _ITEM_STOP:
                 cut = i
                 break
             if sentence[i] == suffix and i > last_start:
                 cut = i + 1
                 break
+        cut = last_end if cut < 0 else cut
         pieces[-1][1] = cut
         lengths = [*middle, cut - last_start]
         cap = max(lengths) if lengths else 8

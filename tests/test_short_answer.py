@@ -102,6 +102,9 @@ def test_lists_come_back_item_by_item(glossary: Glossary) -> None:
     assert answer.text == "江西抖酒甄选、鲸动传媒、巨量引擎科技"
     villages = pick_span("Which villages got smart 'safe community' projects?", VILLAGES, glossary)
     assert villages is not None and [p.text for p in villages.parts] == ["高兴村", "月坊村"]
+    # 等 ends the last item even when the name holds a function-word character (定向).
+    events = pick_span("今年要承办哪些国际赛事？", "承办好篮球世界杯、定向世界杯等国际赛事活动。")
+    assert events is not None and [p.text for p in events.parts] == ["篮球世界杯", "定向世界杯"]
 
 
 def test_who_reads_the_name_after_the_office(glossary: Glossary, seed_text: str) -> None:
