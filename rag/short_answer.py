@@ -422,6 +422,10 @@ def _pick_figures(
     return sorted(chosen, key=lambda q: q.start) if chosen else None
 
 
+_A_YEAR = re.compile(r"(?:19|20)\d{2}\s*年(?:底|末|初)?的?")
+_FROM = re.compile(rf"[从由](?:{_A_YEAR.pattern})?[^\d，,；;。]{{0,6}}$")
+
+
 def _from_to(sentence: str, figures: Sequence[Quantity]) -> list[tuple[Quantity, Quantity]]:
     """The pairs of figures written "从/由 A …到/至 B": A may follow its measure or year
     ("从每人每月148元", "从2011年的487项"), B follows within a few characters, a year aside."""
@@ -435,10 +439,6 @@ def _from_to(sentence: str, figures: Sequence[Quantity]) -> list[tuple[Quantity,
                 pairs.append((a, b))
                 break
     return pairs
-
-
-_A_YEAR = re.compile(r"(?:19|20)\d{2}\s*年(?:底|末|初)?的?")
-_FROM = re.compile(rf"[从由](?:{_A_YEAR.pattern})?[^\d，,；;。]{{0,6}}$")
 
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:
@@ -538,14 +538,15 @@ def _enumerations(sentence: str) -> list[list[Span]]:
         suffix = sentence[first_end - 1]
         # 等 ends the last item, whatever function-word characters it holds (定向世界杯等).
         cut = sentence.find("等", last_start, last_end)
-        for i in range(last_start, last_end if cut < 0 else last_start):
-            if sentence[i] in _ITEM_STOP:
-                cut = i
-                break
-            if sentence[i] == suffix and i > last_start:
-                cut = i + 1
-                break
-        cut = last_end if cut < 0 else cut
+        if cut < 0:
+            cut = last_end
+            for i in range(last_start, last_end):
+                if sentence[i] in _ITEM_STOP:
+                    cut = i
+                    break
+                if sentence[i] == suffix and i > last_start:
+                    cut = i + 1
+                    break
         pieces[-1][1] = cut
         lengths = [*middle, cut - last_start]
         cap = max(lengths) if lengths else 8

@@ -152,7 +152,8 @@ def test_question_kinds() -> None:
 
 
 def test_a_title_the_question_names_is_not_its_answer() -> None:
-    answer = pick_span("《海边》这首歌的原唱是谁？", "同名主题曲《海边》，由李明原唱，并由王刚作曲。")
+    sentence = "同名主题曲《海边》，由李明原唱，并由王刚作曲。"
+    answer = pick_span("《海边》这首歌的原唱是谁？", sentence)
     assert answer is None or "海边" not in answer.text
 
 
