@@ -65,7 +65,7 @@ _PREPOSITIONS = set("由在从向于被对给用以把将")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
 _NEGATION = re.compile(r"未|没有|不|无|零|尚未|暂无|非")
 _SPLIT = re.compile(
-    r"[？?；;]|(?:，|,|、)\s*(?:and\s+)?"
+    r"[？?；;]|(?:，|,)\s*(?:and\s+)?"
     r"(?=.{0,12}?(?:多少|几|多[长大高快远久]|哪|什么|谁|何|是否|how|what|which|who|when))"
     r"|(?:以及|并且|另外|同时|还有)(?=.{0,12}?(?:多少|几|哪|什么|谁|何|是否))"
     r"|\band\s+(?=(?:how|what|which|who|when)\b)",
@@ -171,8 +171,17 @@ _ASKS_TO = re.compile(
 )
 
 
+# 、 joins two asks (投资多少、有多长) only after a question word; before one it joins the
+# things a single ask is about (A、B分别是多少).
+_ASKS_JOINED = re.compile(
+    r"((?:多少|几|多[长大高快远久]|哪|什么|谁)[^、，,；;？?]*?)、"
+    r"(?=[^、]{0,12}?(?:多少|几|多[长大高快远久]|哪|什么|谁))"
+)
+
+
 def split_parts(question: str) -> list[str]:
     """A question asking two things (…是多少？增长了多少？, A和B分别…) becomes its parts."""
+    question = _ASKS_JOINED.sub(r"\1？", question)
     parts = [p.strip(" ,，。") for p in _SPLIT.split(question) if p]
     if len(parts) == 1 and (m := _RESPECTIVELY.match(parts[0])):
         parts = [m["a"] + m["rest"], m["b"] + m["rest"]]

@@ -196,6 +196,12 @@ def test_split_parts() -> None:
         "“黄赌毒”警情下降了多少",
         "刑事警情下降了多少",
     ]
+    # 、 after a question word joins two asks; before one, the things one ask is about.
+    assert split_parts("这条通道投资多少、有多长？") == ["这条通道投资多少", "有多长"]
+    assert split_parts("甲项资金、乙项补贴分别发放了多少？") == [
+        "甲项资金发放了多少",
+        "乙项补贴发放了多少",
+    ]
 
 
 def test_seed_number_questions_mostly_get_their_figure(glossary: Glossary) -> None:
