@@ -64,9 +64,10 @@ _ZH_CUE = re.compile(
 _PREPOSITIONS = set("由在从向于被对给用以把将")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
 _NEGATION = re.compile(r"未|没有|不|无|零|尚未|暂无|非")
+_ASK_WORD = r"多少|几|多[长大高快远久]|哪|什么|谁"  # what marks a Chinese ask
 _SPLIT = re.compile(
     r"[？?；;]|(?:，|,)\s*(?:and\s+)?"
-    r"(?=.{0,12}?(?:多少|几|多[长大高快远久]|哪|什么|谁|何|是否|how|what|which|who|when))"
+    rf"(?=.{{0,12}}?(?:{_ASK_WORD}|何|是否|how|what|which|who|when))"
     r"|(?:以及|并且|另外|同时|还有)(?=.{0,12}?(?:多少|几|哪|什么|谁|何|是否))"
     r"|\band\s+(?=(?:how|what|which|who|when)\b)",
     re.I,
@@ -173,10 +174,7 @@ _ASKS_TO = re.compile(
 
 # 、 joins two asks (投资多少、有多长) only after a question word; before one it joins the
 # things a single ask is about (A、B分别是多少).
-_ASKS_JOINED = re.compile(
-    r"((?:多少|几|多[长大高快远久]|哪|什么|谁)[^、，,；;？?]*?)、"
-    r"(?=[^、]{0,12}?(?:多少|几|多[长大高快远久]|哪|什么|谁))"
-)
+_ASKS_JOINED = re.compile(rf"((?:{_ASK_WORD})[^、，,；;？?]*?)、(?=[^、]{{0,12}}?(?:{_ASK_WORD}))")
 
 
 def split_parts(question: str) -> list[str]:
@@ -407,13 +405,13 @@ def _pick_figures(
     figures = _figures(question, sentence, kind)
     if not figures:
         return None
-    pairs = _from_to(sentence, figures)
-    if pairs and (_ASKS_FROM_TO.search(question) or _ASKS_TO.search(question)):
+    both_ends = bool(_ASKS_FROM_TO.search(question))
+    if (both_ends or _ASKS_TO.search(question)) and (pairs := _from_to(sentence, figures)):
         # The pair whose first figure the question's words point at (病床数从…, not 医院从…).
         terms = _terms(question, glossary)
         first = _score_quantities(question, sentence, [a for a, _ in pairs], terms)[0][1]
         a, b = next(p for p in pairs if p[0] == first)
-        return [a, b] if _ASKS_FROM_TO.search(question) else [b]
+        return [a, b] if both_ends else [b]
     if len(parts) == 1:
         scored = _score_quantities(question, sentence, figures, _terms(question, glossary))
         best, q = scored[0]
