@@ -158,6 +158,12 @@ _RESPECTIVELY = re.compile(
 )
 
 
+# "砍掉多少钢铁和煤炭产能", "多少国家和运动员参赛": one count asked of two things.
+_HOW_MANY_OF_TWO = re.compile(
+    r"^(?P<ask>.*?(?:多少|几))(?P<a>[\u4e00-\u9fff]{1,6}?)(?:和|与|及)(?P<b>[^和与及、]{1,12})$"
+)
+
+
 # "份额从多少升到了多少" asks both ends of "从52.6%提高到58.5%" / "由1354家增加到5524家".
 _ASKS_FROM_TO = re.compile(
     r"[从由](?:多少|几).{0,8}?[到至]了?(?:多少|几)|\bfrom what\b.*\bto what\b", re.I
@@ -183,6 +189,8 @@ def split_parts(question: str) -> list[str]:
     parts = [p.strip(" ,，。") for p in _SPLIT.split(question) if p]
     if len(parts) == 1 and (m := _RESPECTIVELY.match(parts[0])):
         parts = [m["a"] + m["rest"], m["b"] + m["rest"]]
+    elif len(parts) == 1 and (m := _HOW_MANY_OF_TWO.match(parts[0])):
+        parts = [m["ask"] + m["a"], m["ask"] + m["b"]]
     parts = [p for p in parts if len(p) >= 3 and question_kind(p)]
     return parts or [question]
 
@@ -296,9 +304,7 @@ def _gap(question: str, sentence: str) -> tuple[int, int] | None:
     return found[:2] if found else None
 
 
-def _anchored_gap(
-    question: str, sentence: str, stops: str = ""
-) -> tuple[int, int, bool] | None:
+def _anchored_gap(question: str, sentence: str, stops: str = "") -> tuple[int, int, bool] | None:
     """Where the question word's place falls in a sentence the question echoes: after
     the longest piece of the question's left side, before the longest piece of its
     right side (or, without one, the clause's end or one of ``stops``)."""
@@ -380,12 +386,13 @@ def _figures(question: str, sentence: str, kind: str) -> list[Quantity]:
     wanted = ("date", "year") if kind == "date" else ("number", "percent", "points")
     if "第几" in question or _EN_ORDINAL.search(question):
         wanted = ("ordinal",)
-    asked = {re.sub(r"\D", "", q.text) for q in quantities(question)}
-    return [
-        q
-        for q in quantities(sentence)
-        if q.kind in wanted and not (re.sub(r"\D", "", q.text) in asked and asked != {""})
-    ]
+    named = {_value(q) for q in quantities(question)}
+    return [q for q in quantities(sentence) if q.kind in wanted and _value(q) not in named]
+
+
+def _value(q: Quantity) -> tuple[object, str]:
+    """What a figure says, however written: 五年 in the question is 5年 in the sentence."""
+    return (q.low, q.unit) if q.low is not None else (q.text, q.kind)
 
 
 def _with_measure(question: str, sentence: str, q: Quantity) -> Span:
@@ -401,32 +408,43 @@ def _with_measure(question: str, sentence: str, q: Quantity) -> Span:
 def _pick_figures(
     question: str, sentence: str, kind: str, glossary: Glossary | None
 ) -> list[Quantity] | None:
-    parts = split_parts(question)
     figures = _figures(question, sentence, kind)
     if not figures:
         return None
-    both_ends = bool(_ASKS_FROM_TO.search(question))
-    if (both_ends or _ASKS_TO.search(question)) and (pairs := _from_to(sentence, figures)):
-        # The pair whose first figure the question's words point at (病床数从…, not 医院从…).
-        terms = _terms(question, glossary)
-        first = _score_quantities(question, sentence, [a for a, _ in pairs], terms)[0][1]
-        a, b = next(p for p in pairs if p[0] == first)
-        return [a, b] if both_ends else [b]
+    parts = split_parts(question)
     if len(parts) == 1:
-        scored = _score_quantities(question, sentence, figures, _terms(question, glossary))
-        best, q = scored[0]
-        runner_up = scored[1][0] if len(scored) > 1 else -1.0
-        if len(scored) > 1 and (best < 0.25 or best - runner_up < 0.05):
-            return None  # the cues do not single one figure out
-        return [q]
+        return _figures_asked(question, sentence, figures, glossary, sure=True)
     chosen: list[Quantity] = []
     for part in parts:
         left = [q for q in figures if q not in chosen]
         if not left:
             break
-        scored = _score_quantities(part, sentence, left, _terms(part, glossary))
-        chosen.append(scored[0][1])
+        chosen += _figures_asked(part, sentence, left, glossary, sure=False) or []
     return sorted(chosen, key=lambda q: q.start) if chosen else None
+
+
+def _figures_asked(
+    question: str,
+    sentence: str,
+    figures: Sequence[Quantity],
+    glossary: Glossary | None,
+    sure: bool,
+) -> list[Quantity] | None:
+    """The figure (or from-to pair) one ask wants; with ``sure``, None when the cues
+    do not single one figure out."""
+    terms = _terms(question, glossary)
+    both_ends = bool(_ASKS_FROM_TO.search(question))
+    if (both_ends or _ASKS_TO.search(question)) and (pairs := _from_to(sentence, figures)):
+        # The pair whose first figure the question's words point at (病床数从…, not 医院从…).
+        first = _score_quantities(question, sentence, [a for a, _ in pairs], terms)[0][1]
+        a, b = next(p for p in pairs if p[0] == first)
+        return [a, b] if both_ends else [b]
+    scored = _score_quantities(question, sentence, figures, terms)
+    best, q = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else -1.0
+    if sure and len(scored) > 1 and (best < 0.25 or best - runner_up < 0.05):
+        return None
+    return [q]
 
 
 _A_YEAR = re.compile(r"(?:19|20)\d{2}\s*年(?:底|末|初)?的?")
@@ -450,8 +468,11 @@ def _from_to(sentence: str, figures: Sequence[Quantity]) -> list[tuple[Quantity,
 
 def _name_spans(question: str, sentence: str, glossary: Glossary | None) -> list[Span]:
     """Quoted names (“两单一制”), titles (《…》) and names ending in the asked noun."""
-    spans = [Span(m.start(1), m.end(1), m[1], "quote") for m in _QUOTED.finditer(sentence)
-             if m[1] not in question]  # 《鳄鱼泪》的原唱是谁 is not answered by 鳄鱼泪
+    spans = [
+        Span(m.start(1), m.end(1), m[1], "quote")
+        for m in _QUOTED.finditer(sentence)
+        if m[1] not in question
+    ]  # 《鳄鱼泪》的原唱是谁 is not answered by 鳄鱼泪
     nouns: set[str] = set()
     if _CJK.search(question):
         for m in re.finditer(
@@ -516,6 +537,7 @@ _PRESENTER = re.compile(r"我代表(?P<body>[^，。；,;]{2,30}?)向[^，。；
 def presents_report(sentence: str) -> bool:
     """Whether ``sentence`` says who presents the report (我代表…向大会作…报告)."""
     return _PRESENTER.search(sentence) is not None
+
 
 _LIST_Q = re.compile(
     r"哪些|哪几|分别|\bwhich (?:two|three|four|five|\w+s)\b|\bwhat (?:kinds?|types?|sorts?)\b"
@@ -614,8 +636,11 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
                     break
             while b > a and sentence[b - 1] in "的了是，,、 ":
                 b -= 1
-            quoted = [m for m in _QUOTED.finditer(sentence)
-                      if a <= m.start() and m.end() <= b + 1 and m[1] not in question]
+            quoted = [
+                m
+                for m in _QUOTED.finditer(sentence)
+                if a <= m.start() and m.end() <= b + 1 and m[1] not in question
+            ]
             if len(quoted) == 1:  # 试行了什么工作法 → 试行“两单一制”工作法: the name
                 return [Span(quoted[0].start(1), quoted[0].end(1), quoted[0][1], "quote")]
             if 0 < b - a <= 30 and _CJK_RUN.search(sentence, a, b):

@@ -29,6 +29,9 @@ METHOD = "创新试行“两单一制”工作法,从细从实摸清人员底数
 PERMITS = "行政许可事项从2011年的487项减少至2015年的234项。"
 PENSION = "基础养老金最低标准从每人每月148元提高到170元。"
 ROAD = "加快建设投资19.1亿元、长7.85公里的滨海通道。"
+FUND = "省财政三年投入生态补偿资金560多亿元。"
+FOREST = "林地面积增加1200公顷，森林覆盖率由40.2%提高到43.5%。"
+CAPACITY = "今年再关停小煤矿产能800万吨，淘汰水泥产能300万吨。"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,13 @@ def glossary(seed_text: str) -> Glossary:
         ("审批事项精简到了多少项？", PERMITS, "234项"),  # where the change ended, years aside
         ("How many items was the list cut to?", PERMITS, "234项"),
         ("这条通道投资多少、有多长？", ROAD, "19.1亿元、长7.85公里"),  # two asks joined by 、
+        ("省财政三年里拿出了多少生态补偿资金？", FUND, "560多亿元"),  # not the 三年 it names
+        (
+            "林地面积增加了多少？森林覆盖率提高到多少？",
+            FOREST,
+            "1200公顷，森林覆盖率由40.2%提高到43.5%",
+        ),
+        ("今年要关掉多少煤矿和水泥产能？", CAPACITY, "800万吨，淘汰水泥产能300万吨"),
         ("Who delivered this report?", PRESENTING, "省人民政府"),  # a report without a cover
         ("On what date was the report delivered?", COVER, "2023年3月31日"),
         ("报告是哪天作的？", COVER, "2023年3月31日"),
@@ -175,8 +185,12 @@ def test_the_same_span_in_every_process() -> None:
     )
     runs = [
         subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
-            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONHASHSEED": seed},
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
         ).stdout
         for seed in ("1", "2", "3")
     ]
@@ -201,6 +215,11 @@ def test_split_parts() -> None:
     assert split_parts("甲项资金、乙项补贴分别发放了多少？") == [
         "甲项资金发放了多少",
         "乙项补贴发放了多少",
+    ]
+    # One count asked of two things.
+    assert split_parts("今年要关掉多少煤矿和水泥产能？") == [
+        "今年要关掉多少煤矿",
+        "今年要关掉多少水泥产能",
     ]
 
 
