@@ -95,16 +95,19 @@ _MEASURE_ZH = {
     "length": re.compile(r"多长|多远|多高|多深|多宽|长度|距离|高度"),
     "area": re.compile(r"多大|面积"),
     "time": re.compile(r"多久|多长时间|多少年|多少天|时长"),
+    "weight": re.compile(r"多重|体重|重量"),
 }
 _MEASURE_EN = {
     "length": re.compile(r"\bhow (?:long|far|high|tall|deep|wide)\b|\blength|distance", re.I),
     "area": re.compile(r"\barea\b|\bhow (?:big|large)\b", re.I),
     "time": re.compile(r"\bhow long (?:did|does|will|was|has)\b|\bduration", re.I),
+    "weight": re.compile(r"\bhow heavy\b|\bweigh", re.I),
 }
 _MEASURE_UNITS = {
     "length": {"公里", "千米", "米", "公分", "厘米", "毫米", "公尺", "km", "m", "cm"},
     "area": {"平方公里", "平方千米", "平方米", "平米", "公顷", "亩", "km²"},
     "time": {"年", "个月", "天", "小时", "分钟", "秒", "周"},
+    "weight": {"吨", "公斤", "千克", "克", "斤", "kg"},
 }
 _PERCENT_KINDS = ("percent", "points")
 

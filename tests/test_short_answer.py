@@ -31,6 +31,7 @@ PENSION = "基础养老金最低标准从每人每月148元提高到170元。"
 ROAD = "加快建设投资19.1亿元、长7.85公里的滨海通道。"
 FUND = "省财政三年投入生态补偿资金560多亿元。"
 FOREST = "林地面积增加1200公顷，森林覆盖率由40.2%提高到43.5%。"
+CATTLE = "黄牛体型较小，每户饲养3头，平均体重约450公斤。"
 CAPACITY = "今年再关停小煤矿产能800万吨，淘汰水泥产能300万吨。"
 
 
@@ -58,6 +59,7 @@ def glossary(seed_text: str) -> Glossary:
         ("审批事项精简到了多少项？", PERMITS, "234项"),  # where the change ended, years aside
         ("How many items was the list cut to?", PERMITS, "234项"),
         ("这条通道投资多少、有多长？", ROAD, "19.1亿元、长7.85公里"),  # two asks joined by 、
+        ("黄牛有多重？", CATTLE, "约450公斤"),  # a weight, not the head count
         ("省财政三年里拿出了多少生态补偿资金？", FUND, "560多亿元"),  # not the 三年 it names
         (
             "林地面积增加了多少？森林覆盖率提高到多少？",
