@@ -619,6 +619,24 @@ def _pick_list(question: str, sentence: str, glossary: Glossary | None) -> list[
     return max(lists, key=score)
 
 
+# Around an echoed gap, what is not the name: a leading "located in" or time
+# (位于胡志明市, 1975年由…), and after a who-question's name a time (莫瓦桑于1905年制得).
+_LEADING = re.compile(r"(?:位于|坐落于|坐落在|地处|(?:19|20|1\d)\d{2}年[由在于])")
+_TRAILING_TIME = re.compile(r"(?:已|曾|并)?于\s*\d|在\s*\d{3,4}\s*年")
+# The noun a which-question asks for (哪所大学): the sentence writes it after the name.
+_WHICH_NOUN = re.compile(r"哪一?[个位家所座条项种类部批支]([\u4e00-\u9fff]{2,4})")
+
+
+def _trim_echo(question: str, sentence: str, a: int, b: int) -> tuple[int, int]:
+    if (lead := _LEADING.match(sentence, a, b)) and b - lead.end() >= 2:
+        a = lead.end()
+    if _WHO.search(question) and (time := _TRAILING_TIME.search(sentence, a + 2, b)):
+        b = time.start()
+    if noun := _WHICH_NOUN.search(question):
+        b += next((n for n in range(len(noun[1]), 1, -1) if sentence.startswith(noun[1][:n], b)), 0)
+    return a, b
+
+
 def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[Span] | None:
     if _LIST_Q.search(question) and (found := _pick_list(question, sentence, glossary)):
         return found
@@ -639,6 +657,7 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
                     break
             while b > a and sentence[b - 1] in "的了是，,、 ":
                 b -= 1
+            a, b = _trim_echo(question, sentence, a, b)
             quoted = [
                 m
                 for m in _QUOTED.finditer(sentence)

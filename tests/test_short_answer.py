@@ -148,6 +148,21 @@ def test_echoed_question_fills_the_gap() -> None:
     assert answer is not None and answer.text == "4分钟" and answer.start == 7
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "span"),
+    [
+        ("公司总部在哪里？", "该公司的总部位于江城市，员工约三千人。", "江城市"),
+        ("这台机器最早被谁制成？", "这台机器最早由王明于1921年制成。", "王明"),
+        ("李华毕业于哪所大学？", "李华毕业于江南大学，后留校任教。", "江南大学"),
+    ],
+)
+def test_an_echoed_gap_keeps_the_name_only(question: str, sentence: str, span: str) -> None:
+    """Not "located in" before it or a time after a who-question's name; the noun a
+    which-question asks for (哪所大学) after it."""
+    answer = pick_span(question, sentence)
+    assert answer is not None and answer.text == span
+
+
 def test_question_kinds() -> None:
     assert question_kind("全年开展了多少轮全员核酸检测？") == "number"
     assert question_kind("What was the COVID vaccination coverage rate?") == "number"
