@@ -48,6 +48,7 @@ SCALES = {
 
 # Units with their English (singular, plural); classifiers have none. Longest first.
 UNITS: dict[str, tuple[str, str]] = {
+    "微克/立方米": ("microgram per cubic metre", "micrograms per cubic metre"),
     "平方公里": ("square kilometre", "square kilometres"),
     "平方千米": ("square kilometre", "square kilometres"),
     "平方米": ("square metre", "square metres"),

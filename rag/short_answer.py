@@ -44,7 +44,7 @@ _EN_NUMBER = re.compile(
     r"|^\s*what\b.*\b(?:rate|ratio|percentage|share|proportion|total|amount|number)\b"
     # what an economy is measured in: "What was the GDP last year?", "…growth target?"
     r"|^\s*what\b.*\b(?:gdp|revenues?|income|output|growth|investment|budget|population"
-    r"|expenditure|spending|cost|price|sales|profits?)\b"
+    r"|expenditure|spending|cost|price|sales|profits?|concentration|coverage|density|capacity)\b"
     r"|\bwhat (?:area|length|size|distance|height|sum|value)\b",
     re.I,
 )

@@ -32,6 +32,7 @@ ROAD = "加快建设投资19.1亿元、长7.85公里的滨海通道。"
 FUND = "省财政三年投入生态补偿资金560多亿元。"
 FOREST = "林地面积增加1200公顷，森林覆盖率由40.2%提高到43.5%。"
 CATTLE = "黄牛体型较小，每户饲养3头，平均体重约450公斤。"
+AIR = "全年PM2.5平均浓度27.5微克/立方米，空气质量优良天数达340天。"
 CAPACITY = "今年再关停小煤矿产能800万吨，淘汰水泥产能300万吨。"
 
 
@@ -86,6 +87,13 @@ def test_the_span_that_answers(question: str, sentence: str, span: str, glossary
     assert sentence[answer.start : answer.end] == answer.text
     for part in answer.parts:
         assert sentence[part.start : part.end] == part.text
+
+
+def test_a_concentration_is_a_figure_with_its_compound_unit() -> None:
+    glossary = load_glossary(lambda word: word in AIR)
+    for question in ("What was the average PM2.5 concentration in 2022?", "PM2.5平均浓度是多少？"):
+        answer = pick_span(question, AIR, glossary)
+        assert answer is not None and answer.text == "27.5微克/立方米", question
 
 
 def test_two_part_answers_keep_each_part(glossary: Glossary) -> None:
