@@ -73,7 +73,10 @@ _SPLIT = re.compile(
     re.I,
 )
 _QUESTION_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么个")
-_MONEY_ZH = re.compile(r"钱|资金|金额|收入|投资|产值|总额|预算|经费|生产总值|GDP|税|资产|利润")
+_MONEY_ZH = re.compile(
+    r"钱|资金|金额|收入|投资|产值|总额|预算|经费|生产总值|GDP|税|资产|利润"
+    r"|外资|内资|融资|贷款|存款|销售额|营业额|支出|补贴|补助|造价|成本"
+)
 _PERCENT_ZH = re.compile(r"比例|占比|率|百分之几|百分比|增速|增幅|比重|几成")
 _CHANGE_ZH = re.compile(r"增长|下降|提高|上升|降低|减少|涨|降")
 
@@ -375,13 +378,21 @@ def _score_quantities(
             score += 0.5
         elif asked.count and q.unit.endswith("元") or asked.percent:
             score -= 1.0
-        if gap and q.start < gap[1] and q.end > gap[0]:
+        if gap and q.start < gap[1] and q.end > gap[0] and _fits(asked, q):
             score += 3.0
             # The answer sits right where the question word was: next to an anchor.
             if abs(q.end - gap[1]) <= 1 or abs(q.start - gap[0]) <= 1:
                 score += 1.0
         scored.append((score, q))
     return sorted(scored, key=lambda s: (-s[0], s[1].start))
+
+
+def _fits(asked: _Asked, q: Quantity) -> bool:
+    """Whether ``q`` is the kind of figure asked: the question's place in an echoing
+    sentence does not make "20家" the answer to 占比多少 or "增长57.9%" to 外资多少."""
+    if asked.percent:
+        return q.kind in _PERCENT_KINDS or not q.unit  # 收视率为7.07
+    return not (asked.money and not q.unit.endswith("元"))
 
 
 def _figures(question: str, sentence: str, kind: str) -> list[Quantity]:

@@ -33,6 +33,8 @@ FUND = "省财政三年投入生态补偿资金560多亿元。"
 FOREST = "林地面积增加1200公顷，森林覆盖率由40.2%提高到43.5%。"
 CATTLE = "黄牛体型较小，每户饲养3头，平均体重约450公斤。"
 AIR = "全年PM2.5平均浓度27.5微克/立方米，空气质量优良天数达340天。"
+PRIVATE = "年内民营经济增加值占地区生产总值的比重达到65%以上，产值超亿元的民营企业达到30家。"
+FOREIGN = "全市实际利用外资320.5亿元、增长6.1%，其中服务业实际利用外资增长41.2%。"
 CAPACITY = "今年再关停小煤矿产能800万吨，淘汰水泥产能300万吨。"
 
 
@@ -61,6 +63,8 @@ def glossary(seed_text: str) -> Glossary:
         ("How many items was the list cut to?", PERMITS, "234项"),
         ("这条通道投资多少、有多长？", ROAD, "19.1亿元、长7.85公里"),  # two asks joined by 、
         ("黄牛有多重？", CATTLE, "约450公斤"),  # a weight, not the head count
+        ("民营经济在GDP中的占比今年要达到多少？", PRIVATE, "65%以上"),  # a share, not 30家
+        ("去年实际使用外资有多少？", FOREIGN, "320.5亿元"),  # money, not the growth
         ("省财政三年里拿出了多少生态补偿资金？", FUND, "560多亿元"),  # not the 三年 it names
         (
             "林地面积增加了多少？森林覆盖率提高到多少？",
