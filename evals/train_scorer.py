@@ -79,12 +79,12 @@ REPORTS = {r for r in os.environ.get("RAG_TRAIN_REPORTS", "").split(",") if r}
 BASELINE = os.environ.get("RAG_TRAIN_BASELINE", "1") != "0"  # also run the hand-set scorer
 CALIBRATION_C = 1.0
 CMRC_WEIGHT = 0.5  # CMRC is another genre: it informs the model, the reports lead it
-SOURCES_OF_CODE = (
-    "rag/features.py", "rag/timeline.py", "rag/answering.py", "rag/question.py", "rag/chunking.py",
-    "rag/glossary.py", "rag/english.py", "rag/retrieval.py", "rag/titles.py", "rag/pipeline.py",
-    "rag/config.py",  # the retrieval and chunker settings choose the candidates too
-    "evals/train_scorer.py",  # the labels (_positive) and the questions' reading
-)
+# What the cached candidates and their input rows depend on: all of the product's code
+# (the abstention inputs read rag/abstention.py, rag/numbers.py, rag/short_answer.py…),
+# and the labels (_positive) and the questions' reading here.
+SOURCES_OF_CODE = (*sorted(
+    str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "rag").rglob("*.py")
+), "evals/train_scorer.py")
 
 
 @dataclass

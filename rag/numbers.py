@@ -468,12 +468,17 @@ def to_english(text: str) -> str:
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _YEAR_DIGITS = re.compile(r"(?:19|20)\d\d")
 _COUNTED = re.compile(r"[%\u3400-\u9fff]")  # what follows a count, not a year ("2019家")
+# A share in words answers "how many" too: 三分之二, 一半以上, 半数, 过半.
+_FRACTION = re.compile(r"[\d一二三四五六七八九十百千]+分之[\d一二三四五六七八九十]+|一半|半数|过半")
 
 
 def has_figure(text: str, named: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` states a figure the question did not name: digits ("3.2 million",
-    "73轮") or Chinese numerals with a unit ("两个校区", "四所"). A year or a date dates a
-    sentence and "一批", "一个" are articles: none of them answers "how many"."""
+    "73轮"), Chinese numerals with a unit ("两个校区", "四所") or a share (三分之二, 一半).
+    A year or a date dates a sentence and "一批", "一个" are articles: none of them
+    answers "how many"."""
+    if _FRACTION.search(text):
+        return True
     found = quantities(text)
     dated = [(q.start, q.end) for q in found if q.kind in ("year", "date")]
     for m in _DIGITS.finditer(text):

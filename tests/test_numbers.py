@@ -220,6 +220,9 @@ def test_one_percentage_point_is_singular() -> None:
         ("The reservoir now holds 3.2 million cubic metres of water.", frozenset(), True),
         ("In 2019 the town met again.", frozenset(), False),  # an English year
         ("2019家企业", frozenset(), True),  # a count that looks like a year
+        ("占全球的三分之二", frozenset(), True),  # a share in words
+        ("一半以上病人在首个小时内死亡", frozenset(), True),
+        ("过着半隐居的生活", frozenset(), False),
     ],
 )
 def test_a_figure_is_one_the_question_did_not_name(text: str, named: frozenset, expected: bool):
