@@ -266,7 +266,7 @@ class _Asked:
     percent: bool  # a share or rate, by name (比例, what percentage)
     change: bool  # a change (增长了多少, grow): often a percentage
     count: bool  # a count of things (how many villages): not money
-    measure: str = ""  # 多长/多大/多久…: "length", "area", "time"
+    measure: str = ""  # 多长/多大/多久/多重: "length", "area", "time", "weight"
 
 
 def _asked(question: str) -> _Asked:
