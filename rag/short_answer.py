@@ -64,7 +64,7 @@ _ZH_CUE = re.compile(
 _PREPOSITIONS = set("由在从向于被对给用以把将")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{1,30})[”」》\"]")
 _NEGATION = re.compile(r"未|没有|不|无|零|尚未|暂无|非")
-_ASK_WORD = r"多少|几|多[长大高快远久]|哪|什么|谁"  # what marks a Chinese ask
+_ASK_WORD = rf"多少|{ASKS_JI}|多[长大高快远久]|哪|什么|谁"  # what marks a Chinese ask
 _SPLIT = re.compile(
     r"[？?；;]|(?:，|,)\s*(?:and\s+)?"
     rf"(?=.{{0,12}}?(?:{_ASK_WORD}|何|是否|how|what|which|who|when))"
@@ -166,7 +166,7 @@ _RESPECTIVELY = re.compile(
 
 # "砍掉多少钢铁和煤炭产能", "多少国家和运动员参赛": one count asked of two things.
 _HOW_MANY_OF_TWO = re.compile(
-    r"^(?P<ask>.*?(?:多少|几))(?P<a>[\u4e00-\u9fff]{1,6}?)(?:和|与|及)(?P<b>[^和与及、]{1,12})$"
+    rf"^(?P<ask>.*?(?:多少|{ASKS_JI}))(?P<a>[\u4e00-\u9fff]{{1,6}}?)(?:和|与|及)(?P<b>[^和与及、]{{1,12}})$"
 )
 
 
