@@ -195,9 +195,21 @@ class Glossary:
         out = [Concept(s, f) for s, f in names.items()]
         stems = [s for s in english_stems(question) if s not in names]
         for s, forms in self.translations(stems).items():
+            if not forms and self.absent(s):
+                forms = {h for v in self._variants(s) for h in self.translations([v])[v]}
             if forms or self.absent(s):
                 out.append(Concept(s, frozenset(forms)))
         return out
+
+    def _variants(self, s: str) -> list[str]:
+        """Stems of the same word in another part of speech (rectification's "rectif" and
+        rectify's "rectifi"; drainage and drain): one spells the other with at most three
+        letters more, and the shorter has six or more."""
+        return [
+            t for t in self.by_stem
+            if t != s and min(len(s), len(t)) >= 6 and abs(len(s) - len(t)) <= 3
+            and (t.startswith(s) or s.startswith(t))
+        ]
 
     def romanised(self, word: str) -> frozenset[str] | None:
         """The documents' spellings of pinyin ``word`` (two syllables or more); None if

@@ -86,3 +86,13 @@ def test_british_spellings_find_the_dictionarys_american_glosses() -> None:
         assert forms == _forms(glossary, f"What about {american}?")
         assert any(found for found in forms.values()), british
     assert english_stems("the organised programmes") == english_stems("organized programs")
+
+
+def test_a_noun_finds_the_words_its_verb_translates() -> None:
+    """CC-CEDICT glosses 整改 "to rectify" and 消费 "to consume"; the nouns stem to other
+    stems ("rectif", "consumpt") and read as topics the text never mentions."""
+    text = "整改各类安全隐患8031项,整改率为99.8%。促进居民消费。"
+    glossary = load_glossary(lambda word: word in text)
+    assert _forms(glossary, "What was the rectification rate?")["rectif"] == {"整改"}
+    assert "消费" in _forms(glossary, "Did consumption grow?")["consumpt"]
+    assert _forms(glossary, "How many hospitals are there?") == {"hospit": frozenset()}
