@@ -203,8 +203,9 @@ class Glossary:
 
     def _variants(self, s: str) -> list[str]:
         """Stems of the same word in another part of speech (rectification's "rectif" and
-        rectify's "rectifi"; drainage and drain): one spells the other with at most three
-        letters more, and the shorter has six or more."""
+        rectify's "rectifi"; consumption's "consumpt" and consume's "consum"): one spells
+        the other with at most three letters more, and the shorter has six or more (not
+        "capit", capital, for "capita")."""
         return [
             t for t in self.by_stem
             if t != s and min(len(s), len(t)) >= 6 and abs(len(s) - len(t)) <= 3
