@@ -36,6 +36,7 @@ _SKIP_GLOSS = re.compile(
     re.I,
 )
 _MAX_GLOSS_WORDS = 4
+_VARIANT_PREFIX = 6  # letters two stems of one word share at least ("rectif", "rectifi")
 # Function words and words every question uses; a question's topic is in the rest.
 _STOPWORD_TEXT = """a about above after again all also am an and any are as at be been before being
     between both but by can could did do does doing done during each else for from
@@ -150,6 +151,9 @@ class Glossary:
             self.known.update(gloss.stems)
             for s in gloss.stems:
                 self.by_stem[s].append(i)
+        self.by_prefix: dict[str, list[str]] = defaultdict(list)  # for :meth:`_variants`
+        for s in self.by_stem:
+            self.by_prefix[s[:_VARIANT_PREFIX]].append(s)
 
     def translations(self, stems: Sequence[str]) -> dict[str, set[str]]:
         """For each question stem, the headwords of glosses the question covers.
@@ -206,9 +210,11 @@ class Glossary:
         rectify's "rectifi"; consumption's "consumpt" and consume's "consum"): one spells
         the other with at most three letters more, and the shorter has six or more (not
         "capit", capital, for "capita")."""
+        if len(s) < _VARIANT_PREFIX:
+            return []
         return [
-            t for t in self.by_stem
-            if t != s and min(len(s), len(t)) >= 6 and abs(len(s) - len(t)) <= 3
+            t for t in self.by_prefix.get(s[:_VARIANT_PREFIX], ())
+            if t != s and len(t) >= _VARIANT_PREFIX and abs(len(s) - len(t)) <= 3
             and (t.startswith(s) or s.startswith(t))
         ]
 
