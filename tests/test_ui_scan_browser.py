@@ -130,8 +130,8 @@ def test_an_uploaded_scan_shows_its_ocr_progress_page_by_page(
 
     # Pages full of text: each takes the OCR seconds, so its progress is there to be seen
     # (a one-line page was read between two of the browser's looks at the message).
-    lines = [p for p in paragraphs_of(REPORT.read_text(encoding="utf-8")) if len(p) > 60][5:17]
-    pages = [render([[("para", x) for x in lines[n : n + 6]]])[0] for n in (0, 6)]
+    lines = [p for p in paragraphs_of(REPORT.read_text(encoding="utf-8")) if len(p) > 60][5:11]
+    pages = [render([[("para", x) for x in lines[n : n + 3]]])[0] for n in (0, 3)]
     pdf = scanned_pdf(tmp_path / "two_pages.pdf", pages)
     page.locator("#documents").get_by_text("Documents · 文档管理").click()
     page.locator("#upload input[type=file]").set_input_files(str(pdf))
