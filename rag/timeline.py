@@ -58,8 +58,8 @@ _ASK_REVIEW = re.compile(
     re.I,
 )
 _ASK_PLAN = re.compile(
-    r"今年|明年|计划|目标|(?<![模虚])拟|预期|打算|\bthis year\b|\bnext year\b|\bplan(s|ned)?\b"
-    r"|\btargets?\b|\bgoals?\b|\baims?\b|\bexpected\b|\bintends?\b",
+    r"今年|明年|计划|目标|(?<![模虚])拟|预期|打算|\bthis year\b|\bnext year\b|\bgoals?\b"
+    r"|\b(plan|target|aim|expect|intend)(s|n?ed|n?ing)?\b|\bwill\b",
     re.I,
 )
 

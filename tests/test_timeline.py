@@ -103,6 +103,11 @@ def test_an_appendix_line_starts_the_appendix(corpus) -> None:  # noqa: ANN001
         ("改革开放以来GDP年均增速是多少？", TimeCue(MULTI_YEAR, None)),
         ("What was the average annual GDP growth?", TimeCue(MULTI_YEAR, None)),
         ("What is the GDP growth target?", TimeCue(PLAN, None)),
+        # The plan in any form of its verbs, and in the future tense.
+        ("What GDP growth is the district aiming for?", TimeCue(PLAN, None)),
+        ("How many new jobs is the city planning to add?", TimeCue(PLAN, None)),
+        ("Which road will be opened up?", TimeCue(PLAN, None)),
+        ("Were the residents willing to move?", TimeCue(None, None)),
         ("How much did GDP grow last year?", TimeCue(REVIEW, None)),
         ("2012年地区生产总值是多少？", TimeCue(None, 2012)),
         ("全年开展了多少轮全员核酸检测？", TimeCue(None, None)),
