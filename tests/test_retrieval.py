@@ -67,11 +67,17 @@ def test_a_question_asked_of_one_copy_is_answered_from_it_as_from_the_seed_alone
     same = 0
     questions = _questions(30)
     for question in questions:
-        answer = library.query(question, source=COPIES[2])
+        retrieval = library.retrieve(question, source=COPIES[2])
+        answer = retrieval.answer
         assert {c.source for c in answer.citations} <= {COPIES[2]}, question
-        expected = pipeline.query(question)
-        same += answer.abstained == expected.abstained and [
+        expected = pipeline.retrieve(question)
+        # The copy's sentences are ranked as the seed's alone...
+        first, alone = (r.evidence.ranked[0][0].sentence for r in (retrieval, expected))
+        assert library.store.sentences[first].text == pipeline.store.sentences[alone].text
+        same += answer.abstained == expected.answer.abstained and [
             c.quote for c in answer.citations
-        ] == [c.quote for c in expected.citations]
-    # Only BM25's document frequencies differ (each word is in ten times the chunks).
-    assert same >= 0.9 * len(questions), same
+        ] == [c.quote for c in expected.answer.citations]
+    # ... but how rare a word is counts over the whole library (BM25's and the answer's
+    # term weights: a word none of ten copies holds weighs more than one the seed alone
+    # lacks), so a question near the abstention threshold may fall on the other side.
+    assert same >= 0.8 * len(questions), same
