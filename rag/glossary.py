@@ -214,7 +214,7 @@ class Glossary:
             return []
         return [
             t for t in self.by_prefix.get(s[:_VARIANT_PREFIX], ())
-            if t != s and len(t) >= _VARIANT_PREFIX and abs(len(s) - len(t)) <= 3
+            if t != s and abs(len(s) - len(t)) <= 3
             and (t.startswith(s) or s.startswith(t))
         ]
 
