@@ -93,6 +93,14 @@ def question_terms(
     translations that occur in the documents; a word the dictionary knows but the
     documents never use (``hospital``) is a term no sentence can show. So does an
     English word inside a Chinese question ("深圳GDP多少" → 生产总值).
+
+    An English question's word weighs as rare as the sentences holding any of its
+    translations of two characters or more (their counts summed, at most all; a lone
+    character is in nearly every sentence and shows little, see :func:`credit`): a word of
+    many senses ("aim": 目的, 瞄准, 针对…; "plan": 28 words of the reports) is weaker evidence
+    than one of a single sense, and a wrong sense absent from the answer costs it less. An
+    English word inside a Chinese question (GDP) is an abbreviation of one sense: its
+    commonest translation sets its weight.
     """
     terms = [Term((g,), weights(g)) for g in sorted(content_bigrams(question))]
     english = " ".join(LATIN_WORD.findall(question)) if is_chinese(question) else question
@@ -100,7 +108,11 @@ def question_terms(
         return terms
     for concept in glossary.concepts(english):
         if concept.forms:
-            common = max(weights.df_of(f) for f in concept.forms)
+            found = [weights.df_of(f) for f in concept.forms]
+            if not is_chinese(question):
+                words = [n for f, n in zip(concept.forms, found, strict=True) if len(f) > 1]
+                found = [min(weights.n, sum(words or found))]
+            common = max(found)
             forms = tuple(sorted(concept.forms, key=len, reverse=True))
             terms.append(Term(forms, weights.idf(common)))
         else:

@@ -96,3 +96,28 @@ def test_a_noun_finds_the_words_its_verb_translates() -> None:
     assert _forms(glossary, "What was the rectification rate?")["rectif"] == {"整改"}
     assert "消费" in _forms(glossary, "Did consumption grow?")["consumpt"]
     assert _forms(glossary, "How many hospitals are there?") == {"hospit": frozenset()}
+
+
+def test_an_english_word_of_many_senses_weighs_less_than_its_commonest_sense() -> None:
+    sentences = [
+        "全镇新建一所学校。",
+        "推进医院改造。",
+        "加强河道整治。",
+        "计划投资3亿元。",
+        "按照总体规划推进。",
+        "制定实施方案。",
+    ]
+    weights = TermWeights(sentences)
+    glossary = load_glossary(lambda word: weights.df_of(word) > 0)
+    (plan,) = question_terms("What is the plan?", weights, glossary)
+    assert {"计划", "总体规划", "规划", "方案"} <= set(plan.forms)
+    # Its words' sentences summed (总体规划's counts twice, with 规划's); no lone character.
+    assert plan.weight == pytest.approx(weights.idf(4))
+    (school,) = question_terms("Which school?", weights, glossary)
+    assert school.weight == pytest.approx(weights.idf(1))  # one sense: its own rarity
+    # Inside a Chinese question an English word is one abbreviation: its commonest form
+    # (划, in two sentences) sets its weight.
+    (plan_zh,) = [t for t in question_terms("镇里的plan是什么？", weights, glossary)
+                  if "计划" in t.forms]
+    assert plan_zh.weight == pytest.approx(weights.idf(2))
+    assert plan_zh.weight > plan.weight
