@@ -23,6 +23,7 @@ import numpy as np
 
 from rag.config import AnsweringSettings
 from rag.question import (
+    asked_definition,
     asks_date,
     asks_quantity,
     content_bigrams,
@@ -138,6 +139,18 @@ def credit(term: Term, record: SentenceRecord, subjects: Mapping[str, str] | Non
     return best
 
 
+def defines(text: str, term: str) -> bool:
+    """Whether sentence ``text`` opens by saying what ``term`` is: "乙酰胺是由乙酸衍生出的酰胺",
+    "28.三小场所：小档口…", "暴发户（），也称为新贵", "在数学中，约化群是…"."""
+    opening = (
+        r"^(?:[^，,。]{0,8}[，,])?\s*(?:\d{1,3}[.．、]\s*)?[《“\"「]?"
+        + re.escape(term)
+        + r"[》”\"」]?\s*(?:[（(][^）)]{0,40}[）)])?\s*[，,]?\s*"
+        r"(?:是|为|指|即|[：:]|也称|又称|亦称|简称|全称)"
+    )
+    return bool(re.match(opening, text.strip()))
+
+
 def score_sentences(
     question: str,
     similarity: np.ndarray,
@@ -165,6 +178,7 @@ def score_sentences(
     numbers_asked = set(_NUMBER.findall(question))
     names_year, in_time = asked_time(question, sentences, timeline)
     named = [form for t in terms for form in t.forms]  # the question's words, as written
+    defined = asked_definition(question)
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
@@ -180,8 +194,12 @@ def score_sentences(
             score += W_QUANTITY
             if any(re.search(rf"\d\s*[万亿千百]?{re.escape(m)}", text) for m in measures):
                 score += W_MEASURE
-        if (wants_date and _DATE.search(text)) or names_asked_person(question, text, named):
-            score += W_QUANTITY
+        if (
+            (wants_date and _DATE.search(text))
+            or names_asked_person(question, text, named)
+            or (defined and defines(text, defined))
+        ):
+            score += W_QUANTITY  # the kind of answer asked for: a date, a person, a definition
         timely = in_time(idx)
         missing = [n for n in numbers_asked if n not in record.section + text]
         if missing and not (

@@ -159,6 +159,20 @@ def measure_words(question: str) -> set[str]:
     return found
 
 
+# "什么是X？", "X是什么？", "X指什么": what X is. "X的Y是什么" asks Y of X, not what X is.
+_ASKS_DEFINITION = re.compile(
+    r"^(?:请问)?(?:什么是|何为|何谓)(?P<after>[^，,。？?的]{1,20})[？?。]?$"
+    r"|^(?:请问)?(?P<before>[^，,。？?的]{1,20}?)(?:是指|指的是|是|指)(?:什么|啥)(?:意思)?[？?。]?$"
+)
+
+
+def asked_definition(question: str) -> str | None:
+    """The X of a question asking what X is, else None. A sentence defining it opens with
+    it: 乙酰胺是由乙酸衍生出的酰胺, 28.三小场所：小档口、小作坊、小娱乐场所。"""
+    match = _ASKS_DEFINITION.match(question.strip())
+    return (match["after"] or match["before"]).strip(" 《》“”\"「」'") or None if match else None
+
+
 # Who delivered the report, when, at which meeting: the report's own cover and sign-off say.
 _ABOUT_DOCUMENT_ZH = re.compile(
     r"(报告|讲话)(是|由)[^，。？?]{0,6}(谁|哪天|哪一天|何时|什么时候|哪次|什么会议|哪个会议|哪届)"

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answering import TermWeights, question_terms
+from rag.answering import TermWeights, defines, question_terms, score_sentences
 from rag.features import FEATURE_NAMES, candidate_features
 from rag.glossary import load_glossary
+from rag.question import asked_definition
 from rag.scorer import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
@@ -107,6 +108,23 @@ def test_a_figure_in_the_asked_unit_counts_only_on_the_asked_topic() -> None:
     )
     for name in ("quantity", "measure", "unit"):
         assert rows[:, FEATURE_NAMES.index(name)].tolist() == [0.0, 1.0], name
+
+
+def test_a_question_asking_what_something_is_prefers_the_sentence_defining_it() -> None:
+    assert asked_definition("什么是三小场所？") == asked_definition("“三小场所”是什么意思？")
+    assert asked_definition("三小场所的数量是多少？") is None  # asks a figure of it
+    texts = ["全面开展三小场所消防隐患排查，整治三小场所1200家。",
+             "28.三小场所：小档口、小作坊、小娱乐场所。"]
+    assert [defines(t, "三小场所") for t in texts] == [False, True]
+    assert defines("在数学中，约化群是幂单根为平凡群的代数群", "约化群")
+    assert defines("暴发户（），也称为新贵，指一个人在短时间内就取得了可观的财富。", "暴发户")
+    records = [_record(t, n) for n, t in enumerate(texts)]
+    question = "什么是三小场所？"
+    ranked = score_sentences(
+        question, np.array([0.80, 0.80]), [0, 1], {0: 0, 1: 0}, records,
+        question_terms(question, TermWeights(texts)),
+    )
+    assert ranked[0].sentence == 1
 
 
 def test_the_date_of_the_report_is_on_topic_for_a_question_about_the_report() -> None:
