@@ -26,6 +26,7 @@ import numpy as np
 from rag.answering import Term, TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
 from rag.numbers import has_figure
+from rag.question import ASKS_NUMBER_EN
 from rag.scorer import file_sha256, read_weights_json
 from rag.short_answer import names_asked_person
 from rag.timeline import Timeline
@@ -58,6 +59,8 @@ INPUT_NAMES: tuple[str, ...] = (
     "anchored_number",  # a figure within a few characters after an asked term: the figure
     # belongs to what was asked, not to something else the sentence also mentions
     "figure_absent",  # it asks how many/much and the sentence states no figure
+    "measured_absent",  # it asks what a measure is ("What was the GDP?") and the sentence
+    # states no figure: no veto, as "与区持平" answers "What is the target for revenue?"
     "date_absent",  # it asks when (which year) and the sentence names no date or year
     "person_named",  # it asks who and the sentence names a person after an office
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
@@ -203,12 +206,14 @@ def input_rows(
     named_forms = [form for t in terms for form in t.forms]
     figure_absent = [float(cues.wants_number and not has_figure(sentences[i].text, named))
                      for i in ids]
+    measured = bool(ASKS_NUMBER_EN.search(question))
+    measured_absent = [float(measured and not has_figure(sentences[i].text, named)) for i in ids]
     wants_when = cues.wants_date or bool(_ASKS_YEAR.search(question))
     date_absent = [float(wants_when and not _WHEN.search(sentences[i].text)) for i in ids]
     head = np.column_stack(
         [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]
         + [np.full(len(top), float(a)) for a in asked]
-        + [anchored, figure_absent, date_absent]
+        + [anchored, figure_absent, measured_absent, date_absent]
         + [[float(names_asked_person(question, sentences[i].text, named_forms)) for i in ids]]
     )
     return np.hstack([head, features[:, _READ].astype(np.float64)])

@@ -39,6 +39,19 @@ _QUANTITY_EN = re.compile(
     r"|number of|amount of|percent|total)\b",
     re.I,
 )
+# An English question asking for a figure, in the words of what is measured ("What was the
+# GDP?", "What is the growth target?"): the short answer's kind, and an abstention input.
+ASKS_NUMBER_EN = re.compile(
+    r"\bhow (?:many|much|big|large|long|far|high|old|fast)\b|\bby how much\b"
+    r"|\bwhat (?:percentage|percent|share|proportion|rate|number|amount|total|value|size)\b"
+    r"|\b(?:number|amount|percentage|share|proportion) of\b"
+    r"|^\s*what\b.*\b(?:rate|ratio|percentage|share|proportion|total|amount|number)\b"
+    # what an economy is measured in: "What was the GDP last year?", "…growth target?"
+    r"|^\s*what\b.*\b(?:gdp|revenues?|income|output|growth|investment|budget|population"
+    r"|expenditure|spending|cost|price|sales|profits?|concentration|coverage|density|capacity)\b"
+    r"|\bwhat (?:area|length|size|distance|height|sum|value)\b",
+    re.I,
+)
 _ASKS_DATE = re.compile(
     r"(什么时候|何时|哪天|哪一天|几月|日期|时间是)|\b(when|what date|which date|what day)\b", re.I
 )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
 from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
-from rag.question import ASKS_JI, asks_about_document
+from rag.question import ASKS_JI, ASKS_NUMBER_EN, asks_about_document
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
@@ -36,17 +36,6 @@ _EN_DATE = re.compile(
 )
 _ZH_NUMBER = re.compile(
     rf"多少|{ASKS_JI}|多大|多高|多长|多远|多重|多久|多快|比例|占比|百分之几|增速|增幅|比重"
-)
-_EN_NUMBER = re.compile(
-    r"\bhow (?:many|much|big|large|long|far|high|old|fast)\b|\bby how much\b"
-    r"|\bwhat (?:percentage|percent|share|proportion|rate|number|amount|total|value|size)\b"
-    r"|\b(?:number|amount|percentage|share|proportion) of\b"
-    r"|^\s*what\b.*\b(?:rate|ratio|percentage|share|proportion|total|amount|number)\b"
-    # what an economy is measured in: "What was the GDP last year?", "…growth target?"
-    r"|^\s*what\b.*\b(?:gdp|revenues?|income|output|growth|investment|budget|population"
-    r"|expenditure|spending|cost|price|sales|profits?|concentration|coverage|density|capacity)\b"
-    r"|\bwhat (?:area|length|size|distance|height|sum|value)\b",
-    re.I,
 )
 _ZH_YES_NO = re.compile(r"是否|有没有|有无|是不是|能否|会不会|可否|(?<!什)[吗么][？?。\s]*$")
 _EN_YES_NO = re.compile(
@@ -148,7 +137,7 @@ def question_kind(question: str) -> str | None:
         return "date"
     if _EN_ORDINAL.search(question):
         return "number"
-    if _ZH_NUMBER.search(question) or _EN_NUMBER.search(question):
+    if _ZH_NUMBER.search(question) or ASKS_NUMBER_EN.search(question):
         return "number"
     if _ZH_YES_NO.search(question) or _EN_YES_NO.search(question):
         return "yes-no"

@@ -102,6 +102,18 @@ def test_a_sentence_without_a_figure_never_answers_how_many() -> None:
     assert model.probability(row[None, :])[0] == 0.0
 
 
+def test_a_measure_asked_in_words_weighs_against_a_sentence_without_a_figure() -> None:
+    """"What is the target for revenue?" is not vetoed like "how much": a report may answer it
+    in words (与区持平). The model learnt the input lowers the probability, without a veto."""
+    model = load_abstention()
+    measured = INPUT_NAMES.index("measured_absent")
+    assert model.weights[measured] < 0
+    row = model.mean + 3 * model.scale * np.sign(model.weights)
+    row[INPUT_NAMES.index("figure_absent")] = 0.0
+    row[measured] = 1.0
+    assert model.probability(row[None, :])[0] > 0.5
+
+
 @pytest.mark.parametrize(
     "question",
     [
@@ -109,6 +121,7 @@ def test_a_sentence_without_a_figure_never_answers_how_many() -> None:
         "京东镇的养老机构一共有多少张床位？",  # the report covers elderly care, never the beds
         "2021年京东镇的地区生产总值是多少亿元？",  # a year the report does not give
         "How many hospitals are there in Jingdong town?",
+        "What was the average wage of residents?",  # a measure asked in words, not "how much"
     ],
 )
 def test_a_figure_the_report_does_not_give_abstains(pipeline, question: str) -> None:  # noqa: ANN001
