@@ -183,7 +183,9 @@ def asked_definition(question: str) -> str | None:
     """The X of a question asking what X is, else None. A sentence defining it opens with
     it: 乙酰胺是由乙酸衍生出的酰胺, 28.三小场所：小档口、小作坊、小娱乐场所。"""
     match = _ASKS_DEFINITION.match(question.strip())
-    return (match["after"] or match["before"]).strip(" 《》“”\"「」'") or None if match else None
+    if not match:
+        return None
+    return (match["after"] or match["before"]).strip(" 《》“”\"「」'") or None
 
 
 # Who delivered the report, when, at which meeting: the report's own cover and sign-off say.
