@@ -204,10 +204,10 @@ def input_rows(
     anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
     named = cues.numbers_asked | cues.years_asked
     named_forms = [form for t in terms for form in t.forms]
-    figure_absent = [float(cues.wants_number and not has_figure(sentences[i].text, named))
-                     for i in ids]
+    no_figure = [not has_figure(sentences[i].text, named) for i in ids]
+    figure_absent = [float(cues.wants_number and absent) for absent in no_figure]
     measured = bool(ASKS_NUMBER_EN.search(question))
-    measured_absent = [float(measured and not has_figure(sentences[i].text, named)) for i in ids]
+    measured_absent = [float(measured and absent) for absent in no_figure]
     wants_when = cues.wants_date or bool(_ASKS_YEAR.search(question))
     date_absent = [float(wants_when and not _WHEN.search(sentences[i].text)) for i in ids]
     head = np.column_stack(
