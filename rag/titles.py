@@ -37,6 +37,10 @@ _DELIVERY = re.compile(
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _YEAR = re.compile(r"\d{4}年")
 _ENDS_IN_WORD = re.compile(r"[^\W_]$")  # a letter, digit or CJK character; no punctuation
+# The body a report speaks for, by the formula every government work report uses
+# ("我代表深圳市人民政府向大会作政府工作报告"); its place is the report's subject.
+_ISSUER = re.compile(r"我代表(?P<place>[\u4e00-\u9fff]{2,12}?)(?:人民政府|管理委员会|管委会)")
+_OPENING_CHARS = 500  # the formula opens the speech, right after the salutation
 
 
 def _clean(line: str) -> str:
@@ -117,7 +121,9 @@ def title_from_text(text: str) -> str:
 def subject_of(text: str) -> str:
     """What the whole document is about, as its own text names it: the cover's title line,
     or else a first line that reads as a bare title (short, no closing punctuation, no
-    heading mark: an encyclopedia article's ``六耳铃``); "" when there is neither.
+    heading mark: an encyclopedia article's ``六耳铃``), or else the place of the body a
+    report without a cover speaks for (``我代表大鹏新区管理委员会…`` → 大鹏新区); "" when there
+    is none of these.
 
     Why: a document's later sentences speak of its subject without naming it (``花期从10月
     起…``); counting the subject's words as theirs keeps the one sentence that happens to
@@ -127,10 +133,12 @@ def subject_of(text: str) -> str:
     if title:
         return title
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if _HEADING.match(first) and not first.startswith("#"):
-        return ""  # "一、…": the first section's heading, not the document's
+    heading = _HEADING.match(first) and not first.startswith("#")  # "一、…": a section's
     first = _clean(first)
-    return first if len(first) <= _MAX_TITLE_CHARS and _ENDS_IN_WORD.search(first) else ""
+    if not heading and len(first) <= _MAX_TITLE_CHARS and _ENDS_IN_WORD.search(first):
+        return first
+    issuer = _ISSUER.search(text[:_OPENING_CHARS])
+    return issuer["place"] if issuer else ""
 
 
 def _pdf_title(path: Path) -> str:

@@ -112,12 +112,21 @@ def test_answer_markup_links_citations_and_copies_plain_text(seed_text: str) -> 
     assert plain_text(abstained).splitlines()[2].startswith("Closest passages")
 
 
-def test_a_subject_is_the_cover_title_or_a_bare_first_line(seed_text: str) -> None:
+def test_a_subject_is_the_cover_title_a_bare_first_line_or_the_issuers_place(
+    seed_text: str,
+) -> None:
     assert subject_of(seed_text) == "京东镇2023年政府工作报告"
     assert subject_of("六耳铃\n六耳铃（学名：）是菊科艾纳香属的植物。") == "六耳铃"
     assert subject_of("# Passiflora\nA plant.") == "Passiflora"
-    # A salutation, a section heading or a sentence is no title.
-    for text in ("各位代表：\n现在，我代表…", "一、工作回顾\n…", "花期从10月起至翌年5~6月。\n"):
+    # A report without a cover names the body it speaks for in its opening formula.
+    shenzhen = (PROJECT_ROOT / "evals/corpus/shenzhen_2016_city.txt").read_text("utf-8")
+    assert subject_of(shenzhen) == "深圳市"
+    assert subject_of("各位代表：\n现在，我代表大鹏新区管理委员会向大会作工作报告。") == "大鹏新区"
+    # A salutation, a section heading or a sentence is no title; a body without its place
+    # (区人民政府) names no subject, nor does the formula deep in the text (a quotation).
+    deep = "各位代表：\n" + "…" * 600 + "我代表深圳市人民政府"
+    for text in ("各位代表：\n现在，我代表区人民政府向大会作政府工作报告", "一、工作回顾\n…",
+                 "花期从10月起至翌年5~6月。\n", deep):
         assert subject_of(text) == ""
 
 
