@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")  # an English word or acronym (GDP, PM2.5's PM)
 _YEAR = re.compile(r"(?:19|20)\d{2}")
+# Question words: a bigram of one and its neighbour that no sentence has ("概多" of 大概多少,
+# "速怎" of 增速怎样) is an artifact of reading the question by bigrams, not a topic.
+_ASKING_CHARS = frozenset("多少几什么哪谁怎吗呢")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
 
 # Weights calibrated on evals/questions.jsonl (see README: Accuracy).
@@ -95,6 +98,10 @@ def question_terms(
     documents never use (``hospital``) is a term no sentence can show. So does an
     English word inside a Chinese question ("深圳GDP多少" → 生产总值).
 
+    A bigram of a question word and its neighbour that no sentence holds ("概多" of
+    大概多少) is left out: it would weigh as a topic the documents never mention, the heaviest
+    of all, shrink every real term's share and read as one more topic the documents lack.
+
     An English question's word weighs as rare as the sentences holding any of its
     translations of two characters or more (their counts summed, at most all; a lone
     character is in nearly every sentence and shows little, see :func:`credit`): a word of
@@ -103,7 +110,10 @@ def question_terms(
     English word inside a Chinese question (GDP) is an abbreviation of one sense: its
     commonest translation sets its weight.
     """
-    terms = [Term((g,), weights(g)) for g in sorted(content_bigrams(question))]
+    terms = [
+        Term((g,), weights(g)) for g in sorted(content_bigrams(question))
+        if not (weights.df[g] == 0 and _ASKING_CHARS.intersection(g))
+    ]
     english = " ".join(LATIN_WORD.findall(question)) if is_chinese(question) else question
     if glossary is None or not english:
         return terms

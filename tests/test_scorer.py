@@ -84,6 +84,15 @@ def test_attribute_words_count_more_than_the_shared_topic() -> None:
     assert int(np.argmax(attribute)) == 1
 
 
+def test_a_bigram_of_a_question_word_no_sentence_has_is_no_topic() -> None:
+    """"概多" and "速怎" only straddle 大概多少 and 增速怎样; 多元 is a word the report uses."""
+    texts = ["全年实现地区生产总值260亿元，增长5.5%。", "推动产业多元发展。"]
+    grams = {t.forms[0] for t in question_terms("生产总值大概多少，增速怎样？", TermWeights(texts))}
+    assert {"生产", "总值", "大概", "增速"} <= grams
+    assert not grams & {"概多", "速怎"}
+    assert "多元" in {t.forms[0] for t in question_terms("产业多元发展了吗？", TermWeights(texts))}
+
+
 @pytest.mark.parametrize("question", ["How much did the bridge cost?", "大桥花了多少钱？"])
 def test_a_money_question_wants_an_amount_in_yuan_at_any_scale(question: str) -> None:
     """Naming the bridge is no answer to its cost; 93.8亿元 is one, 万元 or 元 too."""
