@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answering import Term, TermWeights, credit
+from rag.answering import TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
 from rag.numbers import has_figure
 from rag.question import ASKS_NUMBER_EN
 from rag.scorer import file_sha256, read_weights_json
 from rag.short_answer import names_asked_person
 from rag.timeline import Timeline
-from rag.types import Candidate, SentenceRecord
+from rag.types import Candidate, SentenceRecord, Term
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 WEIGHTS_FILE = DATA_DIR / "abstention.json"

@@ -16,7 +16,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +31,15 @@ from rag.question import (
 from rag.short_answer import names_asked_person
 from rag.text import CJK, is_chinese
 from rag.timeline import TIME_ROLES, Timeline, question_time
-from rag.types import Answer, Candidate, Citation, Evidence, ScoredChunk, SentenceRecord
+from rag.types import (
+    Answer,
+    Candidate,
+    Citation,
+    Evidence,
+    ScoredChunk,
+    SentenceRecord,
+    Term,
+)
 
 if TYPE_CHECKING:
     from rag.glossary import Glossary
@@ -78,14 +85,6 @@ class TermWeights:
         if len(term) == 1:
             return self.df[term]
         return min(self.df[term[i : i + 2]] for i in range(len(term) - 1))
-
-
-@dataclass(frozen=True)
-class Term:
-    """One thing the question asks about: any of ``forms`` in a sentence shows it."""
-
-    forms: tuple[str, ...]  # empty: the documents never mention it
-    weight: float
 
 
 def question_terms(

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering import _DATE, _NUMBER, Term, credit
+from rag.answering import _DATE, _NUMBER, credit
 from rag.question import _MEASURE_AFTER_ASK, asks_about_document, asks_date, asks_quantity
 from rag.timeline import APPENDIX, MULTI_YEAR, PLAN, REVIEW, TIME_ROLES, Timeline, question_time
-from rag.types import SentenceRecord
+from rag.types import SentenceRecord, Term
 
 FEATURE_NAMES: tuple[str, ...] = (
     "dense",  # embedding similarity to the question

@@ -21,7 +21,6 @@ from langchain_core.embeddings import Embeddings
 from rag.answer_lead import lead_answer
 from rag.answering import (
     LATIN_WORD,
-    Term,
     TermWeights,
     asked_time,
     compose,
@@ -41,7 +40,7 @@ from rag.store.records import RecordMap
 from rag.text import is_chinese
 from rag.timeline import build_timeline, period_of
 from rag.titles import closing_start, cover_end, document_titles, subject_of, with_titles
-from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk
+from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk, Term
 
 if TYPE_CHECKING:
     from rag.abstention import AbstentionModel

@@ -89,7 +89,8 @@ _QUESTION_BIGRAMS = {
 _REFERS_BACK = re.compile(
     r"\b(he|his|him|she|her|it|its|they|their|them)\b|^(?:其(?!他)|他|她|它|该)", re.I
 )
-_STOP_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
+# Characters that only shape a question or join words; a bigram of two of them is no topic.
+STOP_CHARS = frozenset("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么")
 
 
 def clean_question(question: str) -> str:
@@ -221,7 +222,7 @@ def content_bigrams(text: str) -> set[str]:
     for run in CJK_RUN.findall(text):
         for a, b in zip(run, run[1:], strict=False):
             gram = a + b
-            if gram not in _QUESTION_BIGRAMS and not (a in _STOP_CHARS and b in _STOP_CHARS):
+            if gram not in _QUESTION_BIGRAMS and not (a in STOP_CHARS and b in STOP_CHARS):
                 grams.add(gram)
     return grams
 

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answering import Term
 from rag.features import FEATURE_NAMES, candidate_features
 from rag.timeline import Timeline
-from rag.types import Candidate, SentenceRecord
+from rag.types import Candidate, SentenceRecord, Term
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 WEIGHTS_FILE = DATA_DIR / "scorer.json"

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
 from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
-from rag.question import ASKS_JI, ASKS_NUMBER_EN, asks_about_document
+from rag.question import ASKS_JI, ASKS_NUMBER_EN, STOP_CHARS, asks_about_document
+from rag.types import Term
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fffA-Za-z0-9]+")
@@ -61,7 +62,7 @@ _SPLIT = re.compile(
     r"|\band\s+(?=(?:how|what|which|who|when)\b)",
     re.I,
 )
-_QUESTION_CHARS = set("的了吗呢吧啊是在和与及或有多少几什么哪谁怎如何请问么个")
+_QUESTION_CHARS = STOP_CHARS | {"个"}  # 几个: the measure word shapes the ask too
 _MONEY_ZH = re.compile(
     r"钱|资金|金额|收入|投资|产值|总额|预算|经费|生产总值|GDP|税|资产|利润"
     r"|外资|内资|融资|贷款|存款|销售额|营业额|支出|补贴|补助|造价|成本"
@@ -190,32 +191,26 @@ def split_parts(question: str) -> list[str]:
     return parts or [question]
 
 
-@dataclass(frozen=True)
-class _Term:
-    forms: tuple[str, ...]
-    weight: float
-
-
-def _terms(question: str, glossary: Glossary | None) -> list[_Term]:
+def _terms(question: str, glossary: Glossary | None) -> list[Term]:
     """The question's words as the sentence would write them."""
     if _CJK.search(question):
         out = []
         for run in _CJK_RUN.findall(question):
             for a, b in zip(run, run[1:], strict=False):
                 if not (a in _QUESTION_CHARS and b in _QUESTION_CHARS) and _CJK.match(a + b):
-                    out.append(_Term((a + b,), 1.0))
-            out.extend(_Term((w,), 1.0) for w in re.findall(r"[A-Za-z]{2,}|\d+", run))
+                    out.append(Term((a + b,), 1.0))
+            out.extend(Term((w,), 1.0) for w in re.findall(r"[A-Za-z]{2,}|\d+", run))
         return out
     if glossary is None:
         return []
     return [
-        _Term(tuple(sorted(c.forms, key=lambda f: (-len(f), f))), 1.0)
+        Term(tuple(sorted(c.forms, key=lambda f: (-len(f), f))), 1.0)
         for c in glossary.concepts(question)
         if c.forms
     ]
 
 
-def _occurrences(sentence: str, term: _Term) -> list[tuple[int, int]]:
+def _occurrences(sentence: str, term: Term) -> list[tuple[int, int]]:
     spans = []
     for form in term.forms:
         if len(form) < 2 and _CJK.match(form):
@@ -228,7 +223,7 @@ def _same_clause(sentence: str, a: int, b: int) -> bool:
     return not any(c in _CLAUSE_END for c in sentence[min(a, b) : max(a, b)])
 
 
-def _proximity(sentence: str, terms: Sequence[_Term], start: int, end: int) -> float:
+def _proximity(sentence: str, terms: Sequence[Term], start: int, end: int) -> float:
     """How closely the question's words lead up to ``[start, end)``: an attribute
     is written just before its value (地区生产总值完成93.8亿元)."""
     total, present = 0.0, 0
@@ -344,7 +339,7 @@ def _anchored_gap(question: str, sentence: str, stops: str = "") -> tuple[int, i
 
 
 def _score_quantities(
-    question: str, sentence: str, candidates: Sequence[Quantity], terms: Sequence[_Term]
+    question: str, sentence: str, candidates: Sequence[Quantity], terms: Sequence[Term]
 ) -> list[tuple[float, Quantity]]:
     asked = _asked(question)
     gap = _gap(question, sentence) if _CJK.search(question) else None
@@ -692,7 +687,7 @@ def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[
     return [replace(best, how=best.how or "name")]
 
 
-def _clause(sentence: str, terms: Sequence[_Term]) -> Span | None:
+def _clause(sentence: str, terms: Sequence[Term]) -> Span | None:
     """The clause sharing most of the question's words."""
     best, best_span = 0.0, None
     begin = 0

@@ -66,6 +66,14 @@ class SentenceRecord:
     page: int | None = None  # 1-based PDF page; None for documents without pages
 
 
+@dataclass(frozen=True)
+class Term:
+    """One thing the question asks about: any of ``forms`` in a sentence shows it."""
+
+    forms: tuple[str, ...]  # empty: the documents never mention it
+    weight: float
+
+
 # --- retrieval and decision ----------------------------------------------------------------
 
 
