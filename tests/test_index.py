@@ -214,7 +214,7 @@ def test_a_large_index_searches_through_ivf_and_answers_as_the_exact_one(
 
 def test_nan_vectors_are_a_clear_error_and_a_rebuild_embeds_anew(docs, index_dir, embeddings):
     vectors_file = current_build(index_dir) / "sentences.npy"
-    vectors = np.load(vectors_file)
+    vectors = np.load(vectors_file, allow_pickle=False)
     vectors[3] = np.nan
     np.save(vectors_file, vectors, allow_pickle=False)
     with pytest.raises(CorruptIndexError, match="sentences.npy"):
