@@ -34,6 +34,9 @@ NOT_A_QUESTION = (
 # nothing.
 ASKS_JI = r"(?<![哪这近前好])几(?!乎|年来)"
 _QUANTITY_ZH = re.compile(rf"(多少|{ASKS_JI}|多大|多高|比例|百分之|占比|金额|增速|增幅|增长了?多)")
+# Narrower than ASKS_NUMBER_EN below on purpose: it arms the ranking's figure bonus and the
+# abstention's no-figure veto, which a measure named in words must not ("What is the revenue
+# target?" is answered 与区持平).
 _QUANTITY_EN = re.compile(
     r"\b(how (many|much|big|large|high|fast)|what (percentage|share|proportion|rate|number|amount)"
     r"|number of|amount of|percent|total)\b",
