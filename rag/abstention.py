@@ -26,7 +26,7 @@ import numpy as np
 from rag.answering import TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
 from rag.numbers import has_figure
-from rag.question import ASKS_NUMBER_EN
+from rag.question import ASKS_NUMBER_EN, qualifiers_asked
 from rag.scorer import file_sha256, read_weights_json
 from rag.short_answer import names_asked_person
 from rag.timeline import Timeline
@@ -62,6 +62,8 @@ INPUT_NAMES: tuple[str, ...] = (
     "measured_absent",  # it asks what a measure is ("What was the GDP?") and the sentence
     # states no figure: no veto, as "与区持平" answers "What is the target for revenue?"
     "date_absent",  # it asks when (which year) and the sentence names no date or year
+    "qualifier_absent",  # it asks a figure per person, per day or on average and the
+    # sentence does not say so (a total is another measure)
     "person_named",  # it asks who and the sentence names a person after an office
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
 )
@@ -210,10 +212,14 @@ def input_rows(
     measured_absent = [float(measured and absent) for absent in no_figure]
     wants_when = cues.wants_date or bool(_ASKS_YEAR.search(question))
     date_absent = [float(wants_when and not _WHEN.search(sentences[i].text)) for i in ids]
+    qualifiers = qualifiers_asked(question)
+    qualifier_absent = [
+        float(any(not q.search(sentences[i].text) for q in qualifiers)) for i in ids
+    ]
     head = np.column_stack(
         [scores, lead, np.full(len(top), float(english)), np.full(len(top), unseen), missing]
         + [np.full(len(top), float(a)) for a in asked]
-        + [anchored, figure_absent, measured_absent, date_absent]
+        + [anchored, figure_absent, measured_absent, date_absent, qualifier_absent]
         + [[float(names_asked_person(question, sentences[i].text, named_forms)) for i in ids]]
     )
     return np.hstack([head, features[:, _READ].astype(np.float64)])

@@ -219,6 +219,28 @@ def asks_date(question: str) -> bool:
     return bool(_ASKS_DATE.search(question))
 
 
+# A figure asked per person, per day, on average or per mu is another measure than the total
+# a sentence states: "人均地区生产总值" is not answered by "地区生产总值完成93.8亿元". Each
+# qualifier a question may name, and the words a sentence stating it uses.
+_QUALIFIERS = tuple(
+    (re.compile(asked, re.I), re.compile(stated))
+    for asked, stated in (
+        (r"人均|每人|每个人|\bper[- ]capita\b|\bper (?:person|resident|head)\b",
+         r"人均|每人|每个人|每位|每名|平均"),
+        (r"户均|每户|\bper household\b", r"户均|每户|平均"),
+        (r"平均|年均|日均|\baverage\b", r"均"),
+        (r"日均|每天|每日|\bper day\b|\b(?:a|each|every) day\b",
+         r"日均|每天|每日|一天|天均"),
+        (r"亩产|\bper mu\b", r"亩产|每亩|亩均|单产"),
+    )
+)
+
+
+def qualifiers_asked(question: str) -> list[re.Pattern[str]]:
+    """What a sentence must say to state the figure of each qualifier ``question`` names."""
+    return [stated for asked, stated in _QUALIFIERS if asked.search(question)]
+
+
 def content_bigrams(text: str) -> set[str]:
     """The topical Chinese bigrams of ``text`` (the bigrams that only shape a question removed)."""
     grams: set[str] = set()

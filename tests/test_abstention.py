@@ -18,6 +18,7 @@ from rag.abstention import (
 )
 from rag.config import Settings
 from rag.numbers import has_figure
+from rag.question import qualifiers_asked
 from rag.short_answer import names_asked_person
 
 
@@ -159,6 +160,47 @@ def test_this_years_target_and_last_years_result_cite_their_own_sentence(
     answer = hailar.query(question)
     assert not answer.abstained, answer.text
     assert expected in answer.citations[0].quote, answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    ("question", "needed"),
+    [
+        ("2012年全区人均地区生产总值是多少？", ["人均"]),
+        ("What was the district's GDP per capita?", ["人均"]),
+        ("平均每天接待多少游客？", ["均", "日均"]),
+        ("What was the average daily number of visitors?", ["均"]),
+        ("超级水稻亩产多少公斤？", ["亩产"]),
+        ("2012年全区地区生产总值是多少？", []),
+        ("What does the report say about residents' daily life?", []),
+        ("What does 三小场所 mean?", []),
+    ],
+)
+def test_a_question_names_the_qualifiers_its_figure_needs(question: str, needed: list[str]) -> None:
+    """Per person, per day, on average, per mu: each must be said by the answering sentence."""
+    asked = qualifiers_asked(question)
+    assert len(asked) == len(needed)
+    assert all(p.search(word) for p, word in zip(asked, needed, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        ("2012年全区地区生产总值是多少？", "235.2亿元"),  # the total: stated
+        ("2012年全区人均地区生产总值是多少？", None),  # per person: only the total is given
+        ("What was Hailar's per-capita GDP in 2012?", None),
+        ("2012年城镇居民人均可支配收入是多少？", "23267元"),  # per person, and stated so
+        ("2012年海拉尔平均每天接待多少游客？", None),  # a year's total, not a day's average
+    ],
+)
+def test_a_figure_per_person_or_per_day_is_not_answered_by_a_total(
+    hailar, question: str, answered: str | None  # noqa: ANN001
+) -> None:
+    answer = hailar.query(question)
+    if answered is None:
+        assert answer.abstained, answer.text
+    else:
+        assert not answer.abstained, answer.text
+        assert answered in answer.citations[0].quote, answer.citations[0].quote
 
 
 @pytest.mark.parametrize(
