@@ -62,8 +62,8 @@ INPUT_NAMES: tuple[str, ...] = (
     "measured_absent",  # it asks what a measure is ("What was the GDP?") and the sentence
     # states no figure: no veto, as "与区持平" answers "What is the target for revenue?"
     "date_absent",  # it asks when (which year) and the sentence names no date or year
-    "qualifier_absent",  # it asks a figure per person, per day or on average and the
-    # sentence does not say so (a total is another measure)
+    "qualifier_absent",  # it asks a figure per person, per day, on average or per mu and
+    # the sentence does not say so (a total is another measure)
     "person_named",  # it asks who and the sentence names a person after an office
     *(n for n in FEATURE_NAMES if n not in _SECTION_ROLES),
 )
