@@ -223,6 +223,8 @@ def test_one_percentage_point_is_singular() -> None:
         ("占全球的三分之二", frozenset(), True),  # a share in words
         ("一半以上病人在首个小时内死亡", frozenset(), True),
         ("过着半隐居的生活", frozenset(), False),
+        ("光明新区“12·20”滑坡事故", frozenset(), False),  # a figure in a name
+        ("构建“1+5”体系，新增5个", frozenset(), True),
     ],
 )
 def test_a_figure_is_one_the_question_did_not_name(text: str, named: frozenset, expected: bool):
