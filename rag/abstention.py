@@ -151,12 +151,14 @@ def check_manifest(path: Path = WEIGHTS_FILE, manifest: Path = MANIFEST_FILE) ->
         raise _fail(path, f"its checksum differs from the one in {manifest.name}")
 
 
-def _anchored(text: str, terms: Sequence[Term]) -> bool:
+def anchors_figure(text: str, terms: Sequence[Term], subject: str = "") -> bool:
+    """Whether a figure follows an asked term closely. The document's subject (its place,
+    :func:`rag.answering.credit`) is named beside any of its figures, so it anchors none."""
     years = re.compile(r"(?:19|20)\d{2}\s*年")
     text = years.sub(lambda m: "年" * len(m.group()), text)  # a date is not the asked figure
     for term in terms:
         for form in term.forms:
-            if len(form) < 2:
+            if len(form) < 2 or form in subject:
                 continue
             start = text.find(form)
             while start >= 0:
@@ -203,7 +205,11 @@ def input_rows(
     cues = question_cues(question)
     asked = [cues.wants_number, bool(cues.units), bool(cues.measures), cues.wants_date,
              bool(cues.years_asked), cues.about_document]
-    anchored = [float(_anchored(sentences[i].text, terms)) for i in ids]
+    subjects = subjects or {}
+    anchored = [
+        float(anchors_figure(sentences[i].text, terms, subjects.get(sentences[i].source, "")))
+        for i in ids
+    ]
     named = cues.numbers_asked | cues.years_asked
     named_forms = [form for t in terms for form in t.forms]
     no_figure = [not has_figure(sentences[i].text, named) for i in ids]

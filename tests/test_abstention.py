@@ -13,6 +13,7 @@ from rag.abstention import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
     AbstentionFileError,
+    anchors_figure,
     check_manifest,
     load_abstention,
 )
@@ -20,6 +21,7 @@ from rag.config import Settings
 from rag.numbers import has_figure
 from rag.question import qualifiers_asked
 from rag.short_answer import names_asked_person
+from rag.types import Term
 
 
 def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
@@ -201,6 +203,15 @@ def test_a_figure_per_person_or_per_day_is_not_answered_by_a_total(
     else:
         assert not answer.abstained, answer.text
         assert answered in answer.citations[0].quote, answer.citations[0].quote
+
+
+def test_the_documents_own_place_anchors_no_figure() -> None:
+    """Every figure of a district's report stands near its name: naming it is no evidence."""
+    sentence = "海拉尔机场年旅客吞吐量突破100万人次，国内、国际航线达到34条。"
+    place, asked = Term(("海拉",), 6.0), Term(("吞吐",), 8.0)
+    assert anchors_figure(sentence, [place])
+    assert not anchors_figure(sentence, [place], subject="海拉尔区2013年政府工作报告")
+    assert anchors_figure(sentence, [place, asked], subject="海拉尔区2013年政府工作报告")
 
 
 @pytest.mark.parametrize(
