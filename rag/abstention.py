@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.answering import TermWeights, credit
 from rag.features import FEATURE_NAMES, candidate_features, question_cues
-from rag.numbers import has_figure
+from rag.numbers import blank_names, has_figure
 from rag.question import ASKS_NUMBER_EN, qualifiers_asked
 from rag.scorer import file_sha256, read_weights_json
 from rag.short_answer import names_asked_person
@@ -155,7 +155,7 @@ def anchors_figure(text: str, terms: Sequence[Term], subject: str = "") -> bool:
     """Whether a figure follows an asked term closely. The document's subject (its place,
     :func:`rag.answering.credit`) is named beside any of its figures, so it anchors none."""
     years = re.compile(r"(?:19|20)\d{2}\s*年")
-    text = years.sub(lambda m: "年" * len(m.group()), text)  # a date is not the asked figure
+    text = years.sub(lambda m: "年" * len(m.group()), blank_names(text))  # nor is a date
     for term in terms:
         for form in term.forms:
             if len(form) < 2 or form in subject:

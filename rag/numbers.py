@@ -470,17 +470,26 @@ _YEAR_DIGITS = re.compile(r"(?:19|20)\d\d")
 _COUNTED = re.compile(r"[%\u3400-\u9fff]")  # what follows a count, not a year ("2019家")
 # A share in words answers "how many" too: 三分之二, 一半以上, 半数, 过半.
 _FRACTION = re.compile(r"[\d一二三四五六七八九十百千]+分之[\d一二三四五六七八九十]+|一半|半数|过半")
-# A short quotation or title is a name, and a figure inside it names too: the “12·20” landslide,
-# the “1+5” system, the “500米公共法律服务圈”, 《2035年远景目标纲要》.
-_QUOTED_NAME = re.compile(r"“[^“”]{1,12}”|「[^「」]{1,12}」|《[^《》]{1,12}》|\"[^\"]{1,12}\"")
+# A figure that names rather than counts: inside a short quotation or title (the “12·20”
+# landslide, the “1+5” system, 《2035年远景目标纲要》) or numbering a thing (8号线, 玉函路45号,
+# 5号种子, 〔2017〕80号).
+_NAMING_FIGURE = re.compile(
+    r"“[^“”]{1,12}”|「[^「」]{1,12}」|《[^《》]{1,12}》|\"[^\"]{1,12}\"|\d+号(?!召)"
+)
+
+
+def blank_names(text: str) -> str:
+    """``text`` with each figure that names something (:data:`_NAMING_FIGURE`) blanked out,
+    positions kept: it answers no "how many"."""
+    return _NAMING_FIGURE.sub(lambda m: "_" * len(m.group()), text)
 
 
 def has_figure(text: str, named: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` states a figure the question did not name: digits ("3.2 million",
     "73轮"), Chinese numerals with a unit ("两个校区", "四所") or a share (三分之二, 一半).
     A year or a date dates a sentence and "一批", "一个" are articles: none of them
-    answers "how many", nor does a figure in a name (:data:`_QUOTED_NAME`)."""
-    text = _QUOTED_NAME.sub("", text)
+    answers "how many", nor does a figure in a name (:func:`blank_names`)."""
+    text = blank_names(text)
     if _FRACTION.search(text):
         return True
     found = quantities(text)

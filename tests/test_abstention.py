@@ -214,6 +214,12 @@ def test_the_documents_own_place_anchors_no_figure() -> None:
     assert anchors_figure(sentence, [place, asked], subject="海拉尔区2013年政府工作报告")
 
 
+def test_a_number_that_names_a_line_anchors_no_figure() -> None:
+    line = Term(("交通",), 5.0)
+    assert not anchors_figure("加快推动轨道交通8号线一期建设", [line])
+    assert anchors_figure("轨道交通运营里程达到411公里", [line])
+
+
 @pytest.mark.parametrize(
     "question",
     ["报告是哪天在哪次会议上作的？", "On what date and at which meeting was the report delivered?"],

@@ -225,6 +225,7 @@ def test_one_percentage_point_is_singular() -> None:
         ("过着半隐居的生活", frozenset(), False),
         ("光明新区“12·20”滑坡事故", frozenset(), False),  # a figure in a name
         ("构建“1+5”体系，新增5个", frozenset(), True),
+        ("加快推动轨道交通8号线一期建设", frozenset(), False),  # a number that numbers a thing
     ],
 )
 def test_a_figure_is_one_the_question_did_not_name(text: str, named: frozenset, expected: bool):
