@@ -55,8 +55,12 @@ ASKS_NUMBER_EN = re.compile(
     r"|\bwhat (?:area|length|size|distance|height|sum|value)\b",
     re.I,
 )
+# "when" asks a date where it opens the question or a part of it ("When…", "…, and when?",
+# "since when"), not where it joins a clause ("What did they follow when helping firms?").
 _ASKS_DATE = re.compile(
-    r"(什么时候|何时|哪天|哪一天|几月|日期|时间是)|\b(when|what date|which date|what day)\b", re.I
+    r"(什么时候|何时|哪天|哪一天|几月|日期|时间是)|\b(what date|which date|what day)\b"
+    r"|^\W*when\b|\b(?:and|or|since|until|till|by)\s+when\b|\bwhen\s*[?？]",
+    re.I,
 )
 _SPLIT_QUESTION = re.compile(
     r"[？?；;]|(?:，|,)?(?:以及|并且|另外|同时|还有|和|及|, and| and)(?=.{0,12}?"

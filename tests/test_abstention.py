@@ -19,7 +19,7 @@ from rag.abstention import (
 )
 from rag.config import Settings
 from rag.numbers import has_figure
-from rag.question import qualifiers_asked
+from rag.question import asks_date, qualifiers_asked
 from rag.short_answer import names_asked_person
 from rag.types import Term
 
@@ -203,6 +203,19 @@ def test_a_figure_per_person_or_per_day_is_not_answered_by_a_total(
     else:
         assert not answer.abstained, answer.text
         assert answered in answer.citations[0].quote, answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When was the report delivered?", True),
+        ("Who is credited at the end of the document, and when?", True),
+        ("What principle did officials follow when helping each enterprise?", False),
+        ("报告是什么时候作的？", True),
+    ],
+)
+def test_when_asks_a_date_only_as_the_question_word(question: str, expected: bool) -> None:
+    assert asks_date(question) is expected
 
 
 def test_the_documents_own_place_anchors_no_figure() -> None:
