@@ -16,6 +16,11 @@ _TERMINATORS = set("。！？；;!?")
 _CLOSERS = set("”’\"')）】」』")
 _OPEN_QUOTE, _CLOSE_QUOTE = "“", "”"
 _MAX_QUOTED_CHARS = 200  # a quotation longer than this is not held together
+# A bracket (or a wiki -{…}- variant) holds a gloss, not a sentence end: "牛车水（；）是…",
+# "（学名：'；毛利语：kahikatea）", "-{zh-cn:宽叶毛毡苔;zh-hk:锦地罗}-".
+_OPEN_BRACKET = re.compile(r"[（(]|-\{")
+_CLOSE_BRACKET = re.compile(r"[）)]|\}-")
+_MAX_BRACKETED_CHARS = 80  # an unclosed bracket holds no further
 _CLAUSE_BREAKS = set("，,、：:")
 _CN_NUM = "一二三四五六七八九十"
 _HEADING = re.compile(rf"^\s*(#{{1,6}}\s+\S|[{_CN_NUM}]+、|第[{_CN_NUM}]+[章节部分])")
@@ -48,12 +53,13 @@ def _is_digit_comma(text: str, i: int) -> bool:
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split ``text[start:end]`` (one line) at sentence terminators.
 
-    A terminator inside a “quotation” does not end the sentence; closing quotes
-    and brackets stay with the sentence they close.
+    A terminator inside a “quotation” or a bracket does not end the sentence; closing
+    quotes and brackets stay with the sentence they close.
     """
     spans: list[tuple[int, int]] = []
     begin = start
     quote_open_at: int | None = None
+    bracket_open_at: int | None = None
     i = start
     while i < end:
         ch = text[i]
@@ -61,8 +67,13 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
             quote_open_at = i
         elif ch == _CLOSE_QUOTE:
             quote_open_at = None
+        elif _OPEN_BRACKET.match(text, i):
+            bracket_open_at = i
+        elif _CLOSE_BRACKET.match(text, i):
+            bracket_open_at = None
         in_quote = quote_open_at is not None and i - quote_open_at < _MAX_QUOTED_CHARS
-        if ch in _TERMINATORS and not in_quote:
+        in_brackets = bracket_open_at is not None and i - bracket_open_at < _MAX_BRACKETED_CHARS
+        if ch in _TERMINATORS and not in_quote and not in_brackets:
             j = i + 1
             while j < end and (text[j] in _CLOSERS or text[j] in _TERMINATORS):
                 j += 1

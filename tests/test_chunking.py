@@ -44,6 +44,14 @@ def test_a_quotation_is_not_split() -> None:
     assert spans == ["按照“疫情要防住。经济要稳住。”的要求推进。", "下一句。"]
 
 
+def test_a_bracket_is_not_split() -> None:
+    sentences = [
+        "牛车水（；）是新加坡的唐人街。", "锦地罗又称-{zh-cn:毛毡苔;zh-hk:锦地罗}-。", "下一句。"
+    ]
+    text = "".join(sentences)
+    assert [text[s:e] for s, e in sentence_spans(text, 0, len(text))] == sentences
+
+
 def test_sections_follow_the_heading_styles(seed_text: str) -> None:
     sentences = split_sentences(seed_text, ChunkerSettings())
 

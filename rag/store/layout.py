@@ -29,8 +29,9 @@ from rag.config import ChunkerSettings
 from rag.store.base import CorruptIndexError
 from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile, SourceText
 
-# 2: sentences record their PDF page; 3: a heading line's later sentences are content
-FORMAT_VERSION = 3
+# 2: sentences record their PDF page; 3: a heading line's later sentences are content;
+# 4: a terminator inside brackets ends no sentence
+FORMAT_VERSION = 4
 _REBUILD = "Fix: `python -m rag index --rebuild`."
 SOURCES = "sources.jsonl"
 log = logging.getLogger(__name__)
