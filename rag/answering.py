@@ -52,6 +52,11 @@ _YEAR = re.compile(r"(?:19|20)\d{2}")
 # "速怎" of 增速怎样) is an artifact of reading the question by bigrams, not a topic.
 _ASKING_CHARS = frozenset("多少几什么哪谁怎吗呢")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
+# The words for "also called", a closed class: a question asking one (马来穿山甲的别称) is
+# answered by a sentence using any (马来穿山甲…又名爪哇穿山甲).
+_ALSO_CALLED = (
+    "别名", "别称", "又名", "又称", "也称", "亦称", "或称", "俗称", "俗名", "又叫", "也叫"
+)
 
 # Weights calibrated on evals/questions.jsonl (see README: Accuracy).
 W_LEXICAL = 0.25
@@ -111,7 +116,8 @@ def question_terms(
     commonest translation sets its weight.
     """
     terms = [
-        Term((g,), weights(g)) for g in sorted(content_bigrams(question))
+        Term(_ALSO_CALLED if g in _ALSO_CALLED else (g,), weights(g))
+        for g in sorted(content_bigrams(question))
         if not (weights.df[g] == 0 and _ASKING_CHARS.intersection(g))
     ]
     english = " ".join(LATIN_WORD.findall(question)) if is_chinese(question) else question
