@@ -70,8 +70,13 @@ INPUT_NAMES: tuple[str, ...] = (
 _FIGURE_ABSENT = INPUT_NAMES.index("figure_absent")
 _FIGURE_AFTER = 12  # characters between an asked term and "its" figure
 _FIGURE = re.compile(r"\d")
+# A time a sentence names, in any of Chinese's ways: a year of any era (天正3年, 公元前25年),
+# a month or day, a period (世纪, 唐末, 早期), a season or time of day, or a clause of time
+# (成立时, 独立5年后, 十八岁). A sentence naming none answers no "when".
 _WHEN = re.compile(
-    r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七八九十]{1,2}月|年底|年初|年内|上半年|下半年"
+    r"\d+\s*年|[〇零一二三四五六七八九十百千]+年|\d{1,2}\s*[月日]|[一二三四五六七八九十]{1,3}[月日]"
+    r"|年[底初内间代]|半年|世纪|时[期代候]|[初末早中晚]期|[春夏秋冬]季|[早晚]上|凌晨|中午|夜间"
+    r"|[之以此]?[前后]|时|末|岁"
 )
 _ASKS_YEAR = re.compile(r"哪一?年|什么年份|\b(which|what) year\b", re.I)
 TOP = 8  # the hand-set candidates whose features are read (the gaps are relative to them)

@@ -292,3 +292,30 @@ def test_training_reads_real_candidates_through_the_pipeline(embeddings) -> None
         assert [row[absent] for row in p.rows] == [float(not has_figure(t)) for t in p.texts]
     asked = off_topic("seed", SEED_DOCS, ["cmrc"])
     assert len(asked) == 300 and all(q["answers"] == [] and q["group"] == "seed" for q in asked)
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [("地铁5号线是什么时候通车的？", "2016年12月"), ("地铁9号线计划什么时候通车？", None)],
+)
+def test_when_is_not_answered_by_a_sentence_naming_no_time(
+    embeddings, tmp_path, question: str, answered: str | None  # noqa: ANN001
+) -> None:
+    """The line that will open names no date: "加快推动…建设" says how, not when."""
+    from rag.pipeline import Pipeline
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "transport.txt").write_text(
+        "一、交通建设\n地铁5号线于2016年12月建成通车，日均客流12万人次。\n"
+        "加快推动地铁9号线一期建设，优化调整公交线路，加大社区微巴投放力度。\n"
+        "新建公共自行车站点30个，升级公共自行车交通系统。\n",
+        encoding="utf-8",
+    )
+    settings = Settings().override(docs_dir=docs, index_dir=tmp_path / "index", llm=None)
+    answer = Pipeline(settings, embeddings=embeddings).query(question)
+    if answered is None:
+        assert answer.abstained, answer.text
+    else:
+        assert not answer.abstained, answer.text
+        assert answered in answer.citations[0].quote, answer.citations[0].quote
