@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.glossary import STOPWORDS
 from rag.text import CJK_RUN, is_chinese
 
 _FOLLOW_UP = re.compile(
@@ -153,7 +154,7 @@ def asks_quantity(question: str) -> bool:
 
 
 _MEASURE_AFTER_ASK = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2})")
-_HOW_MANY = re.compile(r"\bhow\s+many\s+([a-z-]+)(?:\s+([a-z-]+))?", re.I)
+_HOW_MANY = re.compile(r"\bhow\s+many((?:\s+[a-z-]+){1,3})", re.I)
 # English counting nouns and the Chinese measure word a report writes after the figure
 # (73轮, 5次, 3批): general Chinese grammar, not any report's vocabulary.
 _MEASURE_WORDS_EN = {
@@ -170,13 +171,17 @@ def measure_words(question: str) -> set[str]:
     """The measure words a figure answering ``question`` would carry: 多少轮 → 轮,
     "how many rounds" → 轮 (the first character of what follows 多少 / 几)."""
     found = {m[0] for m in _MEASURE_AFTER_ASK.findall(question)}
-    for words in _HOW_MANY.findall(question):  # "how many rounds", "how many new companies"
-        for word in (w.lower() for w in words if w):
+    for phrase in _HOW_MANY.findall(question):
+        # The counted noun heads the phrase, last before a function word: "how many new
+        # companies", "how many rounds of…"; "how many hospital beds" counts beds, not 家.
+        words = phrase.lower().split()
+        cut = next((i for i, w in enumerate(words) if w in STOPWORDS), len(words))
+        if cut:
+            word = words[cut - 1]
             forms = (word, word.removesuffix("s"), word.removesuffix("es"), word[:-3] + "y")
             unit = next((_MEASURE_WORDS_EN[f] for f in forms if f in _MEASURE_WORDS_EN), None)
             if unit:
                 found.add(unit)
-                break
     return found
 
 

@@ -19,7 +19,7 @@ from rag.abstention import (
 )
 from rag.config import Settings
 from rag.numbers import has_figure
-from rag.question import asks_date, qualifiers_asked
+from rag.question import asks_date, measure_words, qualifiers_asked
 from rag.short_answer import names_asked_person
 from rag.types import Term
 
@@ -216,6 +216,19 @@ def test_a_figure_per_person_or_per_day_is_not_answered_by_a_total(
 )
 def test_when_asks_a_date_only_as_the_question_word(question: str, expected: bool) -> None:
     assert asks_date(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "measures"),
+    [
+        ("How many rounds of COVID testing were carried out?", {"轮"}),
+        ("How many national high-tech enterprises did the city have?", {"家"}),
+        ("How many hospital beds were added in 2015?", set()),  # beds, not hospitals (家)
+        ("全年开展了多少轮核酸检测？", {"轮"}),
+    ],
+)
+def test_the_measure_word_is_the_counted_nouns(question: str, measures: set[str]) -> None:
+    assert measure_words(question) == measures
 
 
 def test_the_documents_own_place_anchors_no_figure() -> None:
