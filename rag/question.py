@@ -254,10 +254,13 @@ def content_bigrams(text: str) -> set[str]:
     """The topical Chinese bigrams of ``text`` (the bigrams that only shape a question removed)."""
     grams: set[str] = set()
     for run in CJK_RUN.findall(text):
-        for a, b in zip(run, run[1:], strict=False):
+        for i, (a, b) in enumerate(zip(run, run[1:], strict=False)):
             gram = a + b
-            if gram not in _QUESTION_BIGRAMS and not (a in STOP_CHARS and b in STOP_CHARS):
-                grams.add(gram)
+            if gram in _QUESTION_BIGRAMS or (a in STOP_CHARS and b in STOP_CHARS):
+                continue
+            if a == "是" and i and run[i - 1] in "么谁":
+                continue  # "什么是乙酰胺": 是乙 is the question's frame, no word of the answer
+            grams.add(gram)
     return grams
 
 

@@ -19,7 +19,7 @@ from rag.abstention import (
 )
 from rag.config import Settings
 from rag.numbers import has_figure
-from rag.question import asks_date, measure_words, qualifiers_asked
+from rag.question import asks_date, content_bigrams, measure_words, qualifiers_asked
 from rag.short_answer import names_asked_person
 from rag.types import Term
 
@@ -229,6 +229,18 @@ def test_when_asks_a_date_only_as_the_question_word(question: str, expected: boo
 )
 def test_the_measure_word_is_the_counted_nouns(question: str, measures: set[str]) -> None:
     assert measure_words(question) == measures
+
+
+@pytest.mark.parametrize(
+    ("question", "bigrams"),
+    [
+        ("什么是乙酰胺？", {"乙酰", "酰胺"}),  # not 是乙: "…是乙酰胺氨基的…" defines nothing
+        ("谁是牛佬？", {"牛佬"}),
+        ("乙酰胺是什么？", {"乙酰", "酰胺", "胺是"}),  # "乙酰胺是…" is the definition
+    ],
+)
+def test_the_copula_after_a_question_word_is_no_topic(question: str, bigrams: set[str]) -> None:
+    assert content_bigrams(question) == bigrams
 
 
 def test_the_documents_own_place_anchors_no_figure() -> None:
