@@ -136,7 +136,10 @@ class Glossary:
                 self.chars_read[reading].add(headword)
             # X化 is "X-ize": 城镇化 "urbanization" stems to "urban", which is what 城镇 is.
             base = headword[:-1] if len(headword) >= 3 and headword.endswith("化") else ""
-            meant = [w for w in (headword, base) if w and present(w)]
+            # A word of two two-character words is shortened to their first characters:
+            # 自由贸易 → 自贸 (自贸试验区), 社会保障 → 社保, 城市管理 → 城管.
+            short = headword[0] + headword[2] if len(headword) == 4 else ""
+            meant = [w for w in (headword, base, short) if w and present(w)]
             for gloss in glosses:
                 if meant:
                     stems = frozenset(english_stems(gloss))

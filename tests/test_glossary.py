@@ -121,3 +121,10 @@ def test_an_english_word_of_many_senses_weighs_less_than_its_commonest_sense() -
                   if "计划" in t.forms]
     assert plan_zh.weight == pytest.approx(weights.idf(2))
     assert plan_zh.weight > plan.weight
+
+
+def test_a_four_character_word_is_found_by_its_two_character_short_form() -> None:
+    """自由贸易 ("free trade") is written 自贸 in 自贸试验区, as 社会保障 is 社保."""
+    text = "在上海等省市设立11个自贸试验区。"
+    forms = _forms(load_glossary(lambda word: word in text), "How many free trade zones?")
+    assert "自贸" in forms["free"] and "自贸" in forms["trade"]
