@@ -128,8 +128,9 @@ class Glossary:
         by_stems: dict[frozenset[str], set[str]] = defaultdict(set)
         words: set[str] = set()
         self.chars_read: dict[str, set[str]] = defaultdict(set)  # syllable → characters
-        for line in lines:
-            headword, reading, glosses = _parse(line)
+        entries = [_parse(line) for line in lines]
+        headwords = {headword for headword, _, _ in entries}
+        for headword, reading, glosses in entries:
             if not headword:
                 continue
             if len(headword) == 1:
@@ -137,8 +138,15 @@ class Glossary:
             # X化 is "X-ize": 城镇化 "urbanization" stems to "urban", which is what 城镇 is.
             base = headword[:-1] if len(headword) >= 3 and headword.endswith("化") else ""
             # A word of two two-character words is shortened to their first characters:
-            # 自由贸易 → 自贸 (自贸试验区), 社会保障 → 社保, 城市管理 → 城管.
-            short = headword[0] + headword[2] if len(headword) == 4 else ""
+            # 自由贸易 → 自贸 (自贸试验区), 农村信用 → 农信. Not an idiom's (四舍五入 is no
+            # 四五), nor one that is a word of its own (上上下下 → 上下 means something else).
+            short = (
+                headword[0] + headword[2]
+                if len(headword) == 4
+                and {headword[:2], headword[2:]} <= headwords
+                and headword[0] + headword[2] not in headwords
+                else ""
+            )
             meant = [w for w in (headword, base, short) if w and present(w)]
             for gloss in glosses:
                 if meant:
