@@ -63,6 +63,17 @@ def hailar_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings().override(docs_dir=docs, index_dir=index_dir, llm=None)
 
 
+def one_text_pipeline(folder: Path, embeddings, text: str):  # noqa: ANN001, ANN201
+    """A pipeline over one small document written for a test, with its own index."""
+    from rag.pipeline import Pipeline
+
+    docs = folder / "docs"
+    docs.mkdir()
+    (docs / "doc.txt").write_text(text, encoding="utf-8")
+    settings = Settings().override(docs_dir=docs, index_dir=folder / "index", llm=None)
+    return Pipeline(settings, embeddings=embeddings)
+
+
 def copy_seeds(target: Path) -> Path:
     """A private documents folder holding the seed report."""
     target.mkdir(parents=True, exist_ok=True)

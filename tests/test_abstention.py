@@ -24,6 +24,15 @@ from rag.short_answer import names_asked_person
 from rag.types import Term
 
 
+def assert_answered_from(answer, quoted: str | None) -> None:  # noqa: ANN001
+    """Abstained when ``quoted`` is None, else answered with it in the first citation."""
+    if quoted is None:
+        assert answer.abstained, answer.text
+    else:
+        assert not answer.abstained, answer.text
+        assert quoted in answer.citations[0].quote, answer.citations[0].quote
+
+
 def test_shipped_weights_load_offline_and_match_the_training_manifest() -> None:
     model = load_abstention()
     check_manifest()
@@ -197,12 +206,7 @@ def test_a_question_names_the_qualifiers_its_figure_needs(question: str, needed:
 def test_a_figure_per_person_or_per_day_is_not_answered_by_a_total(
     hailar, question: str, answered: str | None  # noqa: ANN001
 ) -> None:
-    answer = hailar.query(question)
-    if answered is None:
-        assert answer.abstained, answer.text
-    else:
-        assert not answer.abstained, answer.text
-        assert answered in answer.citations[0].quote, answer.citations[0].quote
+    assert_answered_from(hailar.query(question), answered)
 
 
 @pytest.mark.parametrize(
@@ -327,20 +331,13 @@ def test_when_is_not_answered_by_a_sentence_naming_no_time(
     embeddings, tmp_path, question: str, answered: str | None  # noqa: ANN001
 ) -> None:
     """The line that will open names no date: "加快推动…建设" says how, not when."""
-    from rag.pipeline import Pipeline
+    from conftest import one_text_pipeline
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "transport.txt").write_text(
+    pipeline = one_text_pipeline(
+        tmp_path,
+        embeddings,
         "一、交通建设\n地铁5号线于2016年12月建成通车，日均客流12万人次。\n"
         "加快推动地铁9号线一期建设，优化调整公交线路，加大社区微巴投放力度。\n"
         "新建公共自行车站点30个，升级公共自行车交通系统。\n",
-        encoding="utf-8",
     )
-    settings = Settings().override(docs_dir=docs, index_dir=tmp_path / "index", llm=None)
-    answer = Pipeline(settings, embeddings=embeddings).query(question)
-    if answered is None:
-        assert answer.abstained, answer.text
-    else:
-        assert not answer.abstained, answer.text
-        assert answered in answer.citations[0].quote, answer.citations[0].quote
+    assert_answered_from(pipeline.query(question), answered)

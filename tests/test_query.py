@@ -255,18 +255,15 @@ def test_a_question_for_another_name_finds_any_word_for_also_called(
     embeddings, tmp_path  # noqa: ANN001
 ) -> None:
     """别称 is asked, 又名 is written: the sentence giving the other names answers."""
-    from rag.config import Settings
-    from rag.pipeline import Pipeline
+    from conftest import one_text_pipeline
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "animal.txt").write_text(
+    pipeline = one_text_pipeline(
+        tmp_path,
+        embeddings,
         "云岭山猫（学名：Felis yunlingensis），又名雪线猫或高山豹猫，是一种小型猫科动物。\n"
         "云岭山猫的爪厚而强壮，可以攀爬岩壁。云岭山猫的毛色灰白，夏季略深。\n"
         "云岭山猫的尾巴很长，约占体长的一半。\n",
-        encoding="utf-8",
     )
-    settings = Settings().override(docs_dir=docs, index_dir=tmp_path / "index", llm=None)
-    answer = Pipeline(settings, embeddings=embeddings).query("云岭山猫的别称是什么？")
+    answer = pipeline.query("云岭山猫的别称是什么？")
     assert not answer.abstained, answer.text
     assert "又名雪线猫" in answer.citations[0].quote, answer.citations[0].quote
