@@ -23,9 +23,11 @@ import numpy as np
 
 from rag.config import AnsweringSettings
 from rag.question import (
+    STATES_REASON,
     asked_definition,
     asks_date,
     asks_quantity,
+    asks_reason,
     content_bigrams,
     measure_words,
 )
@@ -200,6 +202,7 @@ def score_sentences(
     names_year, in_time = asked_time(question, sentences, timeline)
     named = [form for t in terms for form in t.forms]  # the question's words, as written
     defined = asked_definition(question)
+    wants_reason = asks_reason(question)
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
@@ -219,8 +222,10 @@ def score_sentences(
             (wants_date and _DATE.search(text))
             or names_asked_person(question, text, named)
             or (defined and defines(text, defined))
+            or (wants_reason and STATES_REASON.search(text))
         ):
-            score += W_QUANTITY  # the kind of answer asked for: a date, a person, a definition
+            score += W_QUANTITY  # the kind of answer asked for: a date, a person, a definition,
+            # a reason
         timely = in_time(idx)
         missing = [n for n in numbers_asked if n not in record.section + text]
         if missing and not (

@@ -228,6 +228,21 @@ def asks_date(question: str) -> bool:
     return bool(_ASKS_DATE.search(question))
 
 
+# "Why", "for what reason", "to what end": the answer gives a cause or a purpose, and Chinese
+# marks one with a closed class of words (因为, 由于, 为了, 以…为由, 之故).
+_ASKS_REASON = re.compile(
+    r"为什么|为何|何故|因何|为啥|什么原因|原因|理由|缘由|缘故|目的(?!地)|\b(?:why|reasons?|purpose)\b",
+    re.I,
+)
+STATES_REASON = re.compile(
+    r"因为|由于|为了|因此|所以|因而|以致|以便|为由|之故|缘故|原因|目的(?!地)|旨在"
+)
+
+
+def asks_reason(question: str) -> bool:
+    return bool(_ASKS_REASON.search(question))
+
+
 # A figure asked per person, per day, on average or per mu is another measure than the total
 # a sentence states: "人均地区生产总值" is not answered by "地区生产总值完成93.8亿元". Each
 # qualifier a question may name, and the words a sentence stating it uses.

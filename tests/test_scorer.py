@@ -136,6 +136,18 @@ def test_a_question_asking_what_something_is_prefers_the_sentence_defining_it() 
     assert ranked[0].sentence == 1
 
 
+@pytest.mark.parametrize("question", ["百老汇剧院是因何得名的？", "Why is it called Broadway?"])
+def test_a_question_asking_why_prefers_the_sentence_giving_a_reason(question: str) -> None:
+    """As near on every other count, the sentence saying 因为…故 answers "why"."""
+    texts = ["百老汇以演出音乐剧著名，和伦敦的西区剧院同为最著名的剧院区域。",
+             "因为剧院大多数皆在百老汇街道附近，故被统称为百老汇剧院。"]
+    records = [_record(t, n) for n, t in enumerate(texts)]
+    ranked = score_sentences(
+        question, np.array([0.80, 0.79]), [0, 1], {0: 0, 1: 0}, records,
+        question_terms(question, TermWeights(texts)),
+    )
+    assert ranked[0].sentence == 1
+
 def test_the_date_of_the_report_is_on_topic_for_a_question_about_the_report() -> None:
     """The sign-off's date shares no word with "On what date was this report issued?", yet
     it is what was asked; a date in the body answers only a question on its topic."""
