@@ -47,6 +47,7 @@ from rag.abstention import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
     AbstentionModel,
+    shown_first,
     untrained,
 )
 from rag.config import PROJECT_ROOT, Settings
@@ -228,7 +229,7 @@ def decide(model: AbstentionModel, s: Sample, threshold: float, max_cites: int =
             continue
         prob = float(model.probability(np.asarray(p.rows[:1]))[0])
         tops.append(prob)
-        closest = closest or p.texts[0]
+        closest = closest or p.texts[shown_first(p.rows)]
         if prob >= threshold and all(t != p.texts[0] for _, t in chosen):
             chosen.append((prob, p.texts[0]))
     chosen = sorted(chosen, reverse=True)[:max_cites]

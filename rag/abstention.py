@@ -236,6 +236,13 @@ def input_rows(
     return np.hstack([head, features[:, _READ].astype(np.float64)])
 
 
+def shown_first(rows: Sequence[Sequence[float]]) -> int:
+    """Which of a part's top candidates an abstention shows first as the closest passage:
+    the top one, unless the veto rules it out (asked how many, it states no figure) and one
+    of the next two it does not: "国内生产总值增长6.9%" rather than "经济…好于预期"."""
+    return next((i for i, row in enumerate(rows[:3]) if row[_FIGURE_ABSENT] != 1.0), 0)
+
+
 def calibrate(
     model: AbstentionModel, ranked: Sequence[Candidate], rows: np.ndarray
 ) -> list[Candidate]:

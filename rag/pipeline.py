@@ -348,6 +348,11 @@ class Pipeline:
                 ]
                 evidence = decide(ranked_parts, asked.zh, answering, self.abstention.threshold)
         ranked = ranked_parts[0] if ranked_parts else []
+        if self.abstention is not None and self.scorer is None and ranked:
+            from rag.abstention import shown_first
+
+            k = shown_first([c.features for c in ranked])
+            ranked = [ranked[k], *ranked[:k], *ranked[k + 1 :]]
         # The cover block (title, date, speaker) is never a useful "closest passage".
         closest = [c for c in ranked if not self.in_cover(c.sentence)] or ranked
         answer = compose(

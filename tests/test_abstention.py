@@ -341,3 +341,19 @@ def test_when_is_not_answered_by_a_sentence_naming_no_time(
         "新建公共自行车站点30个，升级公共自行车交通系统。\n",
     )
     assert_answered_from(pipeline.query(question), answered)
+
+
+def test_an_abstention_shows_a_passage_that_states_a_figure_first(embeddings, tmp_path) -> None:  # noqa: ANN001
+    """A how-many question's closest passage is one that could answer it: the sentence that
+    echoes the question but states no figure gives way to the next one that states one."""
+    from conftest import one_text_pipeline
+
+    pipeline = one_text_pipeline(
+        tmp_path,
+        embeddings,
+        "一、过去一年的工作\n过去一年，全区经济增长好于预期，经济发展主要目标任务全面完成。\n"
+        "地区生产总值增长6.9%，居民收入增长7.3%，增速均比上年有所加快。\n"
+        "新建公园12座，改造老旧小区40个。\n",
+    )
+    answer = pipeline.query("全区经济增长了多少？")
+    assert "6.9%" in answer.citations[0].quote, answer.citations[0].quote
