@@ -26,9 +26,11 @@ from rag.question import (
     STATES_REASON,
     asked_definition,
     asks_date,
+    asks_list,
     asks_quantity,
     asks_reason,
     content_bigrams,
+    enumerates,
     measure_words,
 )
 from rag.short_answer import names_asked_person
@@ -54,6 +56,7 @@ _YEAR = re.compile(r"(?:19|20)\d{2}")
 # "速怎" of 增速怎样) is an artifact of reading the question by bigrams, not a topic.
 _ASKING_CHARS = frozenset("多少几什么哪谁怎吗呢")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
+_YEAR_OF_EVENT = re.compile(r"(\d{3,4})\s*年")  # "他在1937年发现浮龙的化石" answers "when"
 # The words for "also called", a closed class: a question asking one (马来穿山甲的别称) is
 # answered by a sentence using any (马来穿山甲…又名爪哇穿山甲).
 _ALSO_CALLED = (
@@ -203,6 +206,7 @@ def score_sentences(
     named = [form for t in terms for form in t.forms]  # the question's words, as written
     defined = asked_definition(question)
     wants_reason = asks_reason(question)
+    wants_list = asks_list(question)
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
@@ -219,13 +223,15 @@ def score_sentences(
             if any(re.search(rf"\d\s*[万亿千百]?{re.escape(m)}", text) for m in measures):
                 score += W_MEASURE
         if (
-            (wants_date and _DATE.search(text))
+            (wants_date and (_DATE.search(text) or any(
+                y not in numbers_asked for y in _YEAR_OF_EVENT.findall(text))))
             or names_asked_person(question, text, named)
             or (defined and defines(text, defined))
             or (wants_reason and STATES_REASON.search(text))
+            or (wants_list and enumerates(text))
         ):
             score += W_QUANTITY  # the kind of answer asked for: a date, a person, a definition,
-            # a reason
+            # a reason, a list
         timely = in_time(idx)
         missing = [n for n in numbers_asked if n not in record.section + text]
         if missing and not (

@@ -243,6 +243,19 @@ def asks_reason(question: str) -> bool:
     return bool(_ASKS_REASON.search(question))
 
 
+# "哪些", "哪几": the answer is a list, which Chinese writes with 、 between its items.
+_ASKS_LIST = re.compile(r"哪些|哪几")
+
+
+def asks_list(question: str) -> bool:
+    return bool(_ASKS_LIST.search(question))
+
+
+def enumerates(text: str) -> bool:
+    """Whether ``text`` lists three or more items (美国罢工、电影业、二次世界大战)."""
+    return text.count("、") >= 2
+
+
 # A figure asked per person, per day, on average or per mu is another measure than the total
 # a sentence states: "人均地区生产总值" is not answered by "地区生产总值完成93.8亿元". Each
 # qualifier a question may name, and the words a sentence stating it uses.

@@ -148,6 +148,27 @@ def test_a_question_asking_why_prefers_the_sentence_giving_a_reason(question: st
     )
     assert ranked[0].sentence == 1
 
+@pytest.mark.parametrize(
+    ("question", "texts"),
+    [
+        ("天门冬分布在哪些地区？",  # a list is asked: the sentence listing places answers
+         ["天门冬分布于华中及长江流域的山坡。",
+          "天门冬分布于老挝、朝鲜、越南、日本以及河北、海南等地。"]),
+        ("浮龙化石是什么时候发现的？",  # a year answers "when" as a full date does
+         ["浮龙属是沧龙科的一属，化石发现于加州费雷斯诺县。",
+          "种名以Allan Bennison为名，他在1937年发现浮龙的化石。"]),
+    ],
+)
+def test_a_question_asking_a_list_or_a_time_prefers_the_sentence_giving_one(
+    question: str, texts: list[str]
+) -> None:
+    records = [_record(t, n) for n, t in enumerate(texts)]
+    ranked = score_sentences(
+        question, np.array([0.80, 0.79]), [0, 1], {0: 0, 1: 0}, records,
+        question_terms(question, TermWeights(texts)),
+    )
+    assert ranked[0].sentence == 1
+
 def test_the_date_of_the_report_is_on_topic_for_a_question_about_the_report() -> None:
     """The sign-off's date shares no word with "On what date was this report issued?", yet
     it is what was asked; a date in the body answers only a question on its topic."""
