@@ -17,6 +17,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,7 @@ from rag.question import (
     content_bigrams,
     enumerates,
     measure_words,
+    qualifier_words,
 )
 from rag.short_answer import names_asked_person
 from rag.text import CJK, is_chinese
@@ -128,7 +130,13 @@ def question_terms(
     english = " ".join(LATIN_WORD.findall(question)) if is_chinese(question) else question
     if glossary is None or not english:
         return terms
+    from rag.glossary import stem
+
+    stated = {stem(word): forms for word, forms in qualifier_words(english).items()}
     for concept in glossary.concepts(english):
+        # "per day" is written 日均 as well as 每天: the dictionary gives "day" the latter only.
+        extra = {f for f in stated.get(concept.word, ()) if weights.df_of(f)}
+        concept = replace(concept, forms=concept.forms | extra) if extra else concept
         if concept.forms:
             found = [weights.df_of(f) for f in concept.forms]
             if not is_chinese(question):

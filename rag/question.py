@@ -278,6 +278,17 @@ def qualifiers_asked(question: str) -> list[re.Pattern[str]]:
     return [stated for asked, stated in _QUALIFIERS if asked.search(question)]
 
 
+def qualifier_words(question: str) -> dict[str, tuple[str, ...]]:
+    """Each qualifier an English question names, by its last word ("per day" → "day"), with
+    the words a sentence stating it uses: the dictionary has no English for 日均."""
+    return {
+        match.group().split()[-1].lower(): tuple(stated.pattern.split("|"))
+        for asked, stated in _QUALIFIERS
+        for match in asked.finditer(question)
+        if match.group().isascii()
+    }
+
+
 def content_bigrams(text: str) -> set[str]:
     """The topical Chinese bigrams of ``text`` (the bigrams that only shape a question removed)."""
     grams: set[str] = set()

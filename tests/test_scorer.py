@@ -233,3 +233,18 @@ def test_the_sentence_that_answers_is_cited_first(learned) -> None:  # noqa: ANN
     assert not retrieval.answer.abstained
     assert scores == sorted(scores, reverse=True)
     assert "73轮" in retrieval.answer.citations[0].quote
+
+
+def test_an_english_qualifier_finds_the_chinese_word_the_dictionary_lacks() -> None:
+    """"per day" is written 日均 too: the sentence saying it ranks above one that does not."""
+    texts = ["五年来，行政审批事项削减44%，企业投资项目减少90%。",
+             "日均新设企业由5千多户增加到1万6千多户。"]
+    question = "How many new businesses were set up per day?"
+    glossary = load_glossary(lambda word: any(word in t for t in texts))
+    terms = question_terms(question, TermWeights(texts), glossary)
+    assert any("日均" in t.forms for t in terms)
+    records = [_record(t, n) for n, t in enumerate(texts)]
+    ranked = score_sentences(
+        question, np.array([0.80, 0.79]), [0, 1], {0: 0, 1: 0}, records, terms
+    )
+    assert ranked[0].sentence == 1
