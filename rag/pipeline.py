@@ -149,11 +149,15 @@ class Pipeline:
         candidates: list[int],
         rank: dict[int, int],
         terms: list[Term],
+        moved_scores: bool,
     ) -> list[Candidate]:
         """``ranked`` with its two best in the order the hand-set score gives them when the
-        English question's vector is moved by the adapter. The candidates keep their own
-        scores: the adapter is fit to order them, not to say how well the best one answers,
-        so the decision still reads the unmoved similarity it was calibrated on."""
+        English question's vector is moved by the adapter. With ``moved_scores`` each
+        candidate's score is the one that ordered it, for the calibrated decision, which is
+        fit on them (its lead then reads the order the reader sees; held out, English answers
+        right at the threshold rose above it and wrong ones fell under). The hand-set
+        thresholds were set on the unmoved scores, which the candidates then keep; so does
+        the embedding similarity, which says how near the question the sentence is."""
         assert self.query_adapter is not None
         # Only the candidates' own relevance is read: ask the store for no ranking beyond one.
         moved = self.store.sentence_relevance(self.query_adapter(vector), 1)
@@ -170,7 +174,10 @@ class Pipeline:
         _, in_time = asked_time(part, self.store.sentences, self.timeline)
         if ranked and in_time(ranked[0].sentence) is True and in_time(head[0].sentence) is False:
             return ranked
-        return head + ranked[REORDERS:]
+        if not moved_scores:
+            return head + ranked[REORDERS:]
+        moved = {c.sentence: c.score for c in order}
+        return [replace(c, score=moved.get(c.sentence, c.score)) for c in head + ranked[REORDERS:]]
 
     def langchain_retriever(self, k: int | None = None) -> HybridRetriever:
         """This pipeline's retrieval as a LangChain ``BaseRetriever``."""
@@ -328,7 +335,9 @@ class Pipeline:
             ]
             if self.query_adapter is not None and not asked.zh:
                 ranked_parts = [
-                    self._adapter_order(ranked, part, vector, rows, rank, terms)
+                    self._adapter_order(
+                        ranked, part, vector, rows, rank, terms, self.abstention is not None
+                    )
                     for ranked, part, vector, terms, rows in zip(
                         ranked_parts, parts, part_vectors, part_terms, part_candidates,
                         strict=True,

@@ -99,6 +99,22 @@ def test_it_only_swaps_the_two_best_of_english_questions(pipeline) -> None:  # n
     assert swapped >= 1
 
 
+def test_the_decision_reads_the_scores_that_ordered_the_candidates(pipeline) -> None:  # noqa: ANN001
+    """Where the adapter swaps an English question's two best, the calibrated decision reads
+    the scores that put them in that order: the first never trails the second, so its lead
+    is the one the reader sees (four of the seed's English questions had read a negative
+    one)."""
+    from rag.abstention import INPUT_NAMES
+
+    handset = INPUT_NAMES.index("handset")
+    rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    leads = [
+        ranked[0].features[handset] - ranked[1].features[handset]
+        for r in rows if r["lang"] == "en"
+        for ranked in pipeline.retrieve(r["question"]).evidence.ranked if len(ranked) > 1
+    ]
+    assert len(leads) >= 70 and min(leads) >= 0
+
 @pytest.fixture(scope="module")
 def hailar(hailar_settings, embeddings):  # noqa: ANN001, ANN201
     from rag.pipeline import Pipeline
