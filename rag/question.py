@@ -289,6 +289,9 @@ def qualifier_words(question: str) -> dict[str, tuple[str, ...]]:
     }
 
 
+_CLASSIFIERS = frozenset("份个项次种位些届件条篇")
+
+
 def content_bigrams(text: str) -> set[str]:
     """The topical Chinese bigrams of ``text`` (the bigrams that only shape a question removed)."""
     grams: set[str] = set()
@@ -299,6 +302,12 @@ def content_bigrams(text: str) -> set[str]:
                 continue
             if a == "是" and i and run[i - 1] in "么谁":
                 continue  # "什么是乙酰胺": 是乙 is the question's frame, no word of the answer
+            if (
+                (a in "这那" and b in _CLASSIFIERS)
+                or (a in _CLASSIFIERS and i and run[i - 1] in "这那")
+                or (a in STOP_CHARS and b in "这那")
+            ):
+                continue  # "谁作的这份报告": 的这, 这份 and 份报 point, 报告 names
             grams.add(gram)
     return grams
 
