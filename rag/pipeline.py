@@ -153,11 +153,11 @@ class Pipeline:
     ) -> list[Candidate]:
         """``ranked`` with its two best in the order the hand-set score gives them when the
         English question's vector is moved by the adapter. With ``moved_scores`` each
-        candidate's score is the one that ordered it, for the calibrated decision, which is
-        fit on them (its lead then reads the order the reader sees; held out, English answers
-        right at the threshold rose above it and wrong ones fell under). The hand-set
-        thresholds were set on the unmoved scores, which the candidates then keep; so does
-        the embedding similarity, which says how near the question the sentence is."""
+        candidate's score is the one that ordered it (levelled to the unmoved ones' mean), for
+        the calibrated decision, which is fit on them: its lead then reads the order the reader
+        sees (held out, English answers right at the threshold rose above it and wrong ones
+        fell under). The hand-set thresholds were set on the unmoved scores, which the
+        candidates then keep; so does the embedding similarity."""
         assert self.query_adapter is not None
         # Only the candidates' own relevance is read: ask the store for no ranking beyond one.
         moved = self.store.sentence_relevance(self.query_adapter(vector), 1)
@@ -176,8 +176,15 @@ class Pipeline:
             return ranked
         if not moved_scores:
             return head + ranked[REORDERS:]
-        moved = {c.sentence: c.score for c in order}
-        return [replace(c, score=moved.get(c.sentence, c.score)) for c in head + ranked[REORDERS:]]
+        moved_score = {c.sentence: c.score for c in order}
+        scores = [moved_score.get(c.sentence, c.score) for c in ranked]
+        # Levelled to the unmoved scores' mean: the differences that ordered them, on the
+        # scale the decision reads every other question's scores on.
+        level = float(np.mean([c.score for c in ranked]) - np.mean(scores))
+        return [
+            replace(c, score=moved_score.get(c.sentence, c.score) + level)
+            for c in head + ranked[REORDERS:]
+        ]
 
     def langchain_retriever(self, k: int | None = None) -> HybridRetriever:
         """This pipeline's retrieval as a LangChain ``BaseRetriever``."""
