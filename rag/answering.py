@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.config import AnsweringSettings
+from rag.glossary import stem
 from rag.question import (
     STATES_REASON,
     asked_definition,
@@ -130,8 +131,6 @@ def question_terms(
     english = " ".join(LATIN_WORD.findall(question)) if is_chinese(question) else question
     if glossary is None or not english:
         return terms
-    from rag.glossary import stem
-
     stated = {stem(word): forms for word, forms in qualifier_words(english).items()}
     for concept in glossary.concepts(english):
         # "per day" is written 日均 as well as 每天: the dictionary gives "day" the latter only.
