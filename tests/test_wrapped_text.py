@@ -1,0 +1,74 @@
+"""A hard-wrapped plain text report (pdftotext's output, a fixed-width copy) is read as
+paragraphs again: its sentences are cited whole, with the real model and a real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.hard_wrap import hard_wrap
+from rag.config import Settings
+from rag.loaders import extract_text
+from rag.pipeline import Pipeline
+
+REPORT = Path(__file__).resolve().parents[1] / "evals" / "corpus" / "yantian_2017_district.txt"
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def report_head() -> str:
+    """The report's cover and first review paragraphs (a few hundred sentences)."""
+    return "\n".join(REPORT.read_text(encoding="utf-8").split("\n")[:9]) + "\n"
+
+
+def test_a_wrapped_file_is_read_as_its_paragraphs(tmp_path: Path, report_head: str) -> None:
+    wrapped = tmp_path / "wrapped.txt"
+    wrapped.write_text(hard_wrap(report_head, 38), encoding="utf-8")
+    assert len(_paragraphs(wrapped.read_text(encoding="utf-8"))) > 3 * len(
+        _paragraphs(report_head)
+    )
+    text = extract_text(wrapped).text
+    joined = set(_paragraphs(text))
+    kept = [p for p in _paragraphs(report_head) if p in joined]
+    assert len(kept) >= len(_paragraphs(report_head)) - 2  # a paragraph ending at the full
+    # width is joined to the next: the wrap leaves no trace of where it ended
+
+
+def test_a_file_of_one_paragraph_a_line_is_kept_exactly(tmp_path: Path) -> None:
+    original = tmp_path / "report.txt"
+    original.write_bytes(REPORT.read_bytes())
+    assert extract_text(original).text == REPORT.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def wrapped_pipeline(
+    tmp_path_factory: pytest.TempPathFactory, embeddings, report_head: str  # noqa: ANN001
+) -> Pipeline:
+    root = tmp_path_factory.mktemp("wrapped")
+    (root / "docs").mkdir()
+    (root / "docs" / "yantian.txt").write_text(hard_wrap(report_head, 38), encoding="utf-8")
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=root / "docs", index_dir=root / "index"
+    )
+    return Pipeline(settings, embeddings=embeddings)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "fact"),
+    [
+        ("港区后方新增了多少个临时停车位？", "新增临时停车场车位1250个", "1250个"),
+        ("What was total tourism revenue in 2016?", "旅游业总收入91.00亿元，增长2.2%", "91.00亿元"),
+    ],
+)
+def test_a_sentence_cut_by_the_wrap_is_cited_whole(
+    wrapped_pipeline: Pipeline, report_head: str, question: str, sentence: str, fact: str
+) -> None:
+    assert sentence in report_head and sentence not in hard_wrap(report_head, 38)
+    answer = wrapped_pipeline.query(question)
+    assert not answer.abstained, answer.text
+    assert sentence in answer.citations[0].quote
+    assert fact in answer.text
