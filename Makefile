@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run test lint eval eval-wrapped eval-cmrc train bench load index browser clean
+.PHONY: install lock run test lint eval eval-wrapped eval-pdf eval-cmrc train bench load index browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,12 +50,13 @@ eval: install
 	$(PY) -m rag --docs evals/corpus --index-dir index/corpus eval \
 	  --set evals/corpus_questions.jsonl --no-baselines --out evals/reports/corpus
 
-# The corpus reports hard-wrapped at 38 characters (as pdftotext writes them), then their eval.
-eval-wrapped: install
-	rm -rf .cache/wrapped-docs
-	$(PY) -m evals.hard_wrap evals/corpus .cache/wrapped-docs 38
-	$(PY) -m rag --docs .cache/wrapped-docs --index-dir index/wrapped eval \
-	  --set evals/corpus_questions.jsonl --no-baselines --out evals/reports/wrapped
+# The corpus reports hard-wrapped at 38 characters (as pdftotext writes them), or typeset as
+# PDFs, then their eval: each should be answered as well as the original text.
+eval-wrapped eval-pdf: eval-%: install
+	rm -rf .cache/$*
+	$(PY) -m evals.renditions $* evals/corpus .cache/$*
+	$(PY) -m rag --docs .cache/$*/docs --index-dir index/$* eval \
+	  --set .cache/$*/questions.jsonl --no-baselines --out evals/reports/$*
 
 eval-cmrc: install
 	$(PY) -m rag --docs .cache/cmrc-docs --index-dir index/cmrc eval \

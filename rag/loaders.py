@@ -141,9 +141,7 @@ def _unwrapped(text: str) -> str:
     if len(lengths) < _WRAPPED_MIN_LINES:
         return text
     width = lengths[int(0.9 * (len(lengths) - 1))]
-    cut = sum(
-        len(line) >= _WRAPPED_LINE * width and not line.endswith(_SENTENCE_END) for line in lines
-    )
+    cut = sum(_ends_wrapped(line, width) for line in lines)
     return _reflow(text, width) if cut >= _WRAPPED_SHARE * len(lengths) else text
 
 
@@ -245,10 +243,10 @@ def _declared_pages(reader: object) -> int:
 def _reflow(page: str, width: int | None = None) -> str:
     """Join the visual lines of a wrapped paragraph, so a sentence is not cut at each line end.
 
-    A line is joined to the next when it ends mid-sentence, runs (nearly) to the full
-    ``width`` (default: the page's longest line), is no heading and the next line is
-    none either; short lines (titles, list items, the ends of paragraphs) keep their
-    breaks.
+    A line is joined to the next when it ends mid-sentence and runs (nearly) to the full
+    ``width`` (default: the page's longest line), unless the next line starts a heading,
+    an ordinal lead, a list item or a table row; short lines (titles, the ends of
+    paragraphs) keep their breaks.
     """
     lines = [line.strip() for line in page.replace("\r\n", "\n").split("\n")]
     if width is None:
@@ -257,20 +255,30 @@ def _reflow(page: str, width: int | None = None) -> str:
     joinable = False
     for line in lines:
         if joinable and line and not _LINE_START.match(line):
-            glue = "" if _CJK.match(out[-1][-1]) or _CJK.match(line[0]) else " "
-            out[-1] += glue + line
+            out[-1] += _glue(out[-1], line) + line
         else:
             out.append(line)
-        joinable = _ends_wrapped(line, width) and not _HEADING_LINE.match(out[-1])
+        joinable = _ends_wrapped(line, width)
     return "\n".join(out).strip()
 
 
+def _glue(before: str, after: str) -> str:
+    """What joins two wrapped lines: nothing next to CJK, nor inside a number or a figure in
+    Chinese text (``2`` + ``5.0%``), nor before punctuation that closes a word (``%``,
+    ``)``, ``,``) or inside a number cut at its point (``266.`` + ``5``); else the space the
+    wrap took, as between two English words."""
+    if _CJK.match(before[-1]) or _CJK.match(after[0]) or after[0] in "%)]}.,;:!?":
+        return ""
+    letters = before[-1].isalpha() and after[0].isalpha()
+    if _CJK.search(before) and not letters:
+        return ""
+    decimal = before[-1] in ".," and before[-2:-1].isdigit() and after[0].isdigit()
+    return "" if decimal else " "
+
+
 def _ends_wrapped(line: str, width: int) -> bool:
-    """Whether ``line`` was cut by the wrap: it ends mid-sentence near the full width, or
-    fills it (a sentence that ends where the line does rarely ends its paragraph too)."""
-    return len(line) >= _WRAPPED_LINE * width and (
-        not line.endswith(_SENTENCE_END) or len(line) >= width > 0
-    )
+    """Whether ``line`` was cut by the wrap: it ends mid-sentence near the full width."""
+    return bool(line) and len(line) >= _WRAPPED_LINE * width and not line.endswith(_SENTENCE_END)
 
 
 # --------------------------------------------------------------------------- Word

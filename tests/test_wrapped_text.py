@@ -3,11 +3,12 @@ paragraphs again: its sentences are cited whole, with the real model and a real 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from evals.hard_wrap import hard_wrap
+from evals.renditions import FONT, hard_wrap, typeset
 from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
@@ -36,6 +37,18 @@ def test_a_wrapped_file_is_read_as_its_paragraphs(tmp_path: Path, report_head: s
     kept = [p for p in _paragraphs(report_head) if p in joined]
     assert len(kept) >= len(_paragraphs(report_head)) - 2  # a paragraph ending at the full
     # width is joined to the next: the wrap leaves no trace of where it ended
+
+
+@pytest.mark.skipif(not FONT.exists(), reason="needs fonts-wqy-microhei")
+def test_a_chinese_pdf_is_read_with_nothing_added_where_lines_join(
+    tmp_path: Path, report_head: str
+) -> None:
+    """The page width cuts lines anywhere, even inside a figure (``2`` + ``5.0%``): joined
+    back, no space comes between CJK or digits, and most paragraphs are whole again."""
+    typeset(report_head, tmp_path / "report.pdf")
+    text = extract_text(tmp_path / "report.pdf").text
+    assert re.sub(r"[\n\f]", "", text) == "".join(_paragraphs(report_head))
+    assert len(_paragraphs(text)) < 2 * len(_paragraphs(report_head))
 
 
 def test_a_file_of_one_paragraph_a_line_is_kept_exactly(tmp_path: Path) -> None:
