@@ -130,7 +130,7 @@ def _unwrapped(text: str) -> str:
     """``text`` itself, or, when it is hard-wrapped (pdftotext's output, a mail, an editor's
     fixed width), its paragraphs joined back into lines: a sentence cut at every line end
     cannot be cited whole, nor its words matched across the cut (the seven corpus reports
-    wrapped at 38 characters: first citation right 48.6 % before this, 93.4 % after).
+    wrapped at 38 characters: first citation right 48.6 % before this, 92.6 % after).
 
     A file counts as wrapped when at least :data:`_WRAPPED_SHARE` of its lines end
     mid-sentence at about the common full width (the 90th percentile of line lengths);
