@@ -1,8 +1,9 @@
 """The corpus reports as users drop them in, to check each is answered as well as its
 one-paragraph-a-line original: hard-wrapped at a fixed width (pdftotext's output, a
-fixed-width copy) or typeset as a PDF (``make eval-wrapped``, ``make eval-pdf``).
+fixed-width copy), typeset as a PDF, saved as Word or as a government web page
+(``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``).
 
-    python -m evals.renditions wrapped|pdf SOURCE_DIR TARGET_DIR
+    python -m evals.renditions wrapped|pdf|docx|html SOURCE_DIR TARGET_DIR
 
 writes each report of SOURCE_DIR to TARGET_DIR/docs and the corpus questions, pointed at
 those files, to TARGET_DIR/questions.jsonl.
@@ -13,10 +14,12 @@ from __future__ import annotations
 import json
 import re
 import sys
+from html import escape
 from pathlib import Path
 
 QUESTIONS = Path(__file__).resolve().parent / "corpus_questions.jsonl"
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # installed by `make browser`
+_HEADING = re.compile(r"^[一二三四五六七八九十]+、")
 _PIECE = re.compile(r"[A-Za-z0-9.%,·+\-]+|.", re.S)  # a wrap never cuts a number or a word
 
 
@@ -50,6 +53,39 @@ def typeset(text: str, path: Path) -> None:
     pdf.output(str(path))
 
 
+def word(text: str, path: Path) -> None:
+    """``text`` as a Word file: a paragraph each line, ``一、…`` lines as headings."""
+    import docx
+
+    document = docx.Document()
+    for paragraph in text.split("\n"):
+        if paragraph.strip():
+            if _HEADING.match(paragraph.strip()):
+                document.add_heading(paragraph.strip(), level=1)
+            else:
+                document.add_paragraph(paragraph.strip())
+    document.save(str(path))
+
+
+def web_page(text: str, path: Path) -> None:
+    """``text`` as a government site publishes it: navigation, a title, indented
+    paragraphs (``一、…`` lines in bold), ``&nbsp;`` and a footer around it."""
+    paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
+    body = "\n".join(
+        f'<p style="text-indent:2em"><strong>{escape(p)}</strong></p>'
+        if _HEADING.match(p)
+        else f'<p style="text-indent:2em">&nbsp;&nbsp;{escape(p)}</p>'
+        for p in paragraphs
+    )
+    path.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>政府工作报告</title></head>'
+        '<body><div class="nav">首页 &gt; 政务公开 &gt; 政府工作报告</div>'
+        f'<div class="content"><h1>{escape(paragraphs[0])}</h1>\n{body}</div>'
+        '<div class="footer">版权所有 © 人民政府办公室</div></body></html>',
+        encoding="utf-8",
+    )
+
+
 def main(kind: str, source: Path, target: Path) -> None:
     docs = target / "docs"
     docs.mkdir(parents=True, exist_ok=True)
@@ -60,8 +96,8 @@ def main(kind: str, source: Path, target: Path) -> None:
             names[path.name] = path.name
             (docs / path.name).write_text(hard_wrap(text), encoding="utf-8")
         else:
-            names[path.name] = path.with_suffix(".pdf").name
-            typeset(text, docs / names[path.name])
+            names[path.name] = path.with_suffix(f".{kind}").name
+            WRITERS[kind](text, docs / names[path.name])
         print(f"{kind}: {names[path.name]}", flush=True)
     with open(target / "questions.jsonl", "w", encoding="utf-8") as out:
         for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
@@ -70,7 +106,9 @@ def main(kind: str, source: Path, target: Path) -> None:
             out.write(json.dumps(question, ensure_ascii=False) + "\n")
 
 
+WRITERS = {"pdf": typeset, "docx": word, "html": web_page}
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", "pdf"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", *WRITERS):
         sys.exit(__doc__)
     main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))
