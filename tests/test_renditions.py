@@ -1,5 +1,6 @@
-"""A hard-wrapped plain text report (pdftotext's output, a fixed-width copy) is read as
-paragraphs again: its sentences are cited whole, with the real model and a real index."""
+"""A report as users drop it in (hard-wrapped text, a PDF, Word, a web page) is read as its
+paragraphs: a wrapped report's sentences are cited whole, with the real model and a real
+index. The renditions are those ``make eval-wrapped`` (…-pdf, -docx, -html) measure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.renditions import FONT, hard_wrap, typeset
+from evals.renditions import FONT, hard_wrap, typeset, web_page, word
 from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
@@ -49,6 +50,15 @@ def test_a_chinese_pdf_is_read_with_nothing_added_where_lines_join(
     text = extract_text(tmp_path / "report.pdf").text
     assert re.sub(r"[\n\f]", "", text) == "".join(_paragraphs(report_head))
     assert len(_paragraphs(text)) < 2 * len(_paragraphs(report_head))
+
+
+def test_word_and_web_page_renditions_keep_the_paragraphs(tmp_path: Path, report_head: str) -> None:
+    """Headings come back as Markdown ``#`` lines; a page's navigation and footer are lines of
+    their own, outside every paragraph."""
+    for write, name in ((word, "report.docx"), (web_page, "report.html")):
+        write(report_head, tmp_path / name)
+        lines = {line.lstrip("# ") for line in _paragraphs(extract_text(tmp_path / name).text)}
+        assert set(_paragraphs(report_head)) <= lines, name
 
 
 def test_a_file_of_one_paragraph_a_line_is_kept_exactly(tmp_path: Path) -> None:
