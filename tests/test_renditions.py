@@ -36,8 +36,9 @@ def test_a_wrapped_file_is_read_as_its_paragraphs(tmp_path: Path, report_head: s
     text = extract_text(wrapped).text
     joined = set(_paragraphs(text))
     kept = [p for p in _paragraphs(report_head) if p in joined]
-    assert len(kept) >= len(_paragraphs(report_head)) - 2  # a paragraph ending at the full
-    # width is joined to the next: the wrap leaves no trace of where it ended
+    # A sentence that ends exactly at a line's end leaves its paragraph split there: the
+    # wrap leaves no trace of it.
+    assert len(kept) >= len(_paragraphs(report_head)) - 2
 
 
 @pytest.mark.skipif(not FONT.exists(), reason="needs fonts-wqy-microhei")
