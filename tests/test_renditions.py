@@ -1,6 +1,7 @@
 """A report as users drop it in (hard-wrapped text, a PDF, Word, a web page) is read as its
 paragraphs: a wrapped report's sentences are cited whole, with the real model and a real
-index. The renditions are those ``make eval-wrapped`` (…-pdf, -docx, -html) measure."""
+index; a question in traditional characters is answered as the same in simplified. The
+renditions are those ``make eval-wrapped`` (…-pdf, -docx, -html, -traditional) measure."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from evals.renditions import FONT, hard_wrap, typeset, web_page, word
+from evals.renditions import FONT, hard_wrap, traditional, typeset, web_page, word
 from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
+from rag.simplified import to_simplified
 
 REPORT = Path(__file__).resolve().parents[1] / "evals" / "corpus" / "yantian_2017_district.txt"
 
@@ -96,3 +98,23 @@ def test_a_sentence_cut_by_the_wrap_is_cited_whole(
     assert not answer.abstained, answer.text
     assert sentence in answer.citations[0].quote
     assert fact in answer.text
+
+
+def test_traditional_characters_read_as_simplified_but_those_the_documents_use() -> None:
+    asked = traditional("过去五年经济增长多少？")
+    assert asked == "過去五年經濟增長多少？"
+    assert to_simplified(asked) == "过去五年经济增长多少？"
+    # A Wikipedia article's 快砲 keeps the 砲 its document writes; simplified text is left as is.
+    assert to_simplified("快砲的定位", keep=lambda ch: ch == "砲") == "快砲的定位"
+    assert to_simplified("乾隆年间的起征点") == "乾隆年间的起征点"
+
+
+def test_a_question_in_traditional_characters_is_answered_as_in_simplified(
+    wrapped_pipeline: Pipeline,
+) -> None:
+    question = "港区后方新增了多少个临时停车位？"
+    asked = wrapped_pipeline.query(traditional(question))
+    assert traditional(question) != question
+    assert not asked.abstained, asked.text
+    assert "新增临时停车场车位1250个" in asked.citations[0].quote
+    assert asked.text == wrapped_pipeline.query(question).text
