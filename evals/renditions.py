@@ -2,10 +2,11 @@
 one-paragraph-a-line original: hard-wrapped at a fixed width (pdftotext's output, a
 fixed-width copy), typeset as a PDF, saved as Word or as a government web page
 (``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``); and the Chinese
-questions as a reader in Hong Kong or Taiwan writes them, in traditional characters
-(``make eval-traditional``).
+questions as a reader in Hong Kong or Taiwan writes them, in traditional characters, or
+as a Chinese input method in full-width mode types them (``make eval-traditional``,
+``eval-fullwidth``).
 
-    python -m evals.renditions wrapped|pdf|docx|html|traditional SOURCE_DIR TARGET_DIR
+    python -m evals.renditions wrapped|pdf|docx|html|traditional|fullwidth SOURCE DEST
 
 writes each report of SOURCE_DIR to TARGET_DIR/docs and the corpus questions, pointed at
 those files, to TARGET_DIR/questions.jsonl.
@@ -114,13 +115,22 @@ def traditional(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in text)
 
 
+def full_width(text: str) -> str:
+    """``text`` with its ASCII digits, letters, % and . full-width (２０２２年ＧＤＰ)."""
+    wide = (ch.isascii() and (ch.isalnum() or ch in "%.") for ch in text)
+    return "".join(chr(ord(ch) + 0xFEE0) if w else ch for ch, w in zip(text, wide, strict=True))
+
+
+QUESTION_FORMS = {"traditional": traditional, "fullwidth": full_width}
+
+
 def main(kind: str, source: Path, target: Path) -> None:
     docs = target / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     names = {}
     for path in sorted(source.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        if kind in ("wrapped", "traditional"):
+        if kind == "wrapped" or kind in QUESTION_FORMS:
             names[path.name] = path.name
             (docs / path.name).write_text(
                 hard_wrap(text) if kind == "wrapped" else text, encoding="utf-8"
@@ -133,14 +143,14 @@ def main(kind: str, source: Path, target: Path) -> None:
         for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
             question = json.loads(line)
             question["doc"] = names.get(question["doc"], question["doc"])
-            if kind == "traditional" and question["lang"] == "zh":
-                question["question"] = traditional(question["question"])
+            if kind in QUESTION_FORMS and question["lang"] == "zh":
+                question["question"] = QUESTION_FORMS[kind](question["question"])
             out.write(json.dumps(question, ensure_ascii=False) + "\n")
 
 
 WRITERS = {"pdf": typeset, "docx": word, "html": web_page}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", "traditional", *WRITERS):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", *QUESTION_FORMS, *WRITERS):
         sys.exit(__doc__)
     main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))

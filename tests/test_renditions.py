@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.renditions import FONT, hard_wrap, traditional, typeset, web_page, word
+from evals.renditions import FONT, full_width, hard_wrap, traditional, typeset, web_page, word
 from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
@@ -117,4 +117,15 @@ def test_a_question_in_traditional_characters_is_answered_as_in_simplified(
     assert traditional(question) != question
     assert not asked.abstained, asked.text
     assert "新增临时停车场车位1250个" in asked.citations[0].quote
+    assert asked.text == wrapped_pipeline.query(question).text
+
+
+def test_a_question_typed_in_full_width_is_answered_as_in_ascii(
+    wrapped_pipeline: Pipeline,
+) -> None:
+    question = "2016年旅游业总收入是多少？"
+    asked = wrapped_pipeline.query(full_width(question))
+    assert full_width(question).startswith("２０１６年")
+    assert not asked.abstained, asked.text
+    assert "91.00亿元" in asked.text
     assert asked.text == wrapped_pipeline.query(question).text
