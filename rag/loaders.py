@@ -1,6 +1,6 @@
 """Text out of each supported file format: what gets chunked, embedded and quoted.
 
-Plain text is decoded exactly (UTF-8, UTF-8 with BOM or GB18030), so offsets
+Plain text is decoded exactly (UTF-8, UTF-8 with BOM, GB18030 or UTF-16 with BOM), so offsets
 index the original file, unless it is hard-wrapped: then, as a PDF's lines are, its
 lines are joined back into paragraphs. Other formats are converted once, deterministically,
 and the converted text is what citations quote: PDF through ``pypdf`` (its text
@@ -69,7 +69,17 @@ class UnreadableError(ValueError):
 
 
 def decode(data: bytes) -> str | None:
-    """Decode bytes as text, or ``None`` when they are not text (NUL bytes, no encoding fits)."""
+    """Decode bytes as text, or ``None`` when they are not text (NUL bytes, no encoding fits).
+
+    UTF-16 with its byte order mark is what Windows Notepad saves as "Unicode"; its NUL
+    bytes are half its ASCII characters, not a sign of a binary file.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+        return None if "\x00" in text else text
     if b"\x00" in data:
         return None
     for encoding in _ENCODINGS:

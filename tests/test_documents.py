@@ -1,4 +1,5 @@
-"""Users' own documents: PDF, Word, HTML and GBK text, made here, indexed with the real model."""
+"""Users' own documents: PDF, Word, HTML, GBK and UTF-16 text, made here, indexed with the real
+model."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ MUSEUM = "The lighthouse museum received 18,500 visitors in its first year."
 RESERVOIR = "The Stone Valley reservoir now holds 3.2 million cubic metres of water."
 PARKS = "The town opened 7 new pocket parks along the river embankment."
 SEWAGE = "全镇新建污水处理厂2座，日处理能力达到1.5万吨。"
+ROADS = "全镇新修农村公路12公里，硬化村道8条。"
 
 
 def make_pdf(path: Path, page_two: str = MUSEUM) -> Path:
@@ -95,6 +97,8 @@ def make_docs(folder: Path) -> Path:
         encoding="utf-8",
     )
     (folder / "sewage.txt").write_bytes(f"环境治理\n{SEWAGE}\n".encode("gbk"))
+    # Windows Notepad saves "Unicode" as UTF-16 with a byte order mark.
+    (folder / "roads.txt").write_bytes(f"交通建设\n{ROADS}\n".encode("utf-16"))
     return folder
 
 
@@ -167,6 +171,13 @@ def test_gbk_text_fact_is_cited(doc_pipeline: Pipeline) -> None:
     answer = doc_pipeline.query("新建了几座污水处理厂？")
     _first(answer, "sewage.txt")
     assert "污水处理厂2座" in answer.citations[0].quote and answer.citations[0].line == 2
+
+
+def test_utf16_text_fact_is_cited(doc_pipeline: Pipeline) -> None:
+    answer = doc_pipeline.query("新修了多少公里农村公路？")
+    _first(answer, "roads.txt")
+    assert answer.citations[0].quote == "全镇新修农村公路12公里，硬化村道8条。"
+    assert "12公里" in answer.text
 
 
 def test_question_limited_to_one_document(doc_pipeline: Pipeline) -> None:
