@@ -4,9 +4,10 @@ fixed-width copy), typeset as a PDF, saved as Word or as a government web page
 (``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``); and the Chinese
 questions as a reader in Hong Kong or Taiwan writes them, in traditional characters, or
 as a Chinese input method in full-width mode types them (``make eval-traditional``,
-``eval-fullwidth``).
+``eval-fullwidth``); and every question as people type it to a chatbot, with a greeting and
+a thanks (``make eval-chatty``).
 
-    python -m evals.renditions wrapped|pdf|docx|html|traditional|fullwidth SOURCE DEST
+    python -m evals.renditions wrapped|pdf|docx|html|traditional|fullwidth|chatty SOURCE DEST
 
 writes each report of SOURCE_DIR to TARGET_DIR/docs and the corpus questions, pointed at
 those files, to TARGET_DIR/questions.jsonl.
@@ -115,7 +116,26 @@ def full_width(text: str) -> str:
     return "".join(chr(ord(ch) + 0xFEE0) if w else ch for ch, w in zip(text, wide, strict=True))
 
 
-QUESTION_FORMS = {"traditional": traditional, "fullwidth": full_width}
+_OPENINGS = {
+    "zh": ("你好，请问", "我想了解一下，", "请问一下：", "麻烦告诉我"),
+    "en": ("Hi, could you tell me: ", "I'd like to know: ", "Please tell me: ", "Hello! "),
+}
+_CLOSINGS = {"zh": ("", "谢谢！"), "en": ("", " Thanks!")}
+
+
+def chatty(text: str, lang: str) -> str:
+    """``text`` as people type it to a chatbot: a greeting or "could you tell me" before it,
+    now and then a thanks after it (the same one for the same question, run after run)."""
+    turn = sum(map(ord, text))
+    return _OPENINGS[lang][turn % 4] + text + _CLOSINGS[lang][turn // 4 % 2]
+
+
+# How each question form rewrites a question of the given language.
+QUESTION_FORMS = {
+    "traditional": lambda text, lang: traditional(text) if lang == "zh" else text,
+    "fullwidth": lambda text, lang: full_width(text) if lang == "zh" else text,
+    "chatty": chatty,
+}
 
 
 def main(kind: str, source: Path, target: Path) -> None:
@@ -137,8 +157,8 @@ def main(kind: str, source: Path, target: Path) -> None:
         for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
             question = json.loads(line)
             question["doc"] = names.get(question["doc"], question["doc"])
-            if kind in QUESTION_FORMS and question["lang"] == "zh":
-                question["question"] = QUESTION_FORMS[kind](question["question"])
+            if kind in QUESTION_FORMS:
+                question["question"] = QUESTION_FORMS[kind](question["question"], question["lang"])
             out.write(json.dumps(question, ensure_ascii=False) + "\n")
 
 

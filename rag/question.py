@@ -119,6 +119,34 @@ def clean_question(question: str) -> str:
     return _MARKUP.sub(" ", text).strip().translate(_FULL_WIDTH)
 
 
+# How people open a question to a chatbot, which says nothing about what is asked: "你好，请问…",
+# "我想了解一下…", "Hi, could you tell me: …", "I'd like to know …". Left in, its words are
+# searched for (tell → 告诉, 了解) and count as asked but absent, which reads as "not found".
+_FRAME = re.compile(
+    r"^(?:(?:你好|您好|嗨|哈喽|(?:hi|hello|hey)\b(?:\s*there\b)?)[\s,，.。!！:：~～]*)?"
+    r"(?:(?:请问|想问|我想问|我想知道|我想了解|我想请问|请告诉我|告诉我|麻烦(?:你|您)?(?:告诉我|问一下)"
+    r"|(?:你|您)(?:知道|能告诉我)|(?:能|可以)(?:不能|否)?告诉我)(?:一下)?"
+    r"|(?:please\s+|kindly\s+)?(?:(?:could|can|would|will)\s+you\s+(?:please\s+)?)?"
+    r"(?:tell|show|give)\s+me(?:\s+about\b)?(?!\s+more\b)"
+    r"|i(?:'d|\s+would)\s+like\s+to\s+know|i\s+want\s+to\s+know|i\s+wonder(?:\s+if)?"
+    r"|do\s+you\s+know|please\b)?"
+    r"[\s,，:：]*",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"[\s,，.。!！~～]*(?:谢谢(?:你|您|啦)?|多谢|thanks?(?:\s+you)?(?:\s+very\s+much)?|thx|please)"
+    r"[\s,，.。!！~～]*(?=[?？]?$)",
+    re.IGNORECASE,
+)
+
+
+def without_frame(question: str) -> str:
+    """``question`` without a greeting or a "could you tell me" that opens it and a thanks
+    that ends it (unchanged if that is all it says)."""
+    rest = _THANKS.sub("", question[_FRAME.match(question).end() :])
+    return rest if _HAS_WORD.search(rest) else question
+
+
 def input_problem(question: str, max_chars: int) -> str | None:
     """A friendly reason why ``question`` cannot be answered as asked, if any."""
     if not question:
@@ -136,7 +164,9 @@ def input_problem(question: str, max_chars: int) -> str | None:
 def previous_question(history: Sequence[str], max_chars: int) -> str:
     """The last earlier question, as context; one over the limit was refused, so it is none
     (and would cost a long embedding per follow-up)."""
-    return "" if not history or len(history[-1]) > max_chars else clean_question(history[-1])
+    if not history or len(history[-1]) > max_chars:
+        return ""
+    return without_frame(clean_question(history[-1]))
 
 
 def is_follow_up(question: str) -> bool:
@@ -334,10 +364,11 @@ class Question:
 
 def analyse(question: str, history: Sequence[str], max_chars: int) -> Question:
     """Read ``question`` (with the user's earlier ``history``) once, for the whole pipeline."""
-    text = clean_question(question)
+    typed = clean_question(question)
+    text = without_frame(typed)  # "Could you tell me …" asks, whatever follows
     zh = is_chinese(text)
     problem = input_problem(text, max_chars)
-    if not (problem or history or zh or _QUESTION_CUE.search(text)):
+    if not (problem or history or zh or text != typed or _QUESTION_CUE.search(text)):
         problem = NOT_A_QUESTION
     previous = previous_question(history, max_chars)
     follow_up = bool(previous) and is_follow_up(text)

@@ -1,7 +1,8 @@
 """A report as users drop it in (hard-wrapped text, a PDF, Word, a web page) is read as its
 paragraphs: a wrapped report's sentences are cited whole, with the real model and a real
-index; a question in traditional characters is answered as the same in simplified. The
-renditions are those ``make eval-wrapped`` (…-pdf, -docx, -html, -traditional) measure."""
+index; a question in traditional characters, typed full-width or with a greeting and a
+thanks is answered as the same plainly typed. The renditions are those ``make eval-wrapped``
+(…-pdf, -docx, -html, -traditional, -fullwidth, -chatty) measure."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from evals.renditions import FONT, full_width, hard_wrap, traditional, typeset, 
 from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
+from rag.question import without_frame
 from rag.simplified import to_simplified
 
 REPORT = Path(__file__).resolve().parents[1] / "evals" / "corpus" / "yantian_2017_district.txt"
@@ -129,3 +131,30 @@ def test_a_question_typed_in_full_width_is_answered_as_in_ascii(
     assert not asked.abstained, asked.text
     assert "91.00亿元" in asked.text
     assert asked.text == wrapped_pipeline.query(question).text
+
+
+def test_only_a_greeting_a_request_to_tell_and_a_thanks_are_dropped() -> None:
+    assert without_frame("您好！我想了解一下，今年的目标是什么？谢谢") == "今年的目标是什么？"
+    assert without_frame("Hello! I'd like to know: how many schools?") == "how many schools?"
+    assert without_frame("What is the target, please?") == "What is the target?"
+    assert without_frame("Please tell me about the budget") == "the budget"
+    # A word that merely starts like a greeting, and a question that is all frame, stay.
+    for kept in ("Historic sites?", "Tell me more about it", "请问", "Thanks", "谢谢信有几封？"):
+        assert without_frame(kept) == kept
+
+
+@pytest.mark.parametrize(
+    ("chatty", "plain"),
+    [
+        ("你好，请问2016年旅游业总收入是多少？谢谢！", "2016年旅游业总收入是多少？"),
+        ("Hi, could you tell me: what was total tourism revenue in 2016? Thanks!",
+         "what was total tourism revenue in 2016?"),
+    ],
+)
+def test_a_greeting_and_a_thanks_change_no_answer(
+    wrapped_pipeline: Pipeline, chatty: str, plain: str
+) -> None:
+    asked = wrapped_pipeline.query(chatty)
+    assert not asked.abstained, asked.text
+    assert "91.00" in asked.text
+    assert asked.text == wrapped_pipeline.query(plain).text
