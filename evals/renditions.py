@@ -117,17 +117,21 @@ def full_width(text: str) -> str:
 
 
 _OPENINGS = {
-    "zh": ("你好，请问", "我想了解一下，", "请问一下：", "麻烦告诉我"),
-    "en": ("Hi, could you tell me: ", "I'd like to know: ", "Please tell me: ", "Hello! "),
+    "zh": ("你好，请问", "我想了解一下，", "根据报告，", "麻烦告诉我"),
+    "en": ("Hi, could you tell me: ", "I'd like to know: ", "According to the report, ", "Hello! "),
 }
 _CLOSINGS = {"zh": ("", "谢谢！"), "en": ("", " Thanks!")}
 
 
 def chatty(text: str, lang: str) -> str:
-    """``text`` as people type it to a chatbot: a greeting or "could you tell me" before it,
-    now and then a thanks after it (the same one for the same question, run after run)."""
+    """``text`` as people type it to a chatbot: a greeting, a "could you tell me" or an
+    "according to the report" before it, now and then a thanks after it (the same for the
+    same question, run after run)."""
     turn = sum(map(ord, text))
-    return _OPENINGS[lang][turn % 4] + text + _CLOSINGS[lang][turn // 4 % 2]
+    opening = _OPENINGS[lang][turn % 4]
+    if opening.endswith(", "):  # "According to the report, how many…"
+        text = text[0].lower() + text[1:]
+    return opening + text + _CLOSINGS[lang][turn // 4 % 2]
 
 
 # How each question form rewrites a question of the given language.

@@ -133,6 +133,23 @@ _FRAME = re.compile(
     r"[\s,，:：]*",
     re.IGNORECASE,
 )
+# "According to the report, …", "根据报告，…": every question is asked of the documents, and
+# "report" would otherwise be searched for as a topic (it is the cover's word).
+_DOCUMENT = r"(?:(?:government\s+)?(?:work\s+)?)(?:report|document|file|text|speech)s?"
+_SOURCE_FIRST = re.compile(
+    rf"^(?:(?:according\s+to|based\s+on|in|from)\s+(?:the|this|that|these)\s+{_DOCUMENT}"
+    r"(?=[,，:：]|\s+(?:how|what|which|who|whom|when|where|why|is|are|was|were|did|does|do"
+    r"|has|have|can)\b)"
+    r"|(?:根据|按照|依据|据)(?:这份|这个|该|本)?(?:政府工作)?(?:报告|文件|文档|材料)(?:中|里|里面)?(?:所说|显示|提到)?"
+    r"|(?:这份|这个|该|本)?(?:政府工作)?(?:报告|文件|文档)(?:中|里|里面)(?:提到|说|显示)?(?=[，,：:]))?"
+    r"[\s,，:：]*",
+    re.IGNORECASE,
+)
+_SOURCE_LAST = re.compile(
+    rf"[\s,，]*(?:according\s+to|based\s+on)\s+(?:the|this|that|these)\s+{_DOCUMENT}"
+    r"(?=[?？.。]?$)",
+    re.IGNORECASE,
+)
 _THANKS = re.compile(
     r"[\s,，.。!！~～]*(?:谢谢(?:你|您|啦)?|多谢|thanks?(?:\s+you)?(?:\s+very\s+much)?|thx|please)"
     r"[\s,，.。!！~～]*(?=[?？]?$)",
@@ -141,10 +158,16 @@ _THANKS = re.compile(
 
 
 def without_frame(question: str) -> str:
-    """``question`` without a greeting or a "could you tell me" that opens it and a thanks
-    that ends it (unchanged if that is all it says)."""
-    rest = _THANKS.sub("", question[_FRAME.match(question).end() :])
-    return rest if _HAS_WORD.search(rest) else question
+    """``question`` without a greeting, a "could you tell me" or an "according to the report"
+    that opens it and a thanks that ends it (unchanged if that is all it says)."""
+    rest = question[_FRAME.match(question).end() :]
+    rest = rest[_SOURCE_FIRST.match(rest).end() :]
+    rest = _SOURCE_LAST.sub("", _THANKS.sub("", rest))
+    if not _HAS_WORD.search(rest):
+        return question
+    # "Could you tell me how many…" asks "How many…"; the embedding tells the two apart.
+    capital = rest[0].islower() and not rest[1:2].isupper() and rest != question
+    return rest[0].upper() + rest[1:] if capital else rest
 
 
 def input_problem(question: str, max_chars: int) -> str | None:

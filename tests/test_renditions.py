@@ -133,13 +133,19 @@ def test_a_question_typed_in_full_width_is_answered_as_in_ascii(
     assert asked.text == wrapped_pipeline.query(question).text
 
 
-def test_only_a_greeting_a_request_to_tell_and_a_thanks_are_dropped() -> None:
+def test_only_a_greeting_a_request_to_tell_a_source_and_a_thanks_are_dropped() -> None:
     assert without_frame("您好！我想了解一下，今年的目标是什么？谢谢") == "今年的目标是什么？"
-    assert without_frame("Hello! I'd like to know: how many schools?") == "how many schools?"
+    assert without_frame("Hello! I'd like to know: how many schools?") == "How many schools?"
     assert without_frame("What is the target, please?") == "What is the target?"
-    assert without_frame("Please tell me about the budget") == "the budget"
-    # A word that merely starts like a greeting, and a question that is all frame, stay.
-    for kept in ("Historic sites?", "Tell me more about it", "请问", "Thanks", "谢谢信有几封？"):
+    assert without_frame("Please tell me about the budget") == "The budget"
+    assert without_frame("According to the report, how many schools?") == "How many schools?"
+    assert without_frame("How many schools, according to the work report?") == "How many schools?"
+    assert without_frame("据报告显示，新增就业多少？") == "新增就业多少？"
+    # A word that merely starts like a greeting, a question about the report itself or
+    # naming which one, and a question that is all frame, stay.
+    for kept in ("Historic sites?", "Tell me more about it", "Who delivered the report?",
+                 "报告是谁作的？", "In the Shenzhen report, how many?", "请问", "Thanks",
+                 "谢谢信有几封？"):
         assert without_frame(kept) == kept
 
 
@@ -148,10 +154,13 @@ def test_only_a_greeting_a_request_to_tell_and_a_thanks_are_dropped() -> None:
     [
         ("你好，请问2016年旅游业总收入是多少？谢谢！", "2016年旅游业总收入是多少？"),
         ("Hi, could you tell me: what was total tourism revenue in 2016? Thanks!",
-         "what was total tourism revenue in 2016?"),
+         "What was total tourism revenue in 2016?"),
+        ("According to the report, what was total tourism revenue in 2016?",
+         "What was total tourism revenue in 2016?"),
+        ("根据报告，2016年旅游业总收入是多少？", "2016年旅游业总收入是多少？"),
     ],
 )
-def test_a_greeting_and_a_thanks_change_no_answer(
+def test_a_greeting_a_source_and_a_thanks_change_no_answer(
     wrapped_pipeline: Pipeline, chatty: str, plain: str
 ) -> None:
     asked = wrapped_pipeline.query(chatty)
