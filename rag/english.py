@@ -122,22 +122,36 @@ def _blank_figures(text: str) -> str:
     return text
 
 
+def _word_bounds(text: str) -> list[int]:
+    """Where :func:`segment` puts a word boundary in ``text`` (offsets, 0 and the end
+    included), so a label is cut between words: 重点项目, not 重点项 ("back of neck")."""
+    bounds, i = {0, len(text)}, 0
+    for word in segment(text):
+        i = text.find(word.chinese, i)
+        if i < 0:  # a run of unknown characters split by a figure: no boundary known
+            break
+        bounds.update((i, i + len(word.chinese)))
+        i += len(word.chinese)
+    return sorted(bounds)
+
+
 def _label(sentence: str, figure: Quantity, previous_end: int) -> str:
     """What a figure measures: a count's noun follows it (73轮全员核酸检测, 424名干部),
-    an amount's or rate's attribute precedes it (地区生产总值完成93.8亿元)."""
+    an amount's or rate's attribute precedes it (地区生产总值完成93.8亿元). Six characters
+    after, twelve before, each taken to the end of the word it cuts."""
     if figure.unit in COUNTERS and figure.end < len(sentence) and _CJK.match(sentence[figure.end]):
         stop = min((q.start for q in quantities(sentence) if q.start >= figure.end), default=None)
         end = figure.end
-        while end < len(sentence) and sentence[end] not in _BREAKS and end - figure.end < 6:
-            if end == stop:
-                break
+        while end < len(sentence) and sentence[end] not in _BREAKS and end != stop:
             end += 1
-        label = sentence[figure.end : end]
+        clause = sentence[figure.end : end]
+        label = clause[: next(b for b in _word_bounds(clause) if b >= min(6, len(clause)))]
     else:
         start = figure.start
         while start > previous_end and sentence[start - 1] not in _BREAKS:
             start -= 1
-        label = sentence[start : figure.start][-12:]
+        clause = sentence[start : figure.start]
+        label = clause[next(b for b in _word_bounds(clause) if b >= len(clause) - 12) :]
     return _blank_figures(label).strip().strip("的了和与及").strip()
 
 

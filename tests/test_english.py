@@ -35,6 +35,15 @@ def test_segment_keeps_names_the_dictionary_lacks() -> None:
     assert all(w.english for w in words if w.chinese in ("派出所", "优秀", "单位"))
 
 
+def test_what_a_figure_measures_is_cut_between_words(glossary: Glossary) -> None:
+    sentence = "扎实推进全镇23个区重大重点项目建设，动员300余名党员志愿者下沉一线。"
+    question = "How many projects will the town push forward?"
+    lead = render_english(question, sentence, "", None, glossary)
+    assert lead.startswith("23 (区重大重点项目: ")  # not 重点项, glossed "back of neck"
+    assert "neck" not in lead
+    assert "(党员志愿者下沉: " in lead
+
+
 def test_the_asked_figure_leads_in_english(glossary: Glossary) -> None:
     question = "How many tests were carried out in total?"
     lead = render_english(
