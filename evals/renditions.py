@@ -1,13 +1,13 @@
 """The corpus reports as users drop them in, to check each is answered as well as its
 one-paragraph-a-line original: hard-wrapped at a fixed width (pdftotext's output, a
-fixed-width copy), typeset as a PDF, saved as Word or as a government web page
-(``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``); and the Chinese
+fixed-width copy), typeset as a PDF, saved as Word, as a government web page or as Markdown
+(``make eval-wrapped``, ``eval-pdf``, ``eval-docx``, ``eval-html``, ``eval-md``); and the Chinese
 questions as a reader in Hong Kong or Taiwan writes them, in traditional characters, or
 as a Chinese input method in full-width mode types them (``make eval-traditional``,
 ``eval-fullwidth``); and every question as people type it to a chatbot, with a greeting and
 a thanks (``make eval-chatty``).
 
-    python -m evals.renditions wrapped|pdf|docx|html|traditional|fullwidth|chatty SOURCE DEST
+    python -m evals.renditions wrapped|pdf|docx|html|md|traditional|fullwidth|chatty SOURCE DEST
 
 writes each report of SOURCE_DIR to TARGET_DIR/docs and the corpus questions, pointed at
 those files, to TARGET_DIR/questions.jsonl.
@@ -28,6 +28,8 @@ from rag.simplified import spelling_pairs
 QUESTIONS = Path(__file__).resolve().parent / "corpus_questions.jsonl"
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # installed by `make browser`
 _HEADING = re.compile(r"^[一二三四五六七八九十]+、")
+_SUBHEADING = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
+_TOPIC = re.compile(r"^([^。！？]{2,16}。)(?=.)")  # "疫情防控科学精准。" opening a paragraph
 _PIECE = re.compile(r"[A-Za-z0-9.%,·+\-]+|.", re.S)  # a wrap never cuts a number or a word
 
 
@@ -73,6 +75,20 @@ def word(text: str, path: Path) -> None:
             else:
                 document.add_paragraph(paragraph.strip())
     document.save(str(path))
+
+
+def markdown(text: str, path: Path) -> None:
+    """``text`` as Markdown: a ``#`` title, ``一、…`` as ``##`` and ``（一）…`` as ``###``
+    headings, a paragraph's short opening sentence in bold, blank lines between paragraphs."""
+    out = ["# 政府工作报告"]
+    for paragraph in (p.strip() for p in text.split("\n") if p.strip()):
+        if _HEADING.match(paragraph):
+            out.append(f"## {paragraph}")
+        elif _SUBHEADING.match(paragraph):
+            out.append(f"### {paragraph}")
+        else:
+            out.append(_TOPIC.sub(r"**\1**", paragraph, count=1))
+    path.write_text("\n\n".join(out) + "\n", encoding="utf-8")
 
 
 def web_page(text: str, path: Path) -> None:
@@ -166,7 +182,7 @@ def main(kind: str, source: Path, target: Path) -> None:
             out.write(json.dumps(question, ensure_ascii=False) + "\n")
 
 
-WRITERS = {"pdf": typeset, "docx": word, "html": web_page}
+WRITERS = {"pdf": typeset, "docx": word, "html": web_page, "md": markdown}
 
 if __name__ == "__main__":
     if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", *QUESTION_FORMS, *WRITERS):

@@ -162,6 +162,8 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
     lines = _line_spans(text)
     title = _title(text, lines, settings.short_line_chars)
     level1, level2 = title, ""
+    outline: list[tuple[int, str]] = []  # Markdown's nested headings: (depth, heading)
+    cover = _cover_depth(text, lines)
     sentences: list[Sentence] = []
     for paragraph, (ls, le) in enumerate(lines):
         s, e = _strip_span(text, ls, le)
@@ -174,7 +176,12 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
             # "一、提高…保障水平。全省…从148元提高到170元；…": the heading is the first
             # sentence, what follows on its line is content and can answer.
             label_end = spans[0][1] if len(spans) > 1 else e
-            level1, level2 = text[s:label_end].lstrip("# ").strip(), ""
+            heading = text[s:label_end]
+            # "### （五）…" under "## 一、…" is a part of it; a plain "一、…" starts anew.
+            depth = len(heading) - len(heading.lstrip("#")) or 1
+            outline = [*(h for h in outline if h[0] < depth), (depth, heading.lstrip("# ").strip())]
+            level1 = " > ".join(h for d, h in outline if d != cover or d == depth)
+            level2 = ""
         elif _ORDINAL_TOPIC.match(line):
             first_end = min(
                 [i for i in (line.find(","), line.find("，"), line.find("。")) if i > 0],
@@ -194,6 +201,20 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
             for ps, pe in _split_long(text, ss, se, settings.max_sentence_chars):
                 sentences.append(Sentence(ps, pe, section, paragraph, pe <= label_end))
     return sentences
+
+
+def _cover_depth(text: str, lines: list[tuple[int, int]]) -> int:
+    """The depth of a Markdown heading that titles the whole document ("# 2023年政府工作报告"
+    over "## 一、…"): the first heading, the shallowest, and the only one so deep. It heads no
+    section path: its year would date every section. 0 if there is none."""
+    depths = [
+        len(line) - len(line.lstrip("#"))
+        for line in (text[s:e].strip() for s, e in lines)
+        if line.startswith("#") and _HEADING.match(line)
+    ]
+    if depths and depths.count(depths[0]) == 1 and depths[0] == min(depths) and len(depths) > 1:
+        return depths[0]
+    return 0
 
 
 def _line_of(text: str, offset: int) -> int:

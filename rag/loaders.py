@@ -46,6 +46,10 @@ _LINE_START = re.compile(
 _WRAPPED_LINE = 0.75  # a line this close to the full width was wrapped, not ended
 _WRAPPED_SHARE = 0.3  # a plain text file with this share of wrapped lines is hard-wrapped
 _WRAPPED_MIN_LINES = 10  # fewer lines say too little about how a file was written
+# Markdown's inline marks, which no reader of a quotation wants to see: **bold**, __bold__,
+# `code`, [a link](url) and ![an image](url) read as their words. Headings (#) stay: the
+# chunker reads their depth.
+_MARKDOWN_INLINE = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)|\*\*|__|`")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
 _HTML_PIECE = 1 << 16  # characters fed to the HTML parser between two checks of the limits
 
@@ -113,6 +117,8 @@ def extract_text(
     limits = limits or IngestLimits.from_env()
     if suffix in TEXT_SUFFIXES:
         result = _plain_text(data, limits)
+        if suffix == ".md":
+            result = ExtractedText(_MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", result.text))
     else:
         from rag.parse_worker import parse_isolated  # imports this module: import it late
 

@@ -120,25 +120,27 @@ def title_from_text(text: str) -> str:
 
 def subject_of(text: str) -> str:
     """What the whole document is about, as its own text names it: the cover's title line,
-    or else a first line that reads as a bare title (short, no closing punctuation, no
-    heading mark: an encyclopedia article's ``六耳铃``), or else the place of the body a
-    report without a cover speaks for (``我代表大鹏新区管理委员会…`` → 大鹏新区); "" when there
-    is none of these.
+    or else a first line that reads as a bare title (short, no closing punctuation: an
+    encyclopedia article's ``六耳铃``); but the place of the body a report speaks for when the
+    title does not name it (``# 政府工作报告`` over ``我代表大鹏新区管理委员会…`` → 大鹏新区);
+    "" when there is none of these.
 
     Why: a document's later sentences speak of its subject without naming it (``花期从10月
     起…``); counting the subject's words as theirs keeps the one sentence that happens to
     name it from outranking the one that states what was asked.
     """
-    title = title_from_text(text)
-    if title:
-        return title
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    heading = _HEADING.match(first) and not first.startswith("#")  # "一、…": a section's
-    first = _clean(first)
-    if not heading and len(first) <= _MAX_TITLE_CHARS and _ENDS_IN_WORD.search(first):
-        return first
     issuer = _ISSUER.search(text[:_OPENING_CHARS])
-    return issuer["place"] if issuer else ""
+    place = issuer["place"] if issuer else ""
+    title = title_from_text(text)
+    if not title:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        heading = _HEADING.match(first) and not first.startswith("#")  # "一、…": a section's
+        first = _clean(first)
+        if not heading and len(first) <= _MAX_TITLE_CHARS and _ENDS_IN_WORD.search(first):
+            title = first
+    # A bare "政府工作报告" names no place; the body's "我代表大鹏新区管理委员会" does, and
+    # the place is what the report's every sentence speaks of.
+    return title if place in title else place
 
 
 def _pdf_title(path: Path) -> str:

@@ -98,3 +98,18 @@ def test_an_over_long_sentence_is_split_at_clauses_not_in_numbers() -> None:
     assert "".join(text[s.start : s.end] for s in sentences) == text
     for s in sentences:
         assert not text[s.start].isdigit() or not text[s.start - 1].isdigit()
+
+
+def test_markdown_headings_nest_by_depth_under_a_title_that_heads_none() -> None:
+    text = (
+        "# 2023年政府工作报告\n\n各位代表：\n\n## 一、2022年工作回顾\n\n全年增长5%。\n\n"
+        "### （一）产业\n\n新建工厂3家。\n\n## 二、2023年安排\n\n目标增长6%。\n"
+    )
+    section = {text[s.start : s.end]: s.section for s in split_sentences(text, ChunkerSettings())}
+    assert section["新建工厂3家。"] == "一、2022年工作回顾 > （一）产业"
+    assert section["目标增长6%。"] == "二、2023年安排"  # not under 2023年政府工作报告
+    assert section["全年增长5%。"] == "一、2022年工作回顾"
+    # Plain "一、" headings still start anew.
+    plain = "一、回顾\n（一）产业\n新建工厂3家。\n二、安排\n目标增长6%。\n"
+    section = {plain[s.start : s.end]: s.section for s in split_sentences(plain, ChunkerSettings())}
+    assert section["目标增长6%。"] == "二、安排"

@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from evals.renditions import FONT, full_width, hard_wrap, traditional, typeset, web_page, word
+from evals.renditions import (
+    FONT,
+    full_width,
+    hard_wrap,
+    markdown,
+    traditional,
+    typeset,
+    web_page,
+    word,
+)
+from rag.chunking import ChunkerSettings, split_sentences
 from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
@@ -64,6 +74,25 @@ def test_word_and_web_page_renditions_keep_the_paragraphs(tmp_path: Path, report
         write(report_head, tmp_path / name)
         lines = {line.lstrip("# ") for line in _paragraphs(extract_text(tmp_path / name).text)}
         assert set(_paragraphs(report_head)) <= lines, name
+
+
+def test_a_markdown_report_is_read_without_its_marks_under_nested_headings(
+    tmp_path: Path, report_head: str
+) -> None:
+    markdown(report_head + "产业发展稳中有进。新建工厂3家。\n", tmp_path / "report.md")
+    written = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "**" in written and "\n## 一、" in written
+    text = extract_text(tmp_path / "report.md").text
+    assert "**" not in text
+    assert text.count("\n") == written.count("\n")  # a citation's line is the file's line
+    sentences = split_sentences(text, ChunkerSettings())
+    section = {text[s.start : s.end]: s.section for s in sentences}
+    # Under its ### heading, itself under the ## one; its bold topic sentence labels it.
+    assert section["新建工厂3家。"].startswith("一、2016年工作回顾 > （五）")
+    assert section["新建工厂3家。"].endswith(" > 产业发展稳中有进。")
+    assert extract_text(tmp_path / "report.md", data=b"[a link](http://x) and `code`").text == (
+        "a link and code"
+    )
 
 
 def test_a_file_of_one_paragraph_a_line_is_kept_exactly(tmp_path: Path) -> None:

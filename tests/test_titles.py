@@ -122,6 +122,9 @@ def test_a_subject_is_the_cover_title_a_bare_first_line_or_the_issuers_place(
     shenzhen = (PROJECT_ROOT / "evals/corpus/shenzhen_2016_city.txt").read_text("utf-8")
     assert subject_of(shenzhen) == "深圳市"
     assert subject_of("各位代表：\n现在，我代表大鹏新区管理委员会向大会作工作报告。") == "大鹏新区"
+    # A bare title names no place: the body's does.
+    titled = "# 政府工作报告\n\n各位代表：\n\n现在，我代表大鹏新区管理委员会向大会作工作报告。"
+    assert subject_of(titled) == "大鹏新区"
     # A salutation, a section heading or a sentence is no title; a body without its place
     # (区人民政府) names no subject, nor does the formula deep in the text (a quotation).
     deep = "各位代表：\n" + "…" * 600 + "我代表深圳市人民政府"

@@ -31,8 +31,9 @@ from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile, SourceText
 
 # 2: sentences record their PDF page; 3: a heading line's later sentences are content;
 # 4: a terminator inside brackets ends no sentence; 5: a hard-wrapped text file is read
-# as its paragraphs, and wrapped lines join without a space next to CJK
-FORMAT_VERSION = 5
+# as its paragraphs, and wrapped lines join without a space next to CJK; 6: Markdown
+# headings nest by depth, and its inline marks (**, `, links) are dropped
+FORMAT_VERSION = 6
 _REBUILD = "Fix: `python -m rag index --rebuild`."
 SOURCES = "sources.jsonl"
 log = logging.getLogger(__name__)
