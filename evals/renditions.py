@@ -50,10 +50,16 @@ def hard_wrap(text: str, width: int = 38) -> str:
 
 
 def typeset(text: str, path: Path) -> None:
-    """``text`` as an A4 PDF, a paragraph a line, wrapped by the page width."""
+    """``text`` as an A4 PDF, a paragraph a line, wrapped by the page width, each page
+    numbered at its foot ("— 3 —") as government PDFs are."""
     from fpdf import FPDF
 
-    pdf = FPDF()
+    class Numbered(FPDF):
+        def footer(self) -> None:
+            self.set_y(-15)
+            self.cell(0, 10, f"— {self.page_no()} —", align="C")
+
+    pdf = Numbered()
     pdf.add_font("wqy", "", str(FONT))
     pdf.set_font("wqy", size=11)
     pdf.add_page()

@@ -32,7 +32,8 @@ from rag.types import OcrLine
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm", *ocr.IMAGE_SUFFIXES)
-PAGE_BREAK = "\n\f\n"  # between PDF pages: a blank line to the chunker, never inside a sentence
+PAGE_BREAK = "\n\f\n"  # between PDF pages: a blank line to the chunker (none where a sentence
+# runs on to the next page)
 _ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK, common for Chinese files
 _SENTENCE_END = tuple("。！？；;!?：:")
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\uffef]")
@@ -42,6 +43,13 @@ _HEADING_LINE = re.compile(r"^\s*([一二三四五六七八九十]+、|第[一�
 _LINE_START = re.compile(
     rf"{_HEADING_LINE.pattern}"
     r"|^\s*([一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[-*+•]\s|\d+(?:[.)]\s|、)|\|)"
+)
+# A page's running number, printed at its foot or head: "— 3 —", "- 3 -", "第3页 共20页",
+# "3/20", "Page 3 of 20", a bare "3". It is no part of the text it would be glued to.
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:[-—–－]+\s*\d{1,4}\s*[-—–－]+|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}(?:\s*/\s*\d{1,4})?|page\s+\d{1,4}(?:\s+of\s+\d{1,4})?)\s*$",
+    re.I,
 )
 _WRAPPED_LINE = 0.75  # a line this close to the full width was wrapped, not ended
 _WRAPPED_SHARE = 0.3  # a plain text file with this share of wrapped lines is hard-wrapped
@@ -191,11 +199,13 @@ def _pdf(data: bytes, budget: ReadBudget, progress: ocr.Progress | None) -> Extr
             raise UnreadableError("encrypted PDF (needs a password); save an unprotected copy")
         budget.pages(_declared_pages(reader))  # before walking the page tree (25 s at 100k)
         budget.pages(len(reader.pages))  # the declared count may lie; the tree does not
-        texts = []
+        texts, cut = [], []
         for page in reader.pages:
-            text = _reflow(page.extract_text() or "")
+            lines = _without_page_number((page.extract_text() or "").split("\n"))
+            text = _reflow("\n".join(lines))
             budget.add(len(text) + len(PAGE_BREAK), text.count("\n") + 1)
             texts.append(text)
+            cut.append(_page_cut(lines))
     except (UnreadableError, LimitExceeded, MemoryError):  # MemoryError: see parse_worker
         raise
     except Exception as exc:  # pypdf reports damage (and unsupported ciphers) in many types
@@ -213,10 +223,34 @@ def _pdf(data: bytes, budget: ReadBudget, progress: ocr.Progress | None) -> Extr
     read = {n: page for n, page in read.items() if _visible(page.text) > _visible(texts[n - 1])}
     for number, page in read.items():
         texts[number - 1] = page.text
+        cut[number - 1] = False
     if not any(t.strip() for t in texts):
         hint = "no text found by OCR" if ocr.available() else f"enable OCR: {ocr.HINT}"
         raise UnreadableError(f"PDF without a text layer (scanned?); {hint}")
-    return _paged(texts, read)
+    # A sentence the page's end cut goes on at the next page's top, unless that starts anew
+    # (pages are numbered from 1: page n + 1 is followed by page n + 2, which OCR may read).
+    joins = [
+        _glue(before, after) if cut[n] and n + 2 not in read and before and after
+        and not _LINE_START.match(after) else PAGE_BREAK
+        for n, (before, after) in enumerate(zip(texts, texts[1:], strict=False))
+    ]
+    return _paged(texts, read, joins)
+
+
+def _without_page_number(lines: list[str]) -> list[str]:
+    """A page's lines without the page number at its foot or head."""
+    lines = [line for line in lines if line.strip()]
+    if lines and _PAGE_NUMBER.match(lines[-1]):
+        lines = lines[:-1]
+    if lines and _PAGE_NUMBER.match(lines[0]):
+        lines = lines[1:]
+    return lines
+
+
+def _page_cut(lines: list[str]) -> bool:
+    """Whether a page ends mid-sentence, its last line running to the full width."""
+    width = max((len(line.strip()) for line in lines), default=0)
+    return bool(lines) and _ends_wrapped(lines[-1].strip(), width)
 
 
 def _visible(text: str) -> int:
@@ -234,17 +268,22 @@ def _image(data: bytes, progress: ocr.Progress | None) -> ExtractedText:
     return _paged([page.text for page in read], dict(enumerate(read, start=1)))
 
 
-def _paged(texts: list[str], read: dict[int, ocr.OcrPage]) -> ExtractedText:
-    """Pages joined by ``PAGE_BREAK``; the OCR lines re-based onto the joined text."""
+def _paged(
+    texts: list[str], read: dict[int, ocr.OcrPage], joins: list[str] | None = None
+) -> ExtractedText:
+    """Pages joined by ``joins`` (default ``PAGE_BREAK``); the OCR lines re-based onto the
+    joined text."""
+    joins = [*(joins or [PAGE_BREAK] * (len(texts) - 1)), ""]
     pages: list[int] = []
     lines: list[OcrLine] = []
     pos = 0
-    for number, text in enumerate(texts, start=1):
+    for number, (text, join) in enumerate(zip(texts, joins, strict=True), start=1):
         pages.append(pos)
         if number in read:
             lines += read[number].shifted(pos)
-        pos += len(text) + len(PAGE_BREAK)
-    return ExtractedText(PAGE_BREAK.join(texts), pages, lines if read else None)
+        pos += len(text) + len(join)
+    return ExtractedText("".join(t + j for t, j in zip(texts, joins, strict=True)), pages,
+                         lines if read else None)
 
 
 def _declared_pages(reader: object) -> int:

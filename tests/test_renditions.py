@@ -60,11 +60,17 @@ def test_a_chinese_pdf_is_read_with_nothing_added_where_lines_join(
     tmp_path: Path, report_head: str
 ) -> None:
     """The page width cuts lines anywhere, even inside a figure (``2`` + ``5.0%``): joined
-    back, no space comes between CJK or digits, and most paragraphs are whole again."""
+    back, no space comes between CJK or digits, and most paragraphs are whole again. The
+    page numbers at the feet ("— 1 —") are dropped, and a sentence the page's end cut goes on
+    where the next page begins."""
     typeset(report_head, tmp_path / "report.pdf")
-    text = extract_text(tmp_path / "report.pdf").text
+    extracted = extract_text(tmp_path / "report.pdf")
+    text = extracted.text
+    assert len(extracted.pages) == 3
     assert re.sub(r"[\n\f]", "", text) == "".join(_paragraphs(report_head))
     assert len(_paragraphs(text)) < 2 * len(_paragraphs(report_head))
+    assert "华大基因发布的新一代高通量台式测序系统，标志我国" in text  # across pages 1 and 2
+    assert text[extracted.pages[1] :].startswith("序系统")  # page 2 still begins where it did
 
 
 def test_word_and_web_page_renditions_keep_the_paragraphs(tmp_path: Path, report_head: str) -> None:
