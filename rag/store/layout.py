@@ -32,7 +32,8 @@ from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile, SourceText
 # 2: sentences record their PDF page; 3: a heading line's later sentences are content;
 # 4: a terminator inside brackets ends no sentence; 5: a hard-wrapped text file is read
 # as its paragraphs, and wrapped lines join without a space next to CJK; 6: Markdown
-# headings nest by depth, and its inline marks (**, `, links) are dropped
+# headings nest by depth, and its inline marks (**, `, links) are dropped; a PDF's page
+# numbers are dropped and a sentence runs on across a page break
 FORMAT_VERSION = 6
 _REBUILD = "Fix: `python -m rag index --rebuild`."
 SOURCES = "sources.jsonl"
