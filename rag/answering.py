@@ -323,8 +323,10 @@ def compose(
     abstained: bool,
     sentences: Sequence[SentenceRecord],
     chunk_of: dict[int, ScoredChunk],
+    unnamed: Sequence[str] = (),
 ) -> Answer:
-    """Turn the decision into the user-facing answer with numbered citations."""
+    """Turn the decision into the user-facing answer with numbered citations; ``unnamed``:
+    the names the question asks about that the documents never mention."""
     zh = is_chinese(question)
     if abstained:
         text = (
@@ -332,6 +334,8 @@ def compose(
             if zh
             else "The documents do not say. The closest passages are listed below for reference."
         )
+        if unnamed:
+            text = "文档中没有提到" + "、".join(f"“{n}”" for n in unnamed) + "。" + text
         cites = [
             _citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in closest
         ]

@@ -30,6 +30,7 @@ from rag.answering import (
 )
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
+from rag.proper_names import absent_names
 from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
@@ -381,6 +382,13 @@ class Pipeline:
                     for part, ranked, terms in zip(parts, ranked_parts, part_terms, strict=True)
                 ]
                 evidence = decide(ranked_parts, asked.zh, answering, self.abstention.threshold)
+        # A Chinese question about a place, person or body no document in scope names.
+        unnamed = absent_names(
+            asked.text, [self.store.texts[source]] if source in self.store.texts
+            else self.store.texts.values(),
+        ) if asked.zh else []
+        if unnamed:
+            evidence = replace(evidence, chosen=[], abstained=True)
         ranked = ranked_parts[0] if ranked_parts else []
         if self.abstention is not None and self.scorer is None and ranked:
             from rag.abstention import shown_first
@@ -396,6 +404,7 @@ class Pipeline:
             evidence.abstained,
             sentences,
             chunk_of,
+            unnamed,
         )
         answer = self._labelled(lead_answer(asked.text, answer, glossary))
         return Retrieval(answer, shown, evidence)
