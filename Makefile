@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run test lint eval eval-wrapped eval-pdf eval-docx eval-html eval-md eval-traditional eval-fullwidth eval-chatty eval-cmrc train bench load index browser clean
+.PHONY: install lock run test lint eval eval-wrapped eval-pdf eval-docx eval-html eval-md eval-traditional eval-fullwidth eval-chatty eval-traditional-docs eval-cmrc train bench load index browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ eval: install
 # The corpus reports hard-wrapped at 38 characters (as pdftotext writes them), typeset as
 # PDFs, saved as Word or as web pages, or asked in traditional characters or full-width
 # digits, then their eval: each should be answered as well as the original text.
-eval-wrapped eval-pdf eval-docx eval-html eval-md eval-traditional eval-fullwidth eval-chatty: eval-%: install
+eval-wrapped eval-pdf eval-docx eval-html eval-md eval-traditional eval-fullwidth eval-chatty eval-traditional-docs: eval-%: install
 	rm -rf .cache/$*
 	$(PY) -m evals.renditions $* evals/corpus .cache/$*
 	$(PY) -m rag --docs .cache/$*/docs --index-dir index/$* eval \

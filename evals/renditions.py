@@ -5,9 +5,11 @@ fixed-width copy), typeset as a PDF, saved as Word, as a government web page or 
 questions as a reader in Hong Kong or Taiwan writes them, in traditional characters, or
 as a Chinese input method in full-width mode types them (``make eval-traditional``,
 ``eval-fullwidth``); and every question as people type it to a chatbot, with a greeting and
-a thanks (``make eval-chatty``).
+a thanks (``make eval-chatty``); and the reports in traditional characters, as Hong Kong,
+Macao or Taiwan write theirs (``make eval-traditional-docs``).
 
-    python -m evals.renditions wrapped|pdf|docx|html|md|traditional|fullwidth|chatty SOURCE DEST
+    python -m evals.renditions KIND SOURCE DEST   (KIND: wrapped, pdf, docx, html, md,
+    traditional, fullwidth, chatty, traditional-docs)
 
 writes each report of SOURCE_DIR to TARGET_DIR/docs and the corpus questions, pointed at
 those files, to TARGET_DIR/questions.jsonl.
@@ -170,11 +172,9 @@ def main(kind: str, source: Path, target: Path) -> None:
     names = {}
     for path in sorted(source.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        if kind == "wrapped" or kind in QUESTION_FORMS:
+        if kind in TEXT_FORMS or kind in QUESTION_FORMS:
             names[path.name] = path.name
-            (docs / path.name).write_text(
-                hard_wrap(text) if kind == "wrapped" else text, encoding="utf-8"
-            )
+            (docs / path.name).write_text(TEXT_FORMS.get(kind, str)(text), encoding="utf-8")
         else:
             names[path.name] = path.with_suffix(f".{kind}").name
             WRITERS[kind](text, docs / names[path.name])
@@ -189,8 +189,11 @@ def main(kind: str, source: Path, target: Path) -> None:
 
 
 WRITERS = {"pdf": typeset, "docx": word, "html": web_page, "md": markdown}
+# Renditions that stay plain text: hard-wrapped, or written in traditional characters (a
+# Hong Kong, Macao or Taiwan report; the questions stay as they are).
+TEXT_FORMS = {"wrapped": hard_wrap, "traditional-docs": traditional}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("wrapped", *QUESTION_FORMS, *WRITERS):
+    if len(sys.argv) != 4 or sys.argv[1] not in (*TEXT_FORMS, *QUESTION_FORMS, *WRITERS):
         sys.exit(__doc__)
     main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))

@@ -1,4 +1,4 @@
-"""Chinese questions written in traditional characters, read in simplified ones.
+"""Chinese written in traditional characters (questions and documents), read in simplified ones.
 
 The reports are in simplified characters; a reader in Hong Kong, Taiwan or abroad asks
 "去年經濟增長多少？", and not one of its words matched "经济增长": half the answerable
@@ -43,3 +43,16 @@ def to_simplified(text: str, keep: Callable[[str], bool] = lambda ch: False) -> 
     those ``keep`` accepts (the documents' own: a Wikipedia article's 快砲)."""
     table = _simplified_of()
     return "".join(ch if keep(ch) else table.get(ch, ch) for ch in text)
+
+
+_TRADITIONAL_SHARE = 0.05  # of a text's Chinese characters; simplified text has ~0
+
+
+def is_traditional(text: str) -> bool:
+    """Whether ``text`` is written in traditional characters: 5 % or more of its Chinese
+    characters are ones simplified text never uses (typically 15–30 %)."""
+    chinese = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    if len(chinese) < 20:
+        return False
+    table = _simplified_of()
+    return sum(ch in table for ch in chinese) >= _TRADITIONAL_SHARE * len(chinese)

@@ -6,6 +6,7 @@ thanks is answered as the same plainly typed. The renditions are those ``make ev
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from rag.config import Settings
 from rag.loaders import extract_text
 from rag.pipeline import Pipeline
 from rag.question import without_frame
-from rag.simplified import to_simplified
+from rag.simplified import is_traditional, to_simplified
 
 REPORT = Path(__file__).resolve().parents[1] / "evals" / "corpus" / "yantian_2017_district.txt"
 
@@ -144,6 +145,12 @@ def test_traditional_characters_read_as_simplified_but_those_the_documents_use()
     # A Wikipedia article's 快砲 keeps the 砲 its document writes; simplified text is left as is.
     assert to_simplified("快砲的定位", keep=lambda ch: ch == "砲") == "快砲的定位"
     assert to_simplified("乾隆年间的起征点") == "乾隆年间的起征点"
+    # A document is read as traditional when much of it is; the CMRC article on the 快砲,
+    # simplified but for its name (2 % of its characters), is not.
+    assert is_traditional(traditional("过去五年经济增长多少？各项工作取得了新的进展。"))
+    cmrc = json.loads((REPORT.parents[1] / "cmrc2018" / "cmrc2018_trial.json").read_text("utf-8"))
+    article = next(a for a in cmrc["data"] if "快砲" in a["title"])["paragraphs"][0]["context"]
+    assert "砲" in article and not is_traditional(article)
 
 
 def test_a_question_in_traditional_characters_is_answered_as_in_simplified(
@@ -202,3 +209,23 @@ def test_a_greeting_a_source_and_a_thanks_change_no_answer(
     assert not asked.abstained, asked.text
     assert "91.00" in asked.text
     assert asked.text == wrapped_pipeline.query(plain).text
+
+
+def test_a_report_in_traditional_characters_is_read_and_answered_in_simplified(
+    tmp_path: Path, embeddings, report_head: str  # noqa: ANN001
+) -> None:
+    """A Hong Kong, Macao or Taiwan report: character for character, so offsets still hold."""
+    written = traditional(report_head)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "yantian.txt").write_text(written, encoding="utf-8")
+    assert "旅遊業總收入91.00億元" in written
+    text = extract_text(tmp_path / "docs" / "yantian.txt").text
+    assert len(text) == len(written) and "旅游业总收入91.00亿元" in text
+    settings = Settings().override(
+        embed_model="bundled", docs_dir=tmp_path / "docs", index_dir=tmp_path / "index"
+    )
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    for question in ("2016年旅游业总收入是多少？", "What was total tourism revenue in 2016?"):
+        answer = pipeline.query(question)
+        assert not answer.abstained, answer.text
+        assert "旅游业总收入91.00亿元" in answer.citations[0].quote

@@ -33,7 +33,8 @@ from rag.types import Chunk, OcrLine, SentenceRecord, SkippedFile, SourceText
 # 4: a terminator inside brackets ends no sentence; 5: a hard-wrapped text file is read
 # as its paragraphs, and wrapped lines join without a space next to CJK; 6: Markdown
 # headings nest by depth, and its inline marks (**, `, links) are dropped; a PDF's page
-# numbers are dropped and a sentence runs on across a page break
+# numbers are dropped and a sentence runs on across a page break; a document in traditional
+# characters is read in simplified ones
 FORMAT_VERSION = 6
 _REBUILD = "Fix: `python -m rag index --rebuild`."
 SOURCES = "sources.jsonl"
