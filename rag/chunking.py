@@ -178,7 +178,7 @@ def split_sentences(text: str, settings: ChunkerSettings) -> list[Sentence]:
             label_end = spans[0][1] if len(spans) > 1 else e
             heading = text[s:label_end]
             # "### （五）…" under "## 一、…" is a part of it; a plain "一、…" starts anew.
-            depth = len(heading) - len(heading.lstrip("#")) or 1
+            depth = _markdown_depth(heading) or 1
             outline = [*(h for h in outline if h[0] < depth), (depth, heading.lstrip("# ").strip())]
             level1 = " > ".join(h for d, h in outline if d != cover or d == depth)
             level2 = ""
@@ -208,13 +208,18 @@ def _cover_depth(text: str, lines: list[tuple[int, int]]) -> int:
     over "## 一、…"): the first heading, the shallowest, and the only one so deep. It heads no
     section path: its year would date every section. 0 if there is none."""
     depths = [
-        len(line) - len(line.lstrip("#"))
+        _markdown_depth(line)
         for line in (text[s:e].strip() for s, e in lines)
         if line.startswith("#") and _HEADING.match(line)
     ]
     if depths and depths.count(depths[0]) == 1 and depths[0] == min(depths) and len(depths) > 1:
         return depths[0]
     return 0
+
+
+def _markdown_depth(heading: str) -> int:
+    """How many ``#`` open a Markdown heading (0 for a plain "一、…")."""
+    return len(heading) - len(heading.lstrip("#"))
 
 
 def _line_of(text: str, offset: int) -> int:

@@ -145,7 +145,8 @@ def _in_simplified(result: ExtractedText) -> ExtractedText:
     written in traditional characters, half the Chinese questions were answered "not found".
     A simplified document (a traditional-only character now and then: 快砲) is kept as it is.
     """
-    from rag.simplified import is_traditional, to_simplified  # the dictionary, when needed
+    # Imported late: its table (≈0.5 s, once a process) is read only when a file is.
+    from rag.simplified import is_traditional, to_simplified
 
     if not is_traditional(result.text):
         return result

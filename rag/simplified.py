@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 
 from rag.glossary import dictionary_lines
+from rag.text import CJK
 
 
 def spelling_pairs() -> Iterator[tuple[str, str]]:
@@ -51,7 +52,7 @@ _TRADITIONAL_SHARE = 0.05  # of a text's Chinese characters; simplified text has
 def is_traditional(text: str) -> bool:
     """Whether ``text`` is written in traditional characters: 5 % or more of its Chinese
     characters are ones simplified text never uses (typically 15–30 %)."""
-    chinese = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    chinese = CJK.findall(text)
     if len(chinese) < 20:
         return False
     table = _simplified_of()
