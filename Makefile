@@ -44,11 +44,15 @@ test: install browser lint
 	$(PY) -m pytest
 
 # The seed set with the baselines, then the seven corpus reports (each question asked of
-# its own report); `make eval-cmrc` adds CMRC 2018 trial, `make train` the held-out figures.
+# its own report), then English questions from outside them all (other places, general
+# knowledge); `make eval-cmrc` adds CMRC 2018 trial, `make train` the held-out figures.
 eval: install
 	$(PY) -m rag eval
 	$(PY) -m rag --docs evals/corpus --index-dir index/corpus eval \
 	  --set evals/corpus_questions.jsonl --no-baselines --out evals/reports/corpus
+	$(PY) -m rag eval --set evals/offtopic_en.jsonl --no-baselines --out evals/reports/offtopic-seed
+	$(PY) -m rag --docs evals/corpus --index-dir index/corpus eval \
+	  --set evals/offtopic_en.jsonl --no-baselines --out evals/reports/offtopic-reports
 
 # The corpus reports hard-wrapped at 38 characters (as pdftotext writes them), typeset as
 # PDFs, saved as Word or as web pages, or asked in traditional characters or full-width

@@ -334,8 +334,10 @@ def compose(
             if zh
             else "The documents do not say. The closest passages are listed below for reference."
         )
-        if unnamed:
+        if unnamed and zh:
             text = "文档中没有提到" + "、".join(f"“{n}”" for n in unnamed) + "。" + text
+        elif unnamed:
+            text = f"The documents never mention {' or '.join(unnamed)}. {text}"
         cites = [
             _citation(sentences[c.sentence], c.score, chunk_of.get(c.sentence)) for c in closest
         ]

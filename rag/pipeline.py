@@ -30,7 +30,7 @@ from rag.answering import (
 )
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
-from rag.proper_names import absent_names, proper_names
+from rag.proper_names import absent_english_names, absent_names, proper_names
 from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
 from rag.question import analyse, asks_about_document
 from rag.retrieval import Retriever
@@ -382,11 +382,15 @@ class Pipeline:
                     for part, ranked, terms in zip(parts, ranked_parts, part_terms, strict=True)
                 ]
                 evidence = decide(ranked_parts, asked.zh, answering, self.abstention.threshold)
-        # A Chinese question about a place, person or body no document in scope names.
-        unnamed = absent_names(
-            asked.text, [self.store.texts[source]] if source in self.store.texts
-            else self.store.texts.values(),
-        ) if asked.zh else []
+        # A question about a place, person or body no document in scope names.
+        texts = (
+            [self.store.texts[source]] if source in self.store.texts
+            else list(self.store.texts.values())
+        )
+        unnamed = (
+            absent_names(asked.text, texts) if asked.zh
+            else absent_english_names(asked.text, texts, glossary.romanised)
+        )
         if unnamed:
             evidence = replace(evidence, chosen=[], abstained=True)
         ranked = ranked_parts[0] if ranked_parts else []

@@ -73,6 +73,16 @@ def test_a_place_the_report_never_names_is_not_answered_for(pipeline, seed_text:
     assert not pipeline.query("京东镇2022年GDP增长多少？").abstained
 
 
+def test_an_english_question_naming_a_place_the_report_never_names_abstains(pipeline) -> None:
+    """Before, "Shanghai" was read as the syllables of the report's 伤害 ("to harm") and the
+    town's own GDP sentence answered; a name the report does mention is no bar."""
+    answer = pipeline.query("What was Shanghai's GDP growth in 2022?")
+    assert answer.abstained
+    assert answer.text.startswith("The documents never mention Shanghai.")
+    assert answer.citations
+    assert not pipeline.query("What did the report say about Xi Jinping's thought?").abstained
+
+
 def test_two_part_question_gets_both_facts(pipeline) -> None:
     answer = pipeline.query("新增数字经济企业多少家？总数达到多少家？")
     assert "128" in answer.text and "305" in answer.text
