@@ -33,6 +33,7 @@ _POSSESSIVE = re.compile(r"'s\b|'(?!\w)")  # not Nan'ao's apostrophe
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’")  # a quoted title names nothing asked
 _GLOSS_HEAD = re.compile(r"(?:the |The )?([A-Z][^,;(]*)")  # "Shanghai municipality, central…"
 _READING = re.compile(r"[\u3400-\u9fff|]+\[[^\]]*\]")
+_NOTE = re.compile(r"(?:Taiwan pr\.|also pr\.|CL:|see |variant of|old variant)")
 _GLOSS_WORDS = re.compile(r"[^,;(]*")
 _NAME_WORDS = 4  # "Shanghai Stock Exchange Composite Index" is named by its first words
 
@@ -46,7 +47,8 @@ class _Dictionary:
     mentioned: dict[str, set[str]]  # "macao" → every headword a gloss names it in: 港澳
     spelled: dict[str, set[str]]  # "guangming" → a proper noun's first characters: 光明
     common: frozenset[str]  # headwords never read with a capital: 伤害 "to harm"
-    english: frozenset[str]  # common words' one-word glosses: "three", "china" (瓷)
+    english: frozenset[str]  # common words' one-word glosses: "three", "party"
+    titles: frozenset[str]  # names a gloss gives alone: "china" (中国 /China/), not "party"
 
 
 @functools.cache
@@ -56,28 +58,39 @@ def _dictionary() -> _Dictionary:
     capitalised: set[str] = set()
     common: set[str] = set()
     english: set[str] = set()
+    titles: set[str] = set()
     named: dict[str, set[str]] = defaultdict(set)
     mentioned: dict[str, set[str]] = defaultdict(set)
     spelled: dict[str, set[str]] = defaultdict(set)
     for line in dictionary_lines():
         entry = _ENTRY.match(line)
-        if entry is None or not _CJK_WORD.fullmatch(entry["word"]):
+        if entry is None:
             continue
         word, reading = entry["word"], entry["reading"]
         glosses = [g.strip() for g in entry["glosses"].split("/") if g.strip()]
+        if not reading[:1].isupper():
+            english.update(g for g in glosses if g.isalpha() and g.islower())  # 黄 "yellow"
+        if not _CJK_WORD.fullmatch(word):
+            continue
         if reading[:1].isupper():
             capitalised.add(word)
             for gloss in glosses:
-                # 富士山 "Mt. Fuji"; 港澳 "Hong Kong 香港[Xiang1 gang3] and Macao 澳門|澳门[…]"
+                if _NOTE.match(gloss):
+                    continue
+                # 富士山 "Mt. Fuji"; 港澳 "Hong Kong 香港[Xiang1 gang3] and Macao 澳門|澳门[…]";
+                # 人大 "(Chinese) National People's Congress (abbr. for …)"
                 gloss = _READING.sub("", gloss.replace("Mt. ", "Mount "))
+                gloss = re.sub(r"^\([^)]*\)\s*", "", gloss)
                 head = _GLOSS_HEAD.match(gloss)
                 words = head.group(1).split() if head else []
                 for n in range(1, min(len(words), _NAME_WORDS) + 1):
                     named[" ".join(words[:n]).lower()].add(word)
+                if len(words) == 1:
+                    titles.add(words[0].lower())
                 # Names in the gloss's own words, not its notes: 时代 "Time, US weekly…"
                 # names no US.
                 for name in _ENGLISH_NAME.findall(_GLOSS_WORDS.match(gloss).group()):
-                    for part in {name, *name.split("-")}:
+                    for part in _runs(name.replace("-", " ").split()):
                         mentioned[part.lower()].add(word)
             syllables = [re.sub(r"[\d:]", "", s).lower() for s in reading.split()]
             if len(syllables) == len(word):
@@ -85,7 +98,6 @@ def _dictionary() -> _Dictionary:
                     spelled["".join(syllables[:n])].add(word[:n])
         else:
             common.add(word)
-            english.update(g for g in glosses if g.isalpha() and g.islower())
         meanings = [
             g for g in glosses
             if not g.startswith(("(", "CL:", "see ", "variant of", "old variant"))
@@ -106,7 +118,18 @@ def _dictionary() -> _Dictionary:
         spelled=dict(spelled),
         common=frozenset(common - capitalised),
         english=frozenset(english),
+        titles=frozenset(titles),
     )
+
+
+def _runs(words: list[str]) -> set[str]:
+    """Every run of ``words``: "National People's Congress" is mentioned by its 人大 when
+    a question asks about "Congress" or "People's Congress"."""
+    return {
+        " ".join(words[i:j])
+        for i in range(len(words))
+        for j in range(i + 1, min(len(words), i + _NAME_WORDS) + 1)
+    }
 
 
 def proper_names() -> frozenset[str]:
@@ -152,9 +175,27 @@ def english_names_in(question: str) -> list[str]:
         name = " ".join(words)
         # "GDP of Germany" is no name as a whole, "Bank of China" is.
         for part in [name] if name.lower() in dictionary.named else _OF.split(name):
-            if " " in part or part.lower() not in dictionary.english or part.isupper():
-                found.append(part)  # not "Three" of "the Three Rural Issues"; "US" is a name
-    return [name for name in found if name]
+            if part and (named := _as_name(part, dictionary)):
+                found.append(named)
+    return found
+
+
+def _as_name(words: str, dictionary: _Dictionary) -> str | None:
+    """``words`` as the name of a place, a person or a body ("Berlin" of "the Berlin Wall");
+    None for a thing common words name ("the Three Rural Issues", "the Spring Festival",
+    "the Communist Party": a report calls it 党) or a people's adjective ("Chinese")."""
+    *rest, last = words.split()
+    if last.isupper():
+        return words  # "US", "PRC"
+    common = {last.lower(), last.lower().removesuffix("s")} & dictionary.english
+    if common and last.lower() not in dictionary.titles:  # "Party", not "China"
+        if len(rest) != 1 or rest[0].endswith(("ist", "ic", "al")):  # "Communist Party"
+            return None
+        return _as_name(rest[0], dictionary)
+    adjective = last.endswith(("ese", "ish")) or (
+        last.endswith("n") and last[:-1].lower() in dictionary.named  # Mongolia-n
+    )
+    return None if adjective and not rest else words
 
 
 def absent_english_names(

@@ -27,6 +27,12 @@ def test_an_english_questions_names_are_its_capitalised_words_outside_quotes() -
     assert english_names_in("Where is the Bank of China?") == ["Bank of China"]
     assert english_names_in('What does "Three small venues" mean?') == []
     assert english_names_in("How many visitors came to Nan'ao?") == ["Nan'ao"]
+    # Things common words name, and a people's adjective, are no names to look for: a
+    # report calls the Communist Party 党 or 党中央, never 共产党.
+    assert english_names_in("What does the Communist Party ask of cadres?") == []
+    assert english_names_in("How did the Spring Festival go?") == []
+    assert english_names_in("How many Chinese cities are named?") == []
+    assert english_names_in("When did the Berlin Wall fall?") == ["Berlin"]
 
 
 def _spelled(*words: str):
@@ -43,6 +49,8 @@ def test_an_english_name_is_absent_only_when_no_text_writes_it_in_any_form() -> 
     assert absent_english_names("What about Macao?", ["深化粤港澳合作。"], _spelled()) == []
     assert absent_english_names("Where is Guangming?", ["光明新区"], _spelled()) == []
     assert absent_english_names("Who moved to Huangcheng?", ["黄城村"], _spelled("黄城")) == []
+    # 人大 "(Chinese) National People's Congress (abbr. …)" names the Congress.
+    assert absent_english_names("What did Congress approve?", ["镇人大主席团"], _spelled()) == []
     # Only a name the dictionary translates can be found missing.
     assert absent_english_names("How many goals did Messi score?", ["进球"], _spelled()) == []
     assert absent_english_names("How tall is Mount Fuji?", ["山高"], _spelled()) == ["Mount Fuji"]
