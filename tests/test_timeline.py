@@ -12,6 +12,7 @@ from rag.ingest import read_sources
 from rag.store.build import sentence_records as _sentence_records
 from rag.timeline import (
     APPENDIX,
+    ELSEWHEN,
     MULTI_YEAR,
     OTHER,
     PLAN,
@@ -123,5 +124,27 @@ def test_an_explicit_year_is_read_against_the_report(corpus) -> None:  # noqa: A
     assert timeline.wanted_role(TimeCue(None, 2013), source) == PLAN
     assert timeline.wanted_role(TimeCue(None, 2012), source) == REVIEW
     assert timeline.wanted_role(TimeCue(None, 2009), source) == MULTI_YEAR
+    # A year after the report's, or before its five years, is no time it speaks of as its own.
+    assert timeline.wanted_role(TimeCue(PLAN, 2018), source) == ELSEWHEN
+    assert timeline.wanted_role(TimeCue(None, 2007), source) == ELSEWHEN
     assert role_label(PLAN, 2013) == "2013 targets"
     assert role_label(REVIEW, 2013) == "2012 review"
+
+
+def test_among_reports_of_several_years_a_named_year_finds_its_own_report(
+    tmp_path: Path, embeddings  # noqa: ANN001
+) -> None:
+    """Before, the 2016 report's own target (本地生产总值增长8—8.5%) answered "2018's target":
+    a plan sentence of any year passed for the plan of the year asked."""
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("national_2018_guowuyuan.txt", "shenzhen_2016_city.txt"):
+        (docs / name).write_bytes((CORPUS / name).read_bytes())
+    settings = Settings().override(docs_dir=docs, index_dir=tmp_path / "index", llm=None)
+    answer = Pipeline(settings, embeddings=embeddings).query("2018年经济增速的预期目标定在多少？")
+    assert not answer.abstained
+    assert answer.citations[0].source == "national_2018_guowuyuan.txt"
+    assert "6.5%" in answer.text
