@@ -20,7 +20,7 @@ PLAN = "plan"  # this year's targets and work
 APPENDIX = "appendix"  # 附件, 名词解释
 OTHER = "other"  # cover, problems, anything without a cue
 TIME_ROLES = (REVIEW, MULTI_YEAR, PLAN)
-ELSEWHEN = "elsewhen"  # a year the document does not cover as its own: no sentence has it
+LATER = "later"  # a year after the document's own: no sentence has this role
 ROLES = (REVIEW, MULTI_YEAR, PLAN, APPENDIX, OTHER)
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
@@ -84,15 +84,15 @@ class Timeline:
         """The role a sentence of ``source`` should have to answer a question with ``cue``.
 
         An explicit year is read against the document's plan year: that year is the plan,
-        the year before it the review, one of the four before that the multi-year review. A
-        later or earlier year is no time the document speaks of as its own (a report on 2016
-        has no 2018 target): its sentences must write the year to answer, so that among
-        several years' reports "2018年的目标" is the 2018 report's.
+        the year before it the review, an earlier one the multi-year review. A later year is
+        no time the document speaks of as its own (a report on 2016 has no 2018 target): its
+        sentences must write the year to answer, so that among several years' reports
+        "2018年的目标" is the 2018 report's.
         """
         year = self.years.get(source)
         if cue.year is not None and year is not None:
-            if cue.year > year or cue.year < year - 5:
-                return ELSEWHEN
+            if cue.year > year:
+                return LATER
             if cue.year == year:
                 return PLAN
             if cue.year == year - 1:

@@ -12,7 +12,7 @@ from rag.ingest import read_sources
 from rag.store.build import sentence_records as _sentence_records
 from rag.timeline import (
     APPENDIX,
-    ELSEWHEN,
+    LATER,
     MULTI_YEAR,
     OTHER,
     PLAN,
@@ -124,9 +124,8 @@ def test_an_explicit_year_is_read_against_the_report(corpus) -> None:  # noqa: A
     assert timeline.wanted_role(TimeCue(None, 2013), source) == PLAN
     assert timeline.wanted_role(TimeCue(None, 2012), source) == REVIEW
     assert timeline.wanted_role(TimeCue(None, 2009), source) == MULTI_YEAR
-    # A year after the report's, or before its five years, is no time it speaks of as its own.
-    assert timeline.wanted_role(TimeCue(PLAN, 2018), source) == ELSEWHEN
-    assert timeline.wanted_role(TimeCue(None, 2007), source) == ELSEWHEN
+    # A year after the report's is no time it speaks of as its own.
+    assert timeline.wanted_role(TimeCue(PLAN, 2018), source) == LATER
     assert role_label(PLAN, 2013) == "2013 targets"
     assert role_label(REVIEW, 2013) == "2012 review"
 
