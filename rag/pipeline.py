@@ -9,6 +9,7 @@ this one only passes each the results of the one before.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from rag.scorer import LearnedScorer
 
 log = logging.getLogger(__name__)
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z' -]*[A-Za-z]")  # "Xi Jinping" of "Xi Jinping新时代…"
 
 
 class Pipeline:
@@ -387,10 +389,10 @@ class Pipeline:
             [self.store.texts[source]] if source in self.store.texts
             else list(self.store.texts.values())
         )
-        unnamed = (
-            absent_names(asked.text, texts) if asked.zh
-            else absent_english_names(asked.text, texts, glossary.romanised)
-        )
+        unnamed = absent_names(asked.text, texts) if asked.zh else []
+        if glossary is not None:  # English, or a Chinese question's English words: "Shanghai的…"
+            english = asked.text if not asked.zh else ", ".join(_LATIN_RUN.findall(asked.text))
+            unnamed += absent_english_names(english, texts, glossary.romanised)
         if unnamed:
             evidence = replace(evidence, chosen=[], abstained=True)
         ranked = ranked_parts[0] if ranked_parts else []

@@ -80,6 +80,8 @@ def test_an_english_question_naming_a_place_the_report_never_names_abstains(pipe
     assert answer.abstained
     assert answer.text.startswith("The documents never mention Shanghai.")
     assert answer.citations
+    # The same name inside a Chinese question.
+    assert pipeline.query("Shanghai的GDP增长了多少？").text.startswith("文档中没有提到“Shanghai”。")
     assert not pipeline.query("What did the report say about Xi Jinping's thought?").abstained
 
 
