@@ -316,6 +316,60 @@ def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> 
     )
 
 
+# A list cut at its semicolons: "主要是：A；B；C。" is three sentences, items of one list.
+_LIST_OPENS = re.compile(r"[:：]")
+_ITEM_ENDS = ("；", ";")
+_MAX_ITEMS = 8
+_ITEM_GAP = 2  # characters between two items of one paragraph (a line break at most)
+
+
+def list_rows(row: int, sentences: Sequence[SentenceRecord]) -> range:
+    """The sentences of the colon-opened list sentence ``row`` is an item of (``row`` alone
+    when it is none): a question asking for the list wants all its items, not the one that
+    ranked first ("主要是：经济总量还不够大…；产业优化升级还需加快…。")."""
+
+    def continues(a: int) -> bool:  # sentence a + 1 is the next item of a's list
+        x, y = sentences[a], sentences[a + 1]
+        return (
+            x.source == y.source
+            and x.text.rstrip().endswith(_ITEM_ENDS)
+            and 0 <= y.start - x.end <= _ITEM_GAP
+        )
+
+    first = row
+    while (
+        first > 0 and row - first < _MAX_ITEMS
+        and not _LIST_OPENS.search(sentences[first].text) and continues(first - 1)
+    ):
+        first -= 1
+    if not _LIST_OPENS.search(sentences[first].text):
+        return range(row, row + 1)
+    last = row
+    while last + 1 < len(sentences) and last - first + 1 < _MAX_ITEMS and continues(last):
+        last += 1
+    return range(first, last + 1)
+
+
+def with_whole_list(
+    answer: Answer, rows: range, sentences: Sequence[SentenceRecord], text: str
+) -> Answer:
+    """``answer`` with its first citation widened to the list ``rows`` (:func:`list_rows`)
+    of the source whose ``text`` is given."""
+    if answer.abstained or not answer.citations or len(rows) < 2:
+        return answer
+    cited, first, last = answer.citations[0], sentences[rows[0]], sentences[rows[-1]]
+    quote = text[first.start : last.end]
+    context_end = cited.context_start + len(cited.context)
+    inside = cited.context_start <= first.start and last.end <= context_end
+    whole = replace(
+        cited, quote=quote, start=first.start, end=last.end, line=first.line,
+        context=cited.context if inside else quote,
+        context_start=cited.context_start if inside else first.start,
+    )
+    body = answer.text.replace(f"{cited.quote}[1]", f"{quote}[1]", 1)
+    return replace(answer, text=body, citations=[whole, *answer.citations[1:]])
+
+
 def compose(
     question: str,
     chosen: Sequence[Candidate],

@@ -26,14 +26,16 @@ from rag.answering import (
     asked_time,
     compose,
     decide,
+    list_rows,
     question_terms,
     score_sentences,
+    with_whole_list,
 )
 from rag.config import Settings
 from rag.glossary import Glossary, load_glossary
 from rag.proper_names import absent_english_names, absent_names, proper_names
 from rag.query_adapter import REORDERS, QueryAdapter, load_adapter
-from rag.question import analyse, asks_about_document
+from rag.question import analyse, asks_about_document, asks_list
 from rag.retrieval import Retriever
 from rag.short_answer import names_a_person, presents_report
 from rag.simplified import to_simplified
@@ -412,7 +414,12 @@ class Pipeline:
             chunk_of,
             unnamed,
         )
-        answer = self._labelled(lead_answer(asked.text, answer, glossary))
+        answer = lead_answer(asked.text, answer, glossary)
+        if evidence.chosen and asks_list(asked.text):  # the whole list the item is of
+            row = evidence.chosen[0].sentence
+            source_text = self.store.texts[sentences[row].source]
+            answer = with_whole_list(answer, list_rows(row, sentences), sentences, source_text)
+        answer = self._labelled(answer)
         return Retrieval(answer, shown, evidence)
 
 

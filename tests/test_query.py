@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.config import PROJECT_ROOT
-from rag.question import split_question
+from rag.question import asks_list, split_question
 from rag.types import Answer
 
 SEED_NAME = "000_12477834bc4718d4.txt"
@@ -291,3 +291,46 @@ def test_a_question_for_another_name_finds_any_word_for_also_called(
     answer = pipeline.query("云岭山猫的别称是什么？")
     assert not answer.abstained, answer.text
     assert "又名雪线猫" in answer.citations[0].quote, answer.citations[0].quote
+
+
+def test_a_list_question_cites_the_whole_list_its_item_is_of(pipeline, seed_text: str) -> None:
+    """The shortcomings are one list cut at its semicolon ("主要是:经济总量还不够大,…;产业优化
+    升级还需加快,…。"): asked for them, the answer quotes both sentences, not the one ranked
+    first."""
+    answer = pipeline.query("What shortcomings does the report admit the town still faces?")
+    assert not answer.abstained, answer.text
+    quote = answer.citations[0].quote
+    assert quote.startswith("主要是:经济总量还不够大") and "产业优化升级还需加快" in quote, quote
+    assert f"{quote}[1]" in answer.text
+    _assert_citations_are_verbatim(answer, seed_text)
+
+
+def test_the_targets_list_is_quoted_whole_and_one_target_alone(guangdong) -> None:  # noqa: ANN001
+    listed = guangdong.query("What are the main economic targets for 2019?")
+    assert not listed.abstained, listed.text
+    quote = listed.citations[0].quote
+    assert quote.startswith("今年我省经济社会发展的主要预期目标是：地区生产总值增长6—6.5%"), quote
+    assert quote.endswith("单位地区生产总值能耗下降3%。"), quote  # the eighth item, the last
+    one = guangdong.query("2019年城镇新增就业的目标是多少？")
+    assert not one.abstained, one.text
+    assert one.citations[0].quote.startswith("城镇新增就业110万人"), one.citations[0].quote
+    assert "主要预期目标" not in one.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    ("question", "listed"),
+    [
+        ("有哪些项目结转到2023年继续建设？", True),
+        ("What are the main targets for 2019?", True),
+        ("Which villages got smart 'safe community' projects?", True),
+        ("What shortcomings does the report admit?", True),
+        ("Name the well-known digital economy companies.", True),
+        ("What does the report say about jobs?", False),
+        ("Which typhoon hit Guangdong?", False),
+        ("What was the hotel occupancy rate in 2012?", False),
+    ],
+)
+def test_a_question_asking_for_a_list_is_told_from_one_asking_one_thing(
+    question: str, listed: bool
+) -> None:
+    assert asks_list(question) is listed
