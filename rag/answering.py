@@ -321,6 +321,7 @@ _LIST_OPENS = re.compile(r"[:：]")
 _ITEM_ENDS = ("；", ";")
 _MAX_ITEMS = 8
 _ITEM_GAP = 2  # characters between two items of one paragraph (a line break at most)
+_OPENING = 6  # a list opens within its first characters: "主要是：", "具体包括："
 
 
 def list_rows(row: int, sentences: Sequence[SentenceRecord]) -> range:
@@ -343,6 +344,15 @@ def list_rows(row: int, sentences: Sequence[SentenceRecord]) -> range:
     ):
         first -= 1
     if not _LIST_OPENS.search(sentences[first].text):
+        # The sentence announcing the list the next one opens: "…还面临不少困难和不足。" +
+        # "主要是:经济总量还不够大,…;"
+        after = row + 1
+        if (
+            after < len(sentences) and sentences[after].source == sentences[row].source
+            and 0 <= sentences[after].start - sentences[row].end <= _ITEM_GAP
+            and _LIST_OPENS.search(sentences[after].text[:_OPENING])
+        ):
+            return range(row, list_rows(after, sentences).stop)
         return range(row, row + 1)
     last = row
     while last + 1 < len(sentences) and last - first + 1 < _MAX_ITEMS and continues(last):

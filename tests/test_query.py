@@ -303,6 +303,11 @@ def test_a_list_question_cites_the_whole_list_its_item_is_of(pipeline, seed_text
     assert quote.startswith("主要是:经济总量还不够大") and "产业优化升级还需加快" in quote, quote
     assert f"{quote}[1]" in answer.text
     _assert_citations_are_verbatim(answer, seed_text)
+    # Asked in Chinese, the sentence announcing the list ranks first; the list follows it.
+    answer = pipeline.query("报告认为京东镇还存在哪些问题和不足？")
+    quote = answer.citations[0].quote
+    assert quote.startswith("在总结成绩的同时") and quote.endswith("还不匹配等。"), quote
+    _assert_citations_are_verbatim(answer, seed_text)
 
 
 def test_the_targets_list_is_quoted_whole_and_one_target_alone(guangdong) -> None:  # noqa: ANN001
