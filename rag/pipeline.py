@@ -415,7 +415,9 @@ class Pipeline:
             unnamed,
         )
         answer = lead_answer(asked.text, answer, glossary)
-        if evidence.chosen and asks_list(asked.text):  # the whole list the item is of
+        # A question asking one list: the whole list its item is of (with more parts, the
+        # first citation may answer another part).
+        if evidence.chosen and len(parts) == 1 and asks_list(asked.text):
             row = evidence.chosen[0].sentence
             source_text = self.store.texts[sentences[row].source]
             answer = with_whole_list(answer, list_rows(row, sentences), sentences, source_text)
