@@ -33,6 +33,7 @@ from rag.question import (
     asks_reason,
     content_bigrams,
     enumerates,
+    heads_list,
     measure_words,
     qualifier_words,
 )
@@ -217,7 +218,7 @@ def score_sentences(
     scored = []
     for idx, dense in zip(candidates, similarity, strict=True):
         record = sentences[idx]
-        if record.label:
+        if record.label and not (wants_list and heads_list(record.text)):
             continue
         text = record.text
         found = sum(t.weight * credit(t, record, subjects) for t in terms)
@@ -319,7 +320,7 @@ def _citation(record: SentenceRecord, score: float, hit: ScoredChunk | None) -> 
 # A list cut at its semicolons: "主要是：A；B；C。" is three sentences, items of one list.
 _LIST_OPENS = re.compile(r"[:：]")
 _ITEM_ENDS = ("；", ";")
-_MAX_ITEMS = 8
+_MAX_ITEMS = 12
 _ITEM_GAP = 2  # characters between two items of one paragraph (a line break at most)
 _OPENING = 6  # a list opens within its first characters: "主要是：", "具体包括："
 
@@ -333,7 +334,7 @@ def list_rows(row: int, sentences: Sequence[SentenceRecord]) -> range:
         x, y = sentences[a], sentences[a + 1]
         return (
             x.source == y.source
-            and x.text.rstrip().endswith(_ITEM_ENDS)
+            and (x.text.rstrip().endswith(_ITEM_ENDS) or heads_list(x.text))
             and 0 <= y.start - x.end <= _ITEM_GAP
         )
 

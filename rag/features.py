@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering import _DATE, _NUMBER, credit
-from rag.question import _MEASURE_AFTER_ASK, asks_about_document, asks_date, asks_quantity
+from rag.question import (
+    _MEASURE_AFTER_ASK,
+    asks_about_document,
+    asks_date,
+    asks_list,
+    asks_quantity,
+    heads_list,
+)
 from rag.timeline import APPENDIX, MULTI_YEAR, PLAN, REVIEW, TIME_ROLES, Timeline, question_time
 from rag.types import SentenceRecord, Term
 
@@ -135,9 +142,10 @@ def candidate_features(
     """
     cues = question_cues(question)
     time_cue = question_time(question)
+    listed = asks_list(question)  # the line a list follows answers it (rag.answering)
     kept = [
         (idx, float(d)) for idx, d in zip(candidates, similarity, strict=True)
-        if not sentences[idx].label
+        if not sentences[idx].label or (listed and heads_list(sentences[idx].text))
     ]
     if not kept:
         return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)

@@ -319,6 +319,12 @@ def asks_list(question: str) -> bool:
     return bool(_ASKS_LIST.search(question))
 
 
+def heads_list(text: str) -> bool:
+    """Whether ``text`` is the line a list follows ("主要预期目标是:"): a label that answers a
+    question asking for the list, with the items after it."""
+    return text.rstrip().endswith((":", "："))
+
+
 def enumerates(text: str) -> bool:
     """Whether ``text`` lists three or more items (美国罢工、电影业、二次世界大战)."""
     return text.count("、") >= 2

@@ -339,3 +339,19 @@ def test_a_question_asking_for_a_list_is_told_from_one_asking_one_thing(
     question: str, listed: bool
 ) -> None:
     assert asks_list(question) is listed
+
+
+@pytest.mark.parametrize(
+    "question", ["2023年的主要预期目标有哪些？", "What are the main targets for 2023?"]
+)
+def test_a_list_on_lines_of_its_own_is_quoted_from_the_line_it_follows(
+    pipeline, seed_text: str, question: str
+) -> None:
+    """The seed's targets are a line "主要预期目标是:" and one line per target: the line the list
+    follows, a label that answers nothing else, answers a question asking for the list."""
+    answer = pipeline.query(question)
+    assert not answer.abstained, answer.text
+    quote = answer.citations[0].quote
+    assert quote.startswith("主要预期目标是:\n地区生产总值增长8%左右;"), quote
+    assert quote.endswith("外贸出口总额促稳提质。"), quote
+    _assert_citations_are_verbatim(answer, seed_text)
