@@ -85,7 +85,8 @@ def format_answer(answer: Answer) -> str:
         title = f"{c.title} · " if c.title and c.title != c.source else ""
         place = " · ".join(p for p in (c.section, c.period) if p)
         section = f"  ({place})" if place else ""
-        lines.append(f"[{n}] {title}{where(c)}{section}\n    {c.quote}")
+        quote = c.quote.replace("\n", "\n    ")  # a list of one item to a line, indented
+        lines.append(f"[{n}] {title}{where(c)}{section}\n    {quote}")
     return "\n".join(lines)
 
 

@@ -355,3 +355,7 @@ def test_a_list_on_lines_of_its_own_is_quoted_from_the_line_it_follows(
     assert quote.startswith("主要预期目标是:\n地区生产总值增长8%左右;"), quote
     assert quote.endswith("外贸出口总额促稳提质。"), quote
     _assert_citations_are_verbatim(answer, seed_text)
+    from rag.cli import format_answer
+
+    shown = format_answer(answer)  # the terminal indents every line of the quote
+    assert "\n    主要预期目标是:\n    地区生产总值增长8%左右;\n    地方一般" in shown, shown
