@@ -53,10 +53,23 @@ def find_lead(question: str, answer: Answer, glossary: Glossary | None = None) -
     return None
 
 
-def lead_answer(question: str, answer: Answer, glossary: Glossary | None = None) -> Answer:
-    """``answer`` opening with its short answer (Chinese) or English lead (English)."""
+def lead_answer(
+    question: str, answer: Answer, glossary: Glossary | None = None, whole_list: bool = False
+) -> Answer:
+    """``answer`` opening with its short answer (Chinese) or English lead (English). A
+    ``whole_list`` (the first citation quotes a whole list, :func:`rag.answering.list_rows`)
+    is its own answer: no span of it stands for the rest, so an English reader gets every
+    figure of it in English, a Chinese reader the list alone."""
     if answer.abstained or answer.checks is not None or not answer.citations:
         return answer
+    if whole_list:
+        if is_chinese(question):
+            return answer
+        first = answer.citations[0]
+        english = render_english(
+            question, first.quote, first.section, glossary=glossary, every_figure=True
+        )
+        return replace(answer, text=f"{english}\n{answer.text}") if english else answer
     lead = find_lead(question, answer, glossary)
     if is_chinese(question):
         return answer if lead is None else replace(answer, text=f"{lead.span.text}\n{answer.text}")

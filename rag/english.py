@@ -217,14 +217,16 @@ def render_english(
     section: str = "",
     span: ShortAnswer | tuple[int, int] | None = None,
     glossary: Glossary | None = None,
+    every_figure: bool = False,
 ) -> str:
     """The English lead of an answer; the caller appends the Chinese quote and its marker.
 
     ``span`` is the short answer within ``sentence_text`` (from :func:`pick_span`,
     or its ``(start, end)``); None picks it here, and when none is sure the lead
-    lists every figure of the quote instead of claiming one.
+    lists every figure of the quote instead of claiming one, as it does with
+    ``every_figure`` (a whole list answers, no span of it).
     """
-    if span is None:
+    if span is None and not every_figure:
         span = pick_span(question, sentence_text, glossary)
     if isinstance(span, tuple):
         start, end = span

@@ -414,14 +414,15 @@ class Pipeline:
             chunk_of,
             unnamed,
         )
-        answer = lead_answer(asked.text, answer, glossary)
         # A question asking one list: the whole list its item is of (with more parts, the
         # first citation may answer another part).
+        rows = range(0)
         if evidence.chosen and len(parts) == 1 and asks_list(asked.text):
             row = evidence.chosen[0].sentence
+            rows = list_rows(row, sentences)
             source_text = self.store.texts[sentences[row].source]
-            answer = with_whole_list(answer, list_rows(row, sentences), sentences, source_text)
-        answer = self._labelled(answer)
+            answer = with_whole_list(answer, rows, sentences, source_text)
+        answer = self._labelled(lead_answer(asked.text, answer, glossary, len(rows) > 1))
         return Retrieval(answer, shown, evidence)
 
 
