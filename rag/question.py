@@ -306,11 +306,11 @@ def asks_reason(question: str) -> bool:
 
 # "哪些", "哪几": the answer is a list, which Chinese writes with 、 between its items.
 _ASKS_LIST = re.compile(
-    r"哪些|哪几|\b(?:what|which) (?:are|were)\b|\blist\b|\bname the\b"
-    r"|\bwhat (?:kinds?|types?|sorts?) of\b"
-    # "Which villages…", "What shortcomings does…": a plural asked
-    r"|\bwhich (?:\w+ ){0,3}?\w{2,}[^su\W]s\b"
-    r"|\bwhat (?:\w+ ){0,3}?\w{2,}[^su\W]s (?:do|did|does|are|were|will|have|has)\b",
+    r"哪些|哪几|^\s*(?:name|list)\b|\b(?:what|which) (?:are|were)\b"
+    r"|\bwhat (?:kinds?|types?|sorts?)\b|\bwhich (?:two|three|four|five|six|several)\b"
+    # "Which villages got…", "What shortcomings does…": a plural asked, then its verb
+    r"|\b(?:what|which) (?:\w+ ){0,3}?\w{2,}[^su\W]s"
+    r" (?:do|did|does|are|were|will|have|has|had|got|can|could|should|would|must)\b",
     re.I,
 )
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from rag.glossary import Glossary, english_stems, stem
 from rag.numbers import CLASSIFIERS, UNITS, Quantity, quantities
-from rag.question import ASKS_JI, ASKS_NUMBER_EN, STOP_CHARS, asks_about_document
+from rag.question import ASKS_JI, ASKS_NUMBER_EN, STOP_CHARS, asks_about_document, asks_list
 from rag.types import Term
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -537,11 +537,6 @@ def presents_report(sentence: str) -> bool:
     return _PRESENTER.search(sentence) is not None
 
 
-_LIST_Q = re.compile(
-    r"哪些|哪几|分别|\bwhich (?:two|three|four|five|\w+s)\b|\bwhat (?:kinds?|types?|sorts?)\b"
-    r"|^\s*(?:name|list)\b|\bwhich \w+ \w+s\b",
-    re.I,
-)
 _ITEM_STOP = set("的和与及或在对将把被由从向为是了于，,；;。：:！？!?（）() ")
 _LIST_LEAD = re.compile(r"(?:包括|包含|例如|比如|诸如|如|有)")
 
@@ -633,7 +628,9 @@ def _trim_echo(question: str, sentence: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _pick_name(question: str, sentence: str, glossary: Glossary | None) -> list[Span] | None:
-    if _LIST_Q.search(question) and (found := _pick_list(question, sentence, glossary)):
+    # Several things asked (question.asks_list), or several figures "分别" (respectively).
+    several = asks_list(question) or "分别" in question
+    if several and (found := _pick_list(question, sentence, glossary)):
         return found
     if _WHO.search(question) and (person := _PERSON.search(sentence)):
         return [Span(person.start("name"), person.end("name"), person["name"], "person")]

@@ -333,6 +333,10 @@ def test_the_targets_list_is_quoted_whole_and_one_target_alone(guangdong) -> Non
         ("What does the report say about jobs?", False),
         ("Which typhoon hit Guangdong?", False),
         ("What was the hotel occupancy rate in 2012?", False),
+        ("Which dead-end road will be opened up, and between which two roads?", True),
+        ("Which large international sports event did Shenzhen host?", False),
+        ("How many items will the provincial list of powers be cut to?", False),
+        ("Which planet is closest to the sun?", False),
     ],
 )
 def test_a_question_asking_for_a_list_is_told_from_one_asking_one_thing(
