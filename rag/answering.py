@@ -330,13 +330,13 @@ def list_rows(row: int, sentences: Sequence[SentenceRecord]) -> range:
     when it is none): a question asking for the list wants all its items, not the one that
     ranked first ("主要是：经济总量还不够大…；产业优化升级还需加快…。")."""
 
-    def continues(a: int) -> bool:  # sentence a + 1 is the next item of a's list
+    def adjacent(a: int) -> bool:  # sentence a + 1 follows a in its paragraph
         x, y = sentences[a], sentences[a + 1]
-        return (
-            x.source == y.source
-            and (x.text.rstrip().endswith(_ITEM_ENDS) or heads_list(x.text))
-            and 0 <= y.start - x.end <= _ITEM_GAP
-        )
+        return x.source == y.source and 0 <= y.start - x.end <= _ITEM_GAP
+
+    def continues(a: int) -> bool:  # sentence a + 1 is the next item of a's list
+        text = sentences[a].text
+        return adjacent(a) and (text.rstrip().endswith(_ITEM_ENDS) or heads_list(text))
 
     first = row
     while (
@@ -349,8 +349,7 @@ def list_rows(row: int, sentences: Sequence[SentenceRecord]) -> range:
         # "主要是:经济总量还不够大,…;"
         after = row + 1
         if (
-            after < len(sentences) and sentences[after].source == sentences[row].source
-            and 0 <= sentences[after].start - sentences[row].end <= _ITEM_GAP
+            after < len(sentences) and adjacent(row)
             and _LIST_OPENS.search(sentences[after].text[:_OPENING])
         ):
             return range(row, list_rows(after, sentences).stop)
